@@ -1,0 +1,56 @@
+"""Exception and warning types raised by noetherlab.
+
+Every message names the offending argument (or model component) and says how to fix it, e.g.::
+
+    InvalidArgumentError: argument `T`: must be a positive transit time, got -1.0.
+    Fix: pass T > 0.
+
+The classes also derive from the matching built-in exception (``ValueError``, ``FloatingPointError``,
+``NotImplementedError``) so that generic ``except ValueError`` handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidArgumentError",
+    "NoetherlabError",
+    "NonFiniteError",
+    "NotPositiveDefiniteError",
+    "ShapeError",
+    "UnderResolvedWarning",
+    "UnsupportedModelError",
+]
+
+
+class NoetherlabError(Exception):
+    """Base class of every error raised by noetherlab."""
+
+
+class InvalidArgumentError(NoetherlabError, ValueError):
+    """An argument has a wrong value, type or combination with other arguments."""
+
+    def __init__(self, argument: str, problem: str, fix: str) -> None:
+        self.argument = argument
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"argument `{argument}`: {problem}. Fix: {fix}")
+
+
+class ShapeError(InvalidArgumentError):
+    """An array argument (or the value returned by a user function) has the wrong shape."""
+
+
+class NotPositiveDefiniteError(InvalidArgumentError):
+    """The diffusion tensor ``D`` is not symmetric positive definite somewhere it is used."""
+
+
+class NonFiniteError(NoetherlabError, FloatingPointError):
+    """A NaN or infinity appeared (in a user function's output or during a computation)."""
+
+
+class UnsupportedModelError(NoetherlabError, NotImplementedError):
+    """The requested computation is not defined (or not implemented) for this model."""
+
+
+class UnderResolvedWarning(UserWarning):
+    """A discrete result's estimated discretisation error exceeds the requested tolerance."""

@@ -1,0 +1,366 @@
+r"""Itô stochastic differential equations ``dx = f(x, t) dt + G(x, t) dW``.
+
+The model object every other part of noetherlab works with. The noise enters only through the
+diffusion tensor
+
+.. math::  D(x, t) = \tfrac12\, G(x, t)\, G(x, t)^T  \qquad (N \times N,\ \text{symmetric positive definite}),
+
+which the user gives either directly (``diffusion=``: a scalar ``d`` meaning ``d I``, a diagonal
+vector, a full matrix, or a function ``D(x, t)``) or through the noise matrix (``noise=``: a
+constant ``N x M`` matrix or a function ``G(x, t)``).
+
+Drifts and diffusion functions are plain JAX-traceable Python functions of ``x`` (shape ``(N,)``)
+and optionally ``t`` (a scalar). Time-independent functions may take ``x`` only. Everything is
+float64.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from noetherlab._validation import as_float_array, positive_int
+from noetherlab.errors import (
+    InvalidArgumentError,
+    NonFiniteError,
+    NotPositiveDefiniteError,
+    ShapeError,
+)
+
+__all__ = ["SDE"]
+
+Array = jax.Array
+
+_SYMMETRY_RTOL = 1e-10
+_PD_RTOL = 1e-13
+
+
+def _takes_time(fn: Callable[..., Any], name: str) -> bool:
+    """True if ``fn`` accepts ``(x, t)``, False if it accepts ``(x)`` only."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True  # builtins / ufuncs: try (x, t) and fall back in the shape probe
+    positional = [
+        p
+        for p in sig.parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p for p in positional if p.default is inspect.Parameter.empty]
+    if any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in sig.parameters.values()):
+        return True
+    if len(required) > 2 or not positional:
+        raise InvalidArgumentError(
+            name,
+            f"must be a function of x or of (x, t); its signature is {sig}",
+            "write it as `def f(x, t): ...` or `def f(x): ...`",
+        )
+    return len(positional) >= 2
+
+
+def _with_time(fn: Callable[..., Any], takes_time: bool) -> Callable[[Array, Array], Array]:
+    if takes_time:
+        return fn
+    return lambda x, t: fn(x)
+
+
+def _probe_shape(fn: Callable[..., Any], dim: int, name: str) -> tuple[int, ...]:
+    x = jax.ShapeDtypeStruct((dim,), jnp.float64)
+    t = jax.ShapeDtypeStruct((), jnp.float64)
+    try:
+        out = jax.eval_shape(fn, x, t)
+    except Exception as exc:  # user code: report whatever went wrong, with the call made
+        raise InvalidArgumentError(
+            name,
+            f"raised {type(exc).__name__} when called with x of shape ({dim},) and a scalar t: {exc}",
+            "make the function JAX-traceable (use jax.numpy, no Python branching on array values)",
+        ) from exc
+    if not hasattr(out, "shape"):
+        raise ShapeError(name, f"must return an array, got {type(out).__name__}", "return a jax.numpy array")
+    return tuple(out.shape)
+
+
+def _check_spd(D: np.ndarray, name: str, where: str = "") -> None:
+    scale = float(np.max(np.abs(D))) if D.size else 0.0
+    if not np.all(np.isfinite(D)):
+        raise NonFiniteError(f"argument `{name}`: the diffusion tensor is not finite{where}. Fix: check the diffusion/noise values.")
+    asym = float(np.max(np.abs(D - D.T))) if D.size else 0.0
+    if asym > _SYMMETRY_RTOL * max(scale, 1e-300):
+        raise NotPositiveDefiniteError(
+            name,
+            f"the diffusion tensor must be symmetric{where}, but max|D - D^T| = {asym:.3g}",
+            "pass a symmetric matrix, or give the noise matrix G instead (D = G G^T / 2)",
+        )
+    eig, vec = np.linalg.eigh(0.5 * (D + D.T))
+    if eig[0] <= _PD_RTOL * max(abs(eig[-1]), 1e-300) or eig[0] <= 0.0:
+        raise NotPositiveDefiniteError(
+            name,
+            f"the diffusion tensor must be positive definite{where}, but its smallest eigenvalue is "
+            f"{eig[0]:.6g} (eigenvector {np.round(vec[:, 0], 6).tolist()})",
+            "make every noise direction strictly positive (a degenerate D makes the action "
+            "infinite off the noise subspace)",
+        )
+
+
+class SDE(eqx.Module):
+    r"""An Itô SDE ``dx = f(x, t) dt + G(x, t) dW`` with diffusion tensor ``D = G G^T / 2``.
+
+    Args:
+        drift: ``f(x, t) -> (N,)`` or ``f(x) -> (N,)`` (JAX-traceable). A 1-D model's drift may
+            return a scalar.
+        diffusion: ``D`` as a scalar (``d I``), a diagonal vector ``(N,)``, a full ``(N, N)``
+            symmetric positive definite matrix, or a function ``D(x, t)`` / ``D(x)`` returning
+            any of these. Give exactly one of ``diffusion`` and ``noise``.
+        noise: the noise matrix ``G``: a scalar (``g I``), a constant ``(N, M)`` matrix, or a
+            function ``G(x, t)`` / ``G(x)``; then ``D = G G^T / 2``.
+        dim: the state dimension ``N``. Needed only when it cannot be read off a matrix or
+            vector argument.
+        name: a label used in reports and saved files.
+
+    Raises:
+        InvalidArgumentError / ShapeError: wrong signatures or shapes, with the fix.
+        NotPositiveDefiniteError: a constant ``D`` that is not symmetric positive definite (the
+            message names the smallest eigenvalue and its eigenvector).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> ou = SDE(lambda x: -x, diffusion=1.0, dim=2)   # 2D Ornstein-Uhlenbeck, D = I
+        >>> ou.dim
+        2
+    """
+
+    dim: int = eqx.field(static=True)
+    name: str = eqx.field(static=True)
+    time_dependent: bool = eqx.field(static=True)
+    drift_fn: Callable[[Array, Array], Array] = eqx.field(static=True)
+    diffusion_fn: Callable[[Array, Array], Array] | None = eqx.field(static=True)
+    noise_fn: Callable[[Array, Array], Array] | None = eqx.field(static=True)
+    diffusion_matrix: Array | None
+    diffusion_inverse: Array | None
+    noise_matrix: Array | None
+
+    def __init__(
+        self,
+        drift: Callable[..., Any],
+        diffusion: Any = None,
+        *,
+        noise: Any = None,
+        dim: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not callable(drift):
+            raise InvalidArgumentError("drift", f"must be a function f(x, t) or f(x), got {type(drift).__name__}", "pass a Python function")
+        if (diffusion is None) == (noise is None):
+            raise InvalidArgumentError(
+                "diffusion/noise",
+                "give exactly one of `diffusion` (the tensor D) and `noise` (the matrix G, D = G G^T/2)",
+                "e.g. SDE(f, diffusion=0.5, dim=2) or SDE(f, noise=jnp.eye(2))",
+            )
+        if dim is not None:
+            dim = positive_int(dim, "dim")
+        spec_name = "diffusion" if diffusion is not None else "noise"
+        spec = diffusion if diffusion is not None else noise
+
+        diffusion_fn = noise_fn = None
+        D_const: np.ndarray | None = None
+        G_const: np.ndarray | None = None
+        spec_takes_t = False
+        if callable(spec):
+            spec_takes_t = _takes_time(spec, spec_name)
+            if dim is None:
+                raise InvalidArgumentError(
+                    "dim",
+                    f"cannot infer the state dimension when `{spec_name}` is a function",
+                    "pass dim=N",
+                )
+            wrapped = _with_time(spec, spec_takes_t)
+            out_shape = _probe_shape(wrapped, dim, spec_name)
+            if spec_name == "diffusion":
+                if out_shape not in ((), (dim,), (dim, dim)):
+                    raise ShapeError(
+                        "diffusion",
+                        f"D(x, t) must return a scalar, a ({dim},) diagonal or a ({dim}, {dim}) matrix; got shape {out_shape}",
+                        "return the diffusion tensor of the state passed in",
+                    )
+                diffusion_fn = _normalise_D(wrapped, dim)
+            else:
+                if len(out_shape) != 2 or out_shape[0] != dim:
+                    if out_shape != ():
+                        raise ShapeError(
+                            "noise",
+                            f"G(x, t) must return a ({dim}, M) matrix or a scalar; got shape {out_shape}",
+                            "return the noise matrix of the state passed in",
+                        )
+                noise_fn = _normalise_G(wrapped, dim)
+                diffusion_fn = _D_from_G(noise_fn)
+        else:
+            arr = as_float_array(spec, spec_name)
+            if arr.ndim == 0:
+                if dim is None:
+                    raise InvalidArgumentError(
+                        "dim",
+                        f"cannot infer the state dimension from a scalar `{spec_name}`",
+                        f"pass dim=N (e.g. SDE(f, {spec_name}={float(arr)}, dim=1))",
+                    )
+                mat = float(arr) * np.eye(dim)
+            elif arr.ndim == 1:
+                if spec_name == "noise":
+                    raise ShapeError("noise", f"a noise vector of shape {arr.shape} is ambiguous", "pass a (N, M) matrix, e.g. jnp.diag(g)")
+                mat = np.diag(arr)
+            elif arr.ndim == 2:
+                mat = arr
+            else:
+                raise ShapeError(spec_name, f"must be a scalar, vector or matrix, got shape {arr.shape}", "pass a 2-D matrix")
+            n_inferred = mat.shape[0]
+            if dim is not None and n_inferred != dim:
+                raise ShapeError(spec_name, f"has {n_inferred} rows but dim={dim}", "make dim match the matrix")
+            dim = n_inferred
+            if spec_name == "diffusion":
+                if mat.shape != (dim, dim):
+                    raise ShapeError("diffusion", f"must be square, got shape {mat.shape}", "pass an (N, N) matrix")
+                D_const = mat
+            else:
+                G_const = mat
+                D_const = 0.5 * mat @ mat.T
+            _check_spd(D_const, spec_name)
+
+        assert dim is not None
+        drift_takes_t = _takes_time(drift, "drift")
+        drift_fn = _with_time(drift, drift_takes_t)
+        out_shape = _probe_shape(drift_fn, dim, "drift")
+        if out_shape not in ((dim,),) and not (dim == 1 and out_shape in ((), (1,))):
+            raise ShapeError(
+                "drift",
+                f"must return an array of shape ({dim},) for a {dim}-dimensional state, got shape {out_shape}",
+                "return f(x) with the same shape as x",
+            )
+        if out_shape != (dim,):
+            raw = drift_fn
+            drift_fn = lambda x, t: jnp.reshape(raw(x, t), (1,))  # noqa: E731
+
+        self.dim = dim
+        self.name = name or getattr(drift, "__name__", "sde")
+        self.time_dependent = bool(drift_takes_t or spec_takes_t)
+        self.drift_fn = drift_fn
+        self.diffusion_fn = diffusion_fn
+        self.noise_fn = noise_fn
+        self.diffusion_matrix = None if D_const is None else jnp.asarray(D_const)
+        self.diffusion_inverse = None if D_const is None else jnp.asarray(np.linalg.inv(D_const))
+        self.noise_matrix = None if G_const is None else jnp.asarray(G_const)
+
+    # ------------------------------------------------------------------ evaluation (traceable)
+    @property
+    def constant_diffusion(self) -> bool:
+        """True when ``D`` is a constant matrix (neither state- nor time-dependent)."""
+        return self.diffusion_matrix is not None
+
+    def f(self, x: Array, t: Array | float = 0.0) -> Array:
+        """Drift ``f(x, t)``, shape ``(N,)``."""
+        return self.drift_fn(x, jnp.asarray(t, dtype=jnp.float64))
+
+    def D(self, x: Array, t: Array | float = 0.0) -> Array:
+        """Diffusion tensor ``D(x, t) = G G^T / 2``, shape ``(N, N)``."""
+        if self.diffusion_matrix is not None:
+            return self.diffusion_matrix
+        assert self.diffusion_fn is not None
+        return self.diffusion_fn(x, jnp.asarray(t, dtype=jnp.float64))
+
+    def D_inv(self, x: Array, t: Array | float = 0.0) -> Array:
+        """``D(x, t)^{-1}``, shape ``(N, N)``."""
+        if self.diffusion_inverse is not None:
+            return self.diffusion_inverse
+        return jnp.linalg.inv(self.D(x, t))
+
+    def G(self, x: Array, t: Array | float = 0.0) -> Array:
+        """A noise matrix with ``G G^T / 2 = D`` (the user's ``G`` if given, else ``sqrt(2) chol(D)``)."""
+        if self.noise_matrix is not None:
+            return self.noise_matrix
+        if self.noise_fn is not None:
+            return self.noise_fn(x, jnp.asarray(t, dtype=jnp.float64))
+        return jnp.sqrt(2.0) * jnp.linalg.cholesky(self.D(x, t))
+
+    def divergence(self, x: Array, t: Array | float = 0.0) -> Array:
+        r"""``\nabla \cdot f(x, t)`` (trace of the drift Jacobian), a scalar."""
+        t = jnp.asarray(t, dtype=jnp.float64)
+        return jnp.trace(jax.jacfwd(self.drift_fn)(x, t))
+
+    # ------------------------------------------------------------------ checks (eager)
+    def check_states(self, x: Any, t: Any, what: str = "path") -> None:
+        """Validate the model *at use*: finite drift and SPD ``D`` at the states ``x`` (shape ``(m, N)``)
+        and times ``t`` (shape ``(m,)``). Raises with the first offending point named."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
+        t = np.broadcast_to(np.asarray(t, dtype=np.float64), (x.shape[0],))
+        fx = np.asarray(_batched_drift(self, jnp.asarray(x), jnp.asarray(t)))
+        bad = ~np.all(np.isfinite(fx), axis=1)
+        if np.any(bad):
+            k = int(np.argmax(bad))
+            raise NonFiniteError(
+                f"model `{self.name}`: the drift is not finite at {what} point {k}: x = "
+                f"{x[k].tolist()}, t = {t[k]!r} (f = {fx[k].tolist()}). Fix: keep the {what} away "
+                "from singularities of the drift, or regularise it."
+            )
+        if self.diffusion_matrix is None:
+            Ds = np.asarray(_batched_D(self, jnp.asarray(x), jnp.asarray(t)))
+            for k in range(Ds.shape[0]):
+                _check_spd(Ds[k], "diffusion", where=f" at {what} point {k} (x = {x[k].tolist()}, t = {t[k]!r})")
+
+    def diffusion_is_state_independent(self, n_probes: int = 5, seed: int = 0) -> bool:
+        """True if ``D`` does not depend on ``x`` (exactly for constant ``D``; by probing ``∂D/∂x``
+        at random states otherwise)."""
+        if self.diffusion_matrix is not None:
+            return True
+        rng = np.random.default_rng(seed)
+        xs = jnp.asarray(rng.standard_normal((n_probes, self.dim)))
+        ts = jnp.asarray(rng.uniform(0.1, 1.0, n_probes))
+        jac = jax.vmap(jax.jacfwd(lambda x, t: self.D(x, t)))(xs, ts)
+        return bool(np.max(np.abs(np.asarray(jac))) == 0.0)
+
+    def __repr__(self) -> str:
+        kind = "constant D" if self.constant_diffusion else "D(x, t)"
+        return f"SDE(name={self.name!r}, dim={self.dim}, {kind}, time_dependent={self.time_dependent})"
+
+
+def _normalise_D(fn: Callable[[Array, Array], Array], dim: int) -> Callable[[Array, Array], Array]:
+    def D(x: Array, t: Array) -> Array:
+        out = jnp.asarray(fn(x, t), dtype=jnp.float64)
+        if out.ndim == 0:
+            return out * jnp.eye(dim)
+        if out.ndim == 1:
+            return jnp.diag(out)
+        return out
+
+    return D
+
+
+def _normalise_G(fn: Callable[[Array, Array], Array], dim: int) -> Callable[[Array, Array], Array]:
+    def G(x: Array, t: Array) -> Array:
+        out = jnp.asarray(fn(x, t), dtype=jnp.float64)
+        if out.ndim == 0:
+            return out * jnp.eye(dim)
+        return out
+
+    return G
+
+
+def _D_from_G(G: Callable[[Array, Array], Array]) -> Callable[[Array, Array], Array]:
+    def D(x: Array, t: Array) -> Array:
+        g = G(x, t)
+        return 0.5 * g @ g.T
+
+    return D
+
+
+@eqx.filter_jit
+def _batched_drift(sde: SDE, x: Array, t: Array) -> Array:
+    return jax.vmap(sde.f)(x, t)
+
+
+@eqx.filter_jit
+def _batched_D(sde: SDE, x: Array, t: Array) -> Array:
+    return jax.vmap(sde.D)(x, t)
