@@ -52,8 +52,14 @@ def _integrate(sde, y0, T, n_save=201):
     field = nl.hamilton_vector_field(sde)
     ts = jnp.linspace(0.0, T, n_save)
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(field), diffrax.Dopri8(), 0.0, T, 1e-3, y0,
-        saveat=diffrax.SaveAt(ts=ts), stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-13),
+        diffrax.ODETerm(field),
+        diffrax.Dopri8(),
+        0.0,
+        T,
+        1e-3,
+        y0,
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=diffrax.PIDController(rtol=1e-12, atol=1e-13),
         max_steps=100_000,
     )
     ys = np.asarray(sol.ys)
@@ -63,7 +69,9 @@ def _integrate(sde, y0, T, n_save=201):
 def test_angular_momentum_conserved_iff_rotation_symmetric():
     k, w = 0.7, 1.9
     J = jnp.array([[0.0, -1.0], [1.0, 0.0]])
-    symmetric = nl.SDE(lambda x: -k * x + w * J @ x - 0.3 * jnp.tanh(jnp.sum(x * x)) * x, diffusion=0.4, dim=2)
+    symmetric = nl.SDE(
+        lambda x: -k * x + w * J @ x - 0.3 * jnp.tanh(jnp.sum(x * x)) * x, diffusion=0.4, dim=2
+    )
     broken = nl.SDE(lambda x: -jnp.array([k, 2.5 * k]) * x + w * J @ x, diffusion=0.4, dim=2)
     y0 = jnp.array([1.0, -0.5, 0.8, 0.3])
     for sde, conserved in ((symmetric, True), (broken, False)):
@@ -86,6 +94,8 @@ def test_charges_shapes_and_summary():
     assert c.energy.values.shape == (10,)
     assert c.momentum.values.shape == (11, 3)
     assert c.angular_momentum.values.shape == (11, 3, 3)
-    np.testing.assert_allclose(c.angular_momentum.values, -np.swapaxes(c.angular_momentum.values, 1, 2))
+    np.testing.assert_allclose(
+        c.angular_momentum.values, -np.swapaxes(c.angular_momentum.values, 1, 2)
+    )
     assert set(c.drift_summary()) == {"energy", "momentum", "angular momentum"}
     jax.block_until_ready(jnp.zeros(1))

@@ -38,7 +38,7 @@ def test_energy_time_relation_recovers_T(ou):
         return 1.0 / np.sqrt((ou.k * x) ** 2 + 4 * ou.D * E)
 
     T, _ = scipy.integrate.quad(integrand, ou.x0, ou.xT, epsabs=1e-13, epsrel=1e-13, limit=200)
-    assert T == pytest.approx(ou.T, rel=1e-12)
+    assert pytest.approx(ou.T, rel=1e-12) == T
 
 
 def test_hamiltonian_constant_on_closed_form_path(ou):
@@ -46,9 +46,15 @@ def test_hamiltonian_constant_on_closed_form_path(ou):
     t = np.linspace(0, ou.T, 7)
     x, v = ou.path(t), ou.velocity(t)
     p = (v + ou.k * x) / (2 * ou.D)  # p = D^-1 (ẋ - f) / 2
-    H = [float(nl.hamiltonian(sde, jnp.array([xi]), jnp.array([pi]))) for xi, pi in zip(x, p, strict=True)]
+    H = [
+        float(nl.hamiltonian(sde, jnp.array([xi]), jnp.array([pi])))
+        for xi, pi in zip(x, p, strict=True)
+    ]
     np.testing.assert_allclose(H, ou.energy, rtol=1e-13)
-    L = [float(nl.lagrangian(sde, jnp.array([xi]), jnp.array([vi]))) for xi, vi in zip(x, v, strict=True)]
+    L = [
+        float(nl.lagrangian(sde, jnp.array([xi]), jnp.array([vi])))
+        for xi, vi in zip(x, v, strict=True)
+    ]
     np.testing.assert_allclose(np.asarray(p) * v - np.asarray(L), ou.energy, rtol=1e-13)
 
 
@@ -83,12 +89,14 @@ def test_om_adds_half_divergence():
     assert L_om - L_fw == pytest.approx(0.5 * (-2.0 * 3), rel=1e-14)
     t = np.linspace(0, 1, 11)
     xs = np.linspace([0, 0, 0], [1, 1, 1], 11)
-    assert nl.action(sde, xs, t, lagrangian="om") - nl.action(sde, xs, t) == pytest.approx(-3.0, rel=1e-13)
+    assert nl.action(sde, xs, t, lagrangian="om") - nl.action(sde, xs, t) == pytest.approx(
+        -3.0, rel=1e-13
+    )
 
 
 def test_om_refused_for_state_dependent_diffusion():
     sde = nl.SDE(lambda x: -x, diffusion=lambda x: 1.0 + x**2, dim=1)
-    with pytest.raises(UnsupportedModelError, match="state-dependent D.*lagrangian='fw'"):
+    with pytest.raises(UnsupportedModelError, match=r"state-dependent D.*lagrangian='fw'"):
         nl.action(sde, [0.0, 1.0], [0.0, 1.0], lagrangian="om")
     sde_t = nl.SDE(lambda x: -x, diffusion=lambda x, t: 1.0 + t, dim=1)  # D(t): allowed
     assert np.isfinite(nl.action(sde_t, [0.0, 1.0], [0.0, 1.0], lagrangian="om"))

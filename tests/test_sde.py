@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 import noetherlab as nl
-from noetherlab.errors import InvalidArgumentError, NonFiniteError, NotPositiveDefiniteError, ShapeError
+from noetherlab.errors import (
+    InvalidArgumentError,
+    NonFiniteError,
+    NotPositiveDefiniteError,
+    ShapeError,
+)
 
 
 def drift2(x):
@@ -28,7 +33,9 @@ def test_constant_diffusion_forms(kwargs, expected):
     sde = nl.SDE(drift2, **kwargs)
     assert sde.dim == 2 and sde.constant_diffusion
     np.testing.assert_allclose(np.asarray(sde.D(jnp.zeros(2))), expected, rtol=1e-15)
-    np.testing.assert_allclose(np.asarray(sde.D_inv(jnp.zeros(2))) @ expected, np.eye(2), atol=1e-14)
+    np.testing.assert_allclose(
+        np.asarray(sde.D_inv(jnp.zeros(2))) @ expected, np.eye(2), atol=1e-14
+    )
     G = np.asarray(sde.G(jnp.zeros(2)))
     np.testing.assert_allclose(0.5 * G @ G.T, expected, rtol=1e-14, atol=1e-15)
 
@@ -61,7 +68,9 @@ def test_smallest_eigenvalue_is_named():
     assert info.value.argument == "diffusion"
     with pytest.raises(NotPositiveDefiniteError, match="symmetric"):
         nl.SDE(drift2, diffusion=[[1.0, 0.5], [0.0, 1.0]])
-    with pytest.raises(NotPositiveDefiniteError, match=r"argument `noise`.*smallest eigenvalue is 0"):
+    with pytest.raises(
+        NotPositiveDefiniteError, match=r"argument `noise`.*smallest eigenvalue is 0"
+    ):
         nl.SDE(drift2, noise=[[1.0], [1.0]])
 
 
@@ -81,16 +90,36 @@ def test_non_finite_drift_named_at_use():
     ("call", "error", "pattern"),
     [
         (lambda: nl.SDE(drift2), InvalidArgumentError, "exactly one of `diffusion`"),
-        (lambda: nl.SDE(drift2, diffusion=1.0, noise=1.0, dim=2), InvalidArgumentError, "exactly one"),
+        (
+            lambda: nl.SDE(drift2, diffusion=1.0, noise=1.0, dim=2),
+            InvalidArgumentError,
+            "exactly one",
+        ),
         (lambda: nl.SDE(drift2, diffusion=1.0), InvalidArgumentError, "pass dim=N"),
         (lambda: nl.SDE(drift2, diffusion=lambda x: x), InvalidArgumentError, "pass dim=N"),
-        (lambda: nl.SDE(lambda x: x[:1], diffusion=[1.0, 1.0]), ShapeError, r"shape \(2,\).*got shape \(1,\)"),
+        (
+            lambda: nl.SDE(lambda x: x[:1], diffusion=[1.0, 1.0]),
+            ShapeError,
+            r"shape \(2,\).*got shape \(1,\)",
+        ),
         (lambda: nl.SDE(drift2, diffusion=[[1.0, 0.0]]), ShapeError, "square"),
         (lambda: nl.SDE(drift2, diffusion=np.eye(2), dim=3), ShapeError, "dim=3"),
-        (lambda: nl.SDE(drift2, diffusion=lambda x: jnp.ones(3), dim=2), ShapeError, "D\\(x, t\\) must return"),
-        (lambda: nl.SDE(lambda x, t, s: x, diffusion=1.0, dim=1), InvalidArgumentError, "function of x or of"),
+        (
+            lambda: nl.SDE(drift2, diffusion=lambda x: jnp.ones(3), dim=2),
+            ShapeError,
+            "D\\(x, t\\) must return",
+        ),
+        (
+            lambda: nl.SDE(lambda x, t, s: x, diffusion=1.0, dim=1),
+            InvalidArgumentError,
+            "function of x or of",
+        ),
         (lambda: nl.SDE("f", diffusion=1.0, dim=1), InvalidArgumentError, "argument `drift`"),
-        (lambda: nl.SDE(lambda x: x @ x @ x, diffusion=1.0, dim=2), InvalidArgumentError, "raised ValueError when called with x of shape"),
+        (
+            lambda: nl.SDE(lambda x: x @ x @ x, diffusion=1.0, dim=2),
+            InvalidArgumentError,
+            "raised ValueError when called with x of shape",
+        ),
         (lambda: nl.SDE(drift2, diffusion=1.0, dim=0), InvalidArgumentError, "dim"),
         (lambda: nl.SDE(drift2, noise=[1.0, 2.0]), ShapeError, "ambiguous"),
     ],

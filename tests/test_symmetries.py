@@ -21,7 +21,9 @@ def test_isotropic_2d_ou():
 
 
 def test_constant_drift_translations():
-    r = nl.find_symmetries(nl.SDE(lambda x: jnp.array([0.3, -0.2]), diffusion=[[1.0, 0.2], [0.2, 0.5]]))
+    r = nl.find_symmetries(
+        nl.SDE(lambda x: jnp.array([0.3, -0.2]), diffusion=[[1.0, 0.2], [0.2, 0.5]])
+    )
     assert names(r) == ["time translation", "translation along x1", "translation along x2"]
     assert r.certified
 
@@ -50,13 +52,17 @@ def test_anisotropic_ou_has_time_only():
 
 
 def test_rotating_ou_has_rotation():
-    r = nl.find_symmetries(nl.SDE(lambda x: -0.5 * x + 2.0 * jnp.array([-x[1], x[0]]), diffusion=0.3, dim=2))
+    r = nl.find_symmetries(
+        nl.SDE(lambda x: -0.5 * x + 2.0 * jnp.array([-x[1], x[0]]), diffusion=0.3, dim=2)
+    )
     assert names(r) == ["rotation in the x1-x2 plane", "time translation"]
 
 
 def test_rotation_about_a_center_and_time_dependent_drift():
     c = jnp.array([1.0, -2.0])
-    r = nl.find_symmetries(nl.SDE(lambda x, t: -(1 + t**2) * (x - c), diffusion=1.0, dim=2), center=c)
+    r = nl.find_symmetries(
+        nl.SDE(lambda x, t: -(1 + t**2) * (x - c), diffusion=1.0, dim=2), center=c
+    )
     assert names(r) == ["rotation in the x1-x2 plane about (1, -2)"]
     assert not r.time_translation
 
@@ -90,11 +96,15 @@ def test_symmetry_charge_callable():
     J = rot.charge(x, t)
     c = nl.noether_charges(sde, x, t)
     # rotation generator δx = A x with A = E21 - E12 (RREF sign): J = p·Ax = ±L12
-    np.testing.assert_allclose(np.abs(J.values), np.abs(c.angular_momentum.values[:, 0, 1]), rtol=1e-13)
+    np.testing.assert_allclose(
+        np.abs(J.values), np.abs(c.angular_momentum.values[:, 0, 1]), rtol=1e-13
+    )
 
 
 def test_generator_errors():
     with pytest.raises(nl.errors.ShapeError):
         nl.Generator.rotation(0, 0, 2)
     with pytest.raises(nl.errors.ShapeError, match="dimension 3"):
-        nl.check_symmetry(nl.SDE(lambda x: -x, diffusion=1.0, dim=2), nl.Generator.rotation(0, 1, 3))
+        nl.check_symmetry(
+            nl.SDE(lambda x: -x, diffusion=1.0, dim=2), nl.Generator.rotation(0, 1, 3)
+        )

@@ -6,22 +6,27 @@ computed in double precision.
 
 from __future__ import annotations
 
-import jax
-
-jax.config.update("jax_enable_x64", True)
-
-from noetherlab import errors  # noqa: E402
-from noetherlab.charges import ChargeTrace, Charges, noether_charge, noether_charges, trajectory_charges  # noqa: E402
-from noetherlab.lagrangian import (  # noqa: E402
+from noetherlab import (
+    _config,  # noqa: F401  (float64 before anything else)
+    errors,
+)
+from noetherlab.charges import (
+    Charges,
+    ChargeTrace,
+    noether_charge,
+    noether_charges,
+    trajectory_charges,
+)
+from noetherlab.lagrangian import (
     action,
     euler_lagrange_residual,
     hamilton_vector_field,
     hamiltonian,
     lagrangian,
 )
-from noetherlab.paths import PathResult, ResolutionReport, most_likely_path  # noqa: E402
-from noetherlab.sde import SDE  # noqa: E402
-from noetherlab.symmetries import (  # noqa: E402
+from noetherlab.paths import PathResult, ResolutionReport, most_likely_path
+from noetherlab.sde import SDE
+from noetherlab.symmetries import (
     Generator,
     Symmetry,
     SymmetryCheck,

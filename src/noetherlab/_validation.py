@@ -50,17 +50,25 @@ def positive_float(value: Any, name: str, what: str = "value") -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise InvalidArgumentError(name, f"must be a number, got {value!r}", f"pass a positive {what}") from None
+        raise InvalidArgumentError(
+            name, f"must be a number, got {value!r}", f"pass a positive {what}"
+        ) from None
     if not math.isfinite(out) or out <= 0.0:
-        raise InvalidArgumentError(name, f"must be a positive {what}, got {out!r}", f"pass {name} > 0")
+        raise InvalidArgumentError(
+            name, f"must be a positive {what}, got {out!r}", f"pass {name} > 0"
+        )
     return out
 
 
 def positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentError(name, f"must be an integer, got {value!r}", f"pass an integer >= {minimum}")
+        raise InvalidArgumentError(
+            name, f"must be an integer, got {value!r}", f"pass an integer >= {minimum}"
+        )
     if int(value) < minimum:
-        raise InvalidArgumentError(name, f"must be >= {minimum}, got {value}", f"pass {name} >= {minimum}")
+        raise InvalidArgumentError(
+            name, f"must be >= {minimum}, got {value}", f"pass {name} >= {minimum}"
+        )
     return int(value)
 
 
@@ -68,7 +76,11 @@ def time_grid(t: Any, name: str = "t") -> np.ndarray:
     """A strictly increasing 1-D time grid with at least two points."""
     arr = as_float_array(t, name)
     if arr.ndim != 1 or arr.size < 2:
-        raise ShapeError(name, f"must be a 1-D grid of at least 2 times, got shape {arr.shape}", "pass e.g. numpy.linspace(0, T, n + 1)")
+        raise ShapeError(
+            name,
+            f"must be a 1-D grid of at least 2 times, got shape {arr.shape}",
+            "pass e.g. numpy.linspace(0, T, n + 1)",
+        )
     require_finite(arr, name)
     steps = np.diff(arr)
     if np.any(steps <= 0):
@@ -83,5 +95,9 @@ def time_grid(t: Any, name: str = "t") -> np.ndarray:
 
 def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
     if value not in options:
-        raise InvalidArgumentError(name, f"must be one of {options}, got {value!r}", f"pass one of {', '.join(map(repr, options))}")
+        raise InvalidArgumentError(
+            name,
+            f"must be one of {options}, got {value!r}",
+            f"pass one of {', '.join(map(repr, options))}",
+        )
     return str(value)

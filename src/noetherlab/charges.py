@@ -58,11 +58,16 @@ class GeneratorLike(Protocol):
     """Anything with an affine generator ``δx = A x + b``, a time-translation coefficient and an
     optional boundary term ``K(x, t)`` (see :class:`noetherlab.symmetries.Generator`)."""
 
-    A: np.ndarray
-    b: np.ndarray
-    time: float
-    K: Callable[[Any, Any], Any] | None
-    name: str
+    @property
+    def A(self) -> np.ndarray: ...
+    @property
+    def b(self) -> np.ndarray: ...
+    @property
+    def time(self) -> float: ...
+    @property
+    def K(self) -> Callable[[Any, Any], Any] | None: ...
+    @property
+    def name(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,9 @@ class Charges:
 
 
 # ---------------------------------------------------------------------------- discrete charges
-def _interval_quantities(sde: SDE, xa: Array, xb: Array, ta: Array, tb: Array, kind: str) -> tuple[Array, ...]:
+def _interval_quantities(
+    sde: SDE, xa: Array, xb: Array, ta: Array, tb: Array, kind: str
+) -> tuple[Array, ...]:
     """Left/right momenta, energy and energy scale of one interval."""
     dLa, dLb = jax.grad(discrete_lagrangian, argnums=(1, 2))(sde, xa, xb, ta, tb, kind)
     h = tb - ta
@@ -128,15 +135,19 @@ def _interval_quantities(sde: SDE, xa: Array, xb: Array, ta: Array, tb: Array, k
     L, dLdv = jax.value_and_grad(lagrangian, argnums=2)(sde, m, v, tm, kind)
     energy = v @ dLdv - L
     f = sde.f(m, tm)
-    scale = 0.25 * _quad(sde, v, m, tm) + 0.25 * _quad(sde, f, m, tm) + jnp.abs(potential_term(sde, m, tm, kind))
+    scale = (
+        0.25 * _quad(sde, v, m, tm)
+        + 0.25 * _quad(sde, f, m, tm)
+        + jnp.abs(potential_term(sde, m, tm, kind))
+    )
     return -dLa, dLb, energy, scale
 
 
 @eqx.filter_jit
 def _discrete_charges(sde: SDE, x: Array, t: Array, kind: str) -> tuple[Array, ...]:
-    p_plus, p_minus, energy, escale = jax.vmap(_interval_quantities, in_axes=(None, 0, 0, 0, 0, None))(
-        sde, x[:-1], x[1:], t[:-1], t[1:], kind
-    )
+    p_plus, p_minus, energy, escale = jax.vmap(
+        _interval_quantities, in_axes=(None, 0, 0, 0, 0, None)
+    )(sde, x[:-1], x[1:], t[:-1], t[1:], kind)
     interior = 0.5 * (p_minus[:-1] + p_plus[1:])
     p = jnp.concatenate([p_plus[:1], interior, p_minus[-1:]], axis=0)
     return p, energy, escale
@@ -149,7 +160,12 @@ def node_momenta(sde: SDE, x: np.ndarray, t: np.ndarray, kind: str) -> np.ndarra
 
 
 def _charges_from(
-    x: np.ndarray, t: np.ndarray, p: np.ndarray, energy: np.ndarray, escale: np.ndarray, energy_times: np.ndarray
+    x: np.ndarray,
+    t: np.ndarray,
+    p: np.ndarray,
+    energy: np.ndarray,
+    escale: np.ndarray,
+    energy_times: np.ndarray,
 ) -> Charges:
     e_trace = ChargeTrace("energy", energy_times, energy, float(np.max(escale)))
     m_trace = ChargeTrace("momentum", t, p, float(np.max(np.abs(p))))
@@ -173,23 +189,31 @@ def noether_charges(sde: SDE, x: Any, t: Any, lagrangian: str = "fw") -> Charges
     """
     kind = check_lagrangian(lagrangian, sde)
     x_arr, t_arr = check_path(sde, x, t)
-    p, energy, escale = (np.asarray(a) for a in _discrete_charges(sde, jnp.asarray(x_arr), jnp.asarray(t_arr), kind))
+    p, energy, escale = (
+        np.asarray(a) for a in _discrete_charges(sde, jnp.asarray(x_arr), jnp.asarray(t_arr), kind)
+    )
     return _charges_from(x_arr, t_arr, p, energy, escale, 0.5 * (t_arr[:-1] + t_arr[1:]))
 
 
-def _generator_values(gen: GeneratorLike, x: np.ndarray, t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _generator_values(
+    gen: GeneratorLike, x: np.ndarray, t: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     dx = x @ np.asarray(gen.A).T + np.asarray(gen.b)[None, :]
     terms = p * dx
     values = np.sum(terms, axis=1)
     scale = np.sum(np.abs(terms), axis=1)
     if gen.K is not None:
-        K = np.asarray(jax.vmap(gen.K)(jnp.asarray(x), jnp.asarray(t)), dtype=np.float64).reshape(-1)
+        K = np.asarray(jax.vmap(gen.K)(jnp.asarray(x), jnp.asarray(t)), dtype=np.float64).reshape(
+            -1
+        )
         values = values - K
         scale = scale + np.abs(K)
     return values, scale
 
 
-def noether_charge(sde: SDE, x: Any, t: Any, generator: GeneratorLike, lagrangian: str = "fw") -> ChargeTrace:
+def noether_charge(
+    sde: SDE, x: Any, t: Any, generator: GeneratorLike, lagrangian: str = "fw"
+) -> ChargeTrace:
     r"""The general Noether charge ``J = p·δx + c E - K`` of a generator along a discrete path.
 
     ``δx = A x + b`` is the spatial part, ``c = generator.time`` the time-translation coefficient
@@ -200,12 +224,20 @@ def noether_charge(sde: SDE, x: Any, t: Any, generator: GeneratorLike, lagrangia
     """
     kind = check_lagrangian(lagrangian, sde)
     x_arr, t_arr = check_path(sde, x, t)
-    p, energy, escale = (np.asarray(a) for a in _discrete_charges(sde, jnp.asarray(x_arr), jnp.asarray(t_arr), kind))
-    spatial = np.any(np.asarray(generator.A) != 0) or np.any(np.asarray(generator.b) != 0) or generator.K is not None
+    p, energy, escale = (
+        np.asarray(a) for a in _discrete_charges(sde, jnp.asarray(x_arr), jnp.asarray(t_arr), kind)
+    )
+    spatial = (
+        np.any(np.asarray(generator.A) != 0)
+        or np.any(np.asarray(generator.b) != 0)
+        or generator.K is not None
+    )
     c = float(generator.time)
     name = generator.name or "charge"
     if not spatial:
-        return ChargeTrace(name, 0.5 * (t_arr[:-1] + t_arr[1:]), c * energy, abs(c) * float(np.max(escale)))
+        return ChargeTrace(
+            name, 0.5 * (t_arr[:-1] + t_arr[1:]), c * energy, abs(c) * float(np.max(escale))
+        )
     values, scale = _generator_values(generator, x_arr, t_arr, p)
     if c != 0.0:
         e_nodes = np.concatenate([energy[:1], 0.5 * (energy[:-1] + energy[1:]), energy[-1:]])
@@ -235,5 +267,10 @@ def trajectory_charges(sde: SDE, t: Any, x: Any, p: Any, lagrangian: str = "fw")
     t_arr = np.asarray(t, dtype=np.float64)
     x_arr = np.asarray(x, dtype=np.float64).reshape(t_arr.size, sde.dim)
     p_arr = np.asarray(p, dtype=np.float64).reshape(t_arr.size, sde.dim)
-    H, scale = (np.asarray(a) for a in _trajectory_energy(sde, jnp.asarray(t_arr), jnp.asarray(x_arr), jnp.asarray(p_arr), kind))
+    H, scale = (
+        np.asarray(a)
+        for a in _trajectory_energy(
+            sde, jnp.asarray(t_arr), jnp.asarray(x_arr), jnp.asarray(p_arr), kind
+        )
+    )
     return _charges_from(x_arr, t_arr, p_arr, H, scale, t_arr)

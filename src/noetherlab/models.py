@@ -44,7 +44,12 @@ def drift_diffusion(v: float = 0.1, sigma: float = 1.0) -> SDE:
     """Drift–diffusion model ``dx = v dt + σ dW`` (1-D, ``D = σ²/2``). Fig. 1a: ``v = 0.1, σ = 1``."""
     sigma = positive_float(sigma, "sigma", "noise amplitude")
     v = float(v)
-    return SDE(lambda x: jnp.full((1,), v), diffusion=0.5 * sigma**2, dim=1, name=f"drift_diffusion(v={v}, sigma={sigma})")
+    return SDE(
+        lambda x: jnp.full((1,), v),
+        diffusion=0.5 * sigma**2,
+        dim=1,
+        name=f"drift_diffusion(v={v}, sigma={sigma})",
+    )
 
 
 def ornstein_uhlenbeck(K: Any = 1.0, D: Any = 1.0, mean: Any = None, dim: int | None = None) -> SDE:
@@ -57,15 +62,30 @@ def ornstein_uhlenbeck(K: Any = 1.0, D: Any = 1.0, mean: Any = None, dim: int | 
         if mean is not None:
             dims.add(as_float_array(mean, "mean").reshape(-1).size)
         if len(dims) > 1:
-            raise ShapeError("K/D/mean", f"have inconsistent dimensions {sorted(dims)}", "make them the same size")
+            raise ShapeError(
+                "K/D/mean",
+                f"have inconsistent dimensions {sorted(dims)}",
+                "make them the same size",
+            )
         dim = dims.pop() if dims else 2
     dim = positive_int(dim, "dim")
-    Kmat = K_arr * np.eye(dim) if K_arr.ndim == 0 else (np.diag(K_arr) if K_arr.ndim == 1 else K_arr)
+    Kmat = (
+        K_arr * np.eye(dim) if K_arr.ndim == 0 else (np.diag(K_arr) if K_arr.ndim == 1 else K_arr)
+    )
     if Kmat.shape != (dim, dim):
-        raise ShapeError("K", f"must be a scalar, ({dim},) or ({dim}, {dim}), got {K_arr.shape}", "pass a matching drift matrix")
+        raise ShapeError(
+            "K",
+            f"must be a scalar, ({dim},) or ({dim}, {dim}), got {K_arr.shape}",
+            "pass a matching drift matrix",
+        )
     mu = np.zeros(dim) if mean is None else as_float_array(mean, "mean").reshape(dim)
     Kj, muj = jnp.asarray(Kmat), jnp.asarray(mu)
-    return SDE(lambda x: -Kj @ (x - muj), diffusion=D_arr if D_arr.ndim else float(D_arr), dim=dim, name="ornstein_uhlenbeck")
+    return SDE(
+        lambda x: -Kj @ (x - muj),
+        diffusion=D_arr if D_arr.ndim else float(D_arr),
+        dim=dim,
+        name="ornstein_uhlenbeck",
+    )
 
 
 def three_attractor(
@@ -89,7 +109,9 @@ def three_attractor(
 
     def drift(z: Array) -> Array:
         sx, sy = jax.nn.sigmoid((z[0] - c) / n), jax.nn.sigmoid((z[1] - c) / n)
-        return jnp.stack([(mu0 + A * sx - I * sy - z[0]) / tau, (mu0 + A * sy - I * sx - z[1]) / tau])
+        return jnp.stack(
+            [(mu0 + A * sx - I * sy - z[0]) / tau, (mu0 + A * sy - I * sx - z[1]) / tau]
+        )
 
     return SDE(drift, diffusion=sigma**2 / tau, dim=2, name="three_attractor")
 
@@ -102,7 +124,12 @@ def maier_stein(beta: float = 10.0, mu: float = 1.0, D: float = 1.0) -> SDE:
         u, v = z[0], z[1]
         return jnp.stack([u - u**3 - beta * u * v**2, -mu * (1.0 + u**2) * v])
 
-    return SDE(drift, diffusion=positive_float(D, "D", "diffusion"), dim=2, name=f"maier_stein(beta={beta})")
+    return SDE(
+        drift,
+        diffusion=positive_float(D, "D", "diffusion"),
+        dim=2,
+        name=f"maier_stein(beta={beta})",
+    )
 
 
 # ---------------------------------------------------------------------------- Gaussian ring (Fig. 2)
@@ -113,7 +140,12 @@ def ring_log_density(x: Array, t: Array, R: float = 5.0, sigma0: float = 0.55) -
     s2 = sigma0**2 + t**2
     r = jnp.sqrt(jnp.sum(x * x))
     a = R * r / s2
-    return -(r * r + R * R) / (2 * s2) + jnp.log(jax.scipy.special.i0e(a)) + a - jnp.log(2 * jnp.pi * s2)
+    return (
+        -(r * r + R * R) / (2 * s2)
+        + jnp.log(jax.scipy.special.i0e(a))
+        + a
+        - jnp.log(2 * jnp.pi * s2)
+    )
 
 
 def ring_score(x: Array, t: Array, R: float = 5.0, sigma0: float = 0.55) -> Array:
@@ -154,7 +186,9 @@ def gaussian_ring_reverse(R: float = 5.0, sigma0: float = 0.55) -> SDE:
     def diffusion(x: Array, u: Array) -> Array:
         return -u * jnp.ones(2)
 
-    return SDE(drift, diffusion=diffusion, dim=2, name=f"gaussian_ring_reverse(R={R}, sigma0={sigma0})")
+    return SDE(
+        drift, diffusion=diffusion, dim=2, name=f"gaussian_ring_reverse(R={R}, sigma0={sigma0})"
+    )
 
 
 # ---------------------------------------------------------------------------- noisy RNNs
@@ -163,18 +197,31 @@ def noisy_rnn(W: Any, b: Any = None, noise: float = 0.1, activation: str = "tanh
     ``"tanh"``, ``"relu"``, ``"sigmoid"``, ``"linear"``."""
     W_arr = as_float_array(W, "W")
     if W_arr.ndim != 2 or W_arr.shape[0] != W_arr.shape[1]:
-        raise ShapeError("W", f"must be a square weight matrix, got shape {W_arr.shape}", "pass an (N, N) array")
+        raise ShapeError(
+            "W", f"must be a square weight matrix, got shape {W_arr.shape}", "pass an (N, N) array"
+        )
     N = W_arr.shape[0]
     b_arr = np.zeros(N) if b is None else as_float_array(b, "b").reshape(N)
     acts = {"tanh": jnp.tanh, "relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "linear": lambda z: z}
     if activation not in acts:
-        raise InvalidArgumentError("activation", f"must be one of {sorted(acts)}, got {activation!r}", "pick a supported activation")
+        raise InvalidArgumentError(
+            "activation",
+            f"must be one of {sorted(acts)}, got {activation!r}",
+            "pick a supported activation",
+        )
     phi = acts[activation]
     Wj, bj = jnp.asarray(W_arr), jnp.asarray(b_arr)
-    return SDE(lambda x: -x + Wj @ phi(x) + bj, diffusion=positive_float(noise, "noise", "diffusion"), dim=N, name=f"noisy_rnn({activation}, N={N})")
+    return SDE(
+        lambda x: -x + Wj @ phi(x) + bj,
+        diffusion=positive_float(noise, "noise", "diffusion"),
+        dim=N,
+        name=f"noisy_rnn({activation}, N={N})",
+    )
 
 
-def equivariant_rnn(N: int = 2, kind: str = "rotation", gain: float = 2.0, rotation: float = 0.5, noise: float = 0.1) -> SDE:
+def equivariant_rnn(
+    N: int = 2, kind: str = "rotation", gain: float = 2.0, rotation: float = 0.5, noise: float = 0.1
+) -> SDE:
     r"""A noisy RNN whose weights make it equivariant, hence with a conserved Noether charge.
 
     ``kind="rotation"`` (``N = 2``): ``ẋ = -x + W φ(x)`` with ``W = gain·I + rotation·J`` and the
@@ -186,7 +233,9 @@ def equivariant_rnn(N: int = 2, kind: str = "rotation", gain: float = 2.0, rotat
     N = positive_int(N, "N", 2)
     if kind == "rotation":
         if N != 2:
-            raise InvalidArgumentError("N", "the rotation-equivariant RNN is two-dimensional", "pass N=2")
+            raise InvalidArgumentError(
+                "N", "the rotation-equivariant RNN is two-dimensional", "pass N=2"
+            )
         g, w = float(gain), float(rotation)
         Wm = jnp.array([[g, -w], [w, g]])
 
@@ -196,7 +245,14 @@ def equivariant_rnn(N: int = 2, kind: str = "rotation", gain: float = 2.0, rotat
             phi = jnp.where(r2 > 0, jnp.tanh(r) / r, 1.0) * x
             return -x + Wm @ phi
 
-        return SDE(drift, diffusion=positive_float(noise, "noise", "diffusion"), dim=2, name="equivariant_rnn(rotation)")
+        return SDE(
+            drift,
+            diffusion=positive_float(noise, "noise", "diffusion"),
+            dim=2,
+            name="equivariant_rnn(rotation)",
+        )
     if kind == "permutation":
         return noisy_rnn(float(gain) * np.ones((N, N)) / N, noise=noise, activation="tanh")
-    raise InvalidArgumentError("kind", f"must be 'rotation' or 'permutation', got {kind!r}", "pick one of them")
+    raise InvalidArgumentError(
+        "kind", f"must be 'rotation' or 'permutation', got {kind!r}", "pick one of them"
+    )

@@ -82,14 +82,18 @@ def _probe_shape(fn: Callable[..., Any], dim: int, name: str) -> tuple[int, ...]
             "make the function JAX-traceable (use jax.numpy, no Python branching on array values)",
         ) from exc
     if not hasattr(out, "shape"):
-        raise ShapeError(name, f"must return an array, got {type(out).__name__}", "return a jax.numpy array")
+        raise ShapeError(
+            name, f"must return an array, got {type(out).__name__}", "return a jax.numpy array"
+        )
     return tuple(out.shape)
 
 
 def _check_spd(D: np.ndarray, name: str, where: str = "") -> None:
     scale = float(np.max(np.abs(D))) if D.size else 0.0
     if not np.all(np.isfinite(D)):
-        raise NonFiniteError(f"argument `{name}`: the diffusion tensor is not finite{where}. Fix: check the diffusion/noise values.")
+        raise NonFiniteError(
+            f"argument `{name}`: the diffusion tensor is not finite{where}. Fix: check the diffusion/noise values."
+        )
     asym = float(np.max(np.abs(D - D.T))) if D.size else 0.0
     if asym > _SYMMETRY_RTOL * max(scale, 1e-300):
         raise NotPositiveDefiniteError(
@@ -155,7 +159,11 @@ class SDE(eqx.Module):
         name: str | None = None,
     ) -> None:
         if not callable(drift):
-            raise InvalidArgumentError("drift", f"must be a function f(x, t) or f(x), got {type(drift).__name__}", "pass a Python function")
+            raise InvalidArgumentError(
+                "drift",
+                f"must be a function f(x, t) or f(x), got {type(drift).__name__}",
+                "pass a Python function",
+            )
         if (diffusion is None) == (noise is None):
             raise InvalidArgumentError(
                 "diffusion/noise",
@@ -190,13 +198,12 @@ class SDE(eqx.Module):
                     )
                 diffusion_fn = _normalise_D(wrapped, dim)
             else:
-                if len(out_shape) != 2 or out_shape[0] != dim:
-                    if out_shape != ():
-                        raise ShapeError(
-                            "noise",
-                            f"G(x, t) must return a ({dim}, M) matrix or a scalar; got shape {out_shape}",
-                            "return the noise matrix of the state passed in",
-                        )
+                if (len(out_shape) != 2 or out_shape[0] != dim) and out_shape != ():
+                    raise ShapeError(
+                        "noise",
+                        f"G(x, t) must return a ({dim}, M) matrix or a scalar; got shape {out_shape}",
+                        "return the noise matrix of the state passed in",
+                    )
                 noise_fn = _normalise_G(wrapped, dim)
                 diffusion_fn = _D_from_G(noise_fn)
         else:
@@ -211,19 +218,33 @@ class SDE(eqx.Module):
                 mat = float(arr) * np.eye(dim)
             elif arr.ndim == 1:
                 if spec_name == "noise":
-                    raise ShapeError("noise", f"a noise vector of shape {arr.shape} is ambiguous", "pass a (N, M) matrix, e.g. jnp.diag(g)")
+                    raise ShapeError(
+                        "noise",
+                        f"a noise vector of shape {arr.shape} is ambiguous",
+                        "pass a (N, M) matrix, e.g. jnp.diag(g)",
+                    )
                 mat = np.diag(arr)
             elif arr.ndim == 2:
                 mat = arr
             else:
-                raise ShapeError(spec_name, f"must be a scalar, vector or matrix, got shape {arr.shape}", "pass a 2-D matrix")
+                raise ShapeError(
+                    spec_name,
+                    f"must be a scalar, vector or matrix, got shape {arr.shape}",
+                    "pass a 2-D matrix",
+                )
             n_inferred = mat.shape[0]
             if dim is not None and n_inferred != dim:
-                raise ShapeError(spec_name, f"has {n_inferred} rows but dim={dim}", "make dim match the matrix")
+                raise ShapeError(
+                    spec_name, f"has {n_inferred} rows but dim={dim}", "make dim match the matrix"
+                )
             dim = n_inferred
             if spec_name == "diffusion":
                 if mat.shape != (dim, dim):
-                    raise ShapeError("diffusion", f"must be square, got shape {mat.shape}", "pass an (N, N) matrix")
+                    raise ShapeError(
+                        "diffusion",
+                        f"must be square, got shape {mat.shape}",
+                        "pass an (N, N) matrix",
+                    )
                 D_const = mat
             else:
                 G_const = mat
@@ -242,10 +263,10 @@ class SDE(eqx.Module):
             )
         if out_shape != (dim,):
             raw = drift_fn
-            drift_fn = lambda x, t: jnp.reshape(raw(x, t), (1,))  # noqa: E731
+            drift_fn = lambda x, t: jnp.reshape(raw(x, t), (1,))
 
         self.dim = dim
-        self.name = name or getattr(drift, "__name__", "sde")
+        self.name = str(name or getattr(drift, "__name__", "sde"))
         self.time_dependent = bool(drift_takes_t or spec_takes_t)
         self.drift_fn = drift_fn
         self.diffusion_fn = diffusion_fn
@@ -308,7 +329,11 @@ class SDE(eqx.Module):
         if self.diffusion_matrix is None:
             Ds = np.asarray(_batched_D(self, jnp.asarray(x), jnp.asarray(t)))
             for k in range(Ds.shape[0]):
-                _check_spd(Ds[k], "diffusion", where=f" at {what} point {k} (x = {x[k].tolist()}, t = {t[k]!r})")
+                _check_spd(
+                    Ds[k],
+                    "diffusion",
+                    where=f" at {what} point {k} (x = {x[k].tolist()}, t = {t[k]!r})",
+                )
 
     def diffusion_is_state_independent(self, n_probes: int = 5, seed: int = 0) -> bool:
         """True if ``D`` does not depend on ``x`` (exactly for constant ``D``; by probing ``∂D/∂x``
@@ -323,7 +348,9 @@ class SDE(eqx.Module):
 
     def __repr__(self) -> str:
         kind = "constant D" if self.constant_diffusion else "D(x, t)"
-        return f"SDE(name={self.name!r}, dim={self.dim}, {kind}, time_dependent={self.time_dependent})"
+        return (
+            f"SDE(name={self.name!r}, dim={self.dim}, {kind}, time_dependent={self.time_dependent})"
+        )
 
 
 def _normalise_D(fn: Callable[[Array, Array], Array], dim: int) -> Callable[[Array, Array], Array]:

@@ -15,7 +15,7 @@ Time translation is a symmetry when ``∂_t f = 0`` and ``∂_t D = 0``; its cha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -31,7 +31,14 @@ from noetherlab.lagrangian import check_lagrangian
 from noetherlab.lagrangian import lagrangian as lagrangian_fn
 from noetherlab.sde import SDE
 
-__all__ = ["Generator", "Symmetry", "SymmetryCheck", "SymmetryReport", "check_symmetry", "find_symmetries"]
+__all__ = [
+    "Generator",
+    "Symmetry",
+    "SymmetryCheck",
+    "SymmetryReport",
+    "check_symmetry",
+    "find_symmetries",
+]
 
 Array = jax.Array
 
@@ -51,22 +58,33 @@ class Generator:
     name: str = ""
 
     @staticmethod
-    def affine(A: Any = None, b: Any = None, *, dim: int | None = None, time: float = 0.0,
-               K: Callable[[Any, Any], Any] | None = None, name: str = "") -> Generator:
+    def affine(
+        A: Any = None,
+        b: Any = None,
+        *,
+        dim: int | None = None,
+        time: float = 0.0,
+        K: Callable[[Any, Any], Any] | None = None,
+        name: str = "",
+    ) -> Generator:
         """A generator from ``A`` and/or ``b`` (missing parts are zero)."""
         if A is None and b is None and dim is None:
             raise ShapeError("A/b", "cannot infer the dimension", "pass A, b or dim")
         if A is not None:
             A = as_float_array(A, "A")
             if A.ndim != 2 or A.shape[0] != A.shape[1]:
-                raise ShapeError("A", f"must be a square matrix, got shape {A.shape}", "pass an (N, N) array")
+                raise ShapeError(
+                    "A", f"must be a square matrix, got shape {A.shape}", "pass an (N, N) array"
+                )
             n = A.shape[0]
         else:
             n = dim if dim is not None else np.asarray(b).reshape(-1).size
             A = np.zeros((n, n))
         b = np.zeros(n) if b is None else as_float_array(b, "b").reshape(-1)
         if b.shape != (n,):
-            raise ShapeError("b", f"must have shape ({n},), got {b.shape}", "match the dimension of A")
+            raise ShapeError(
+                "b", f"must have shape ({n},), got {b.shape}", "match the dimension of A"
+            )
         return Generator(A=A, b=b, time=float(time), K=K, name=name)
 
     @staticmethod
@@ -81,11 +99,20 @@ class Generator:
         ``δx_i = -(x_j - c_j)``, ``δx_j = x_i - c_i``; its charge is ``L_ij = x_i p_j - x_j p_i``."""
         dim = positive_int(dim, "dim", 2)
         if not (0 <= i < dim and 0 <= j < dim and i != j):
-            raise ShapeError("i/j", f"must be two different axes in [0, {dim}), got ({i}, {j})", "pick two coordinate axes")
+            raise ShapeError(
+                "i/j",
+                f"must be two different axes in [0, {dim}), got ({i}, {j})",
+                "pick two coordinate axes",
+            )
         A = np.zeros((dim, dim))
         A[i, j], A[j, i] = -1.0, 1.0
         c = np.zeros(dim) if center is None else as_float_array(center, "center").reshape(dim)
-        return Generator(A=A, b=-A @ c, name=f"rotation in the x{i + 1}-x{j + 1} plane" + ("" if center is None else f" about {_fmt_vec(c)}"))
+        return Generator(
+            A=A,
+            b=-A @ c,
+            name=f"rotation in the x{i + 1}-x{j + 1} plane"
+            + ("" if center is None else f" about {_fmt_vec(c)}"),
+        )
 
     @staticmethod
     def time_translation(dim: int) -> Generator:
@@ -154,7 +181,7 @@ class SymmetryReport:
     def __len__(self) -> int:
         return len(self.symmetries)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Symmetry]:
         return iter(self.symmetries)
 
     @property
@@ -163,7 +190,9 @@ class SymmetryReport:
 
 
 # ---------------------------------------------------------------------------- checking
-def _probe(dim: int, n: int, seed: int, center: Any, scale: float, t_range: tuple[float, float]) -> tuple[np.ndarray, ...]:
+def _probe(
+    dim: int, n: int, seed: int, center: Any, scale: float, t_range: tuple[float, float]
+) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     c = np.zeros(dim) if center is None else as_float_array(center, "center").reshape(dim)
     xs = c + scale * rng.standard_normal((n, dim))
@@ -192,22 +221,38 @@ def check_symmetry(
     ``<= rtol``."""
     kind = check_lagrangian(lagrangian, sde)
     if generator.dim != sde.dim:
-        raise ShapeError("generator", f"acts on dimension {generator.dim}, the model has dimension {sde.dim}", "build the generator for this model")
+        raise ShapeError(
+            "generator",
+            f"acts on dimension {generator.dim}, the model has dimension {sde.dim}",
+            "build the generator for this model",
+        )
     n_probes = positive_int(n_probes, "n_probes")
     xs, vs, ts = _probe(sde.dim, n_probes, seed, center, scale, t_range)
     A, b, c = jnp.asarray(generator.A), jnp.asarray(generator.b), float(generator.time)
     K = generator.K
 
     def variation(x: Array, v: Array, t: Array) -> tuple[Array, Array]:
-        L, (gx, gv, gt) = jax.value_and_grad(lambda x, v, t: lagrangian_fn(sde, x, v, t, kind), argnums=(0, 1, 2))(x, v, t)
+        L, (gx, gv, gt) = jax.value_and_grad(
+            lambda x, v, t: lagrangian_fn(sde, x, v, t, kind), argnums=(0, 1, 2)
+        )(x, v, t)
         dL = gx @ (A @ x + b) + gv @ (A @ v) + c * gt
-        size = jnp.abs(gx) @ jnp.abs(A @ x + b) + jnp.abs(gv) @ jnp.abs(A @ v) + jnp.abs(c * gt) + jnp.abs(L)
+        size = (
+            jnp.abs(gx) @ jnp.abs(A @ x + b)
+            + jnp.abs(gv) @ jnp.abs(A @ v)
+            + jnp.abs(c * gt)
+            + jnp.abs(L)
+        )
         if K is not None:
-            kx, kt = jax.grad(lambda x, t: jnp.asarray(K(x, t), dtype=jnp.float64).reshape(()), argnums=(0, 1))(x, t)
+            kx, kt = jax.grad(
+                lambda x, t: jnp.asarray(K(x, t), dtype=jnp.float64).reshape(()), argnums=(0, 1)
+            )(x, t)
             dL = dL - (kx @ v + kt)
         return dL, size
 
-    dL, size = (np.asarray(a) for a in jax.jit(jax.vmap(variation))(jnp.asarray(xs), jnp.asarray(vs), jnp.asarray(ts)))
+    dL, size = (
+        np.asarray(a)
+        for a in jax.jit(jax.vmap(variation))(jnp.asarray(xs), jnp.asarray(vs), jnp.asarray(ts))
+    )
     rel = np.abs(dL) / np.maximum(size, 1e-300)
     k = int(np.argmax(np.abs(dL)))
     return SymmetryCheck(
@@ -219,7 +264,6 @@ def check_symmetry(
         worst_t=float(ts[k]),
         n_probes=n_probes,
     )
-
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -241,7 +285,9 @@ def _conditions(sde: SDE, xs: np.ndarray, ts: np.ndarray) -> np.ndarray:
         return jnp.concatenate([sf * r_f, sD * r_D[jnp.triu_indices(n)]])
 
     theta0 = jnp.zeros(n * n + n)
-    jac = jax.jit(jax.vmap(jax.jacfwd(residual), in_axes=(None, 0, 0)))(theta0, jnp.asarray(xs), jnp.asarray(ts))
+    jac = jax.jit(jax.vmap(jax.jacfwd(residual), in_axes=(None, 0, 0)))(
+        theta0, jnp.asarray(xs), jnp.asarray(ts)
+    )
     return np.asarray(jac).reshape(-1, n * n + n)
 
 
@@ -290,9 +336,9 @@ def _classify(A: np.ndarray, b: np.ndarray, tol: float) -> tuple[str, str]:
     if np.max(np.abs(A + A.T)) <= tol * max(1.0, np.max(np.abs(A))):
         center, *_ = np.linalg.lstsq(A, -b, rcond=None)
         about = "" if np.max(np.abs(center)) <= tol else f" about {_fmt_vec(center)}"
-        nz = np.argwhere(np.abs(np.triu(A, 1)) > tol)
-        if len(nz) == 1:
-            i, j = nz[0]
+        plane = np.argwhere(np.abs(np.triu(A, 1)) > tol)
+        if len(plane) == 1:
+            i, j = plane[0]
             return "rotation", f"rotation in the x{i + 1}-x{j + 1} plane{about}"
         if np.linalg.matrix_rank(A, tol=tol * np.max(np.abs(A))) == 2:
             return "rotation", f"rotation in the plane spanned by the columns of A{about}"
@@ -377,7 +423,10 @@ def _time_invariant(sde: SDE, xs: np.ndarray, ts: np.ndarray) -> bool:
     def dt(x: Array, t: Array) -> Array:
         df = jax.jacfwd(lambda s: sde.f(x, s))(t)
         dD = jax.jacfwd(lambda s: sde.D(x, s))(t)
-        return jnp.maximum(jnp.max(jnp.abs(df)) / (1.0 + jnp.max(jnp.abs(sde.f(x, t)))), jnp.max(jnp.abs(dD)) / jnp.max(jnp.abs(sde.D(x, t))))
+        return jnp.maximum(
+            jnp.max(jnp.abs(df)) / (1.0 + jnp.max(jnp.abs(sde.f(x, t)))),
+            jnp.max(jnp.abs(dD)) / jnp.max(jnp.abs(sde.D(x, t))),
+        )
 
     worst = float(np.max(np.asarray(jax.jit(jax.vmap(dt))(jnp.asarray(xs), jnp.asarray(ts)))))
     return worst <= 1e-12

@@ -74,10 +74,14 @@ def solve(diag: Array, upper: Array, rhs: Array) -> tuple[Array, Array]:
     """Solve ``H z = rhs``; ``diag`` ``(m, b, b)``, ``upper`` ``(m-1, b, b)``, ``rhs`` ``(m, b)``.
 
     Returns ``(z, ok)`` where ``ok`` is False if the factorisation broke down (``H`` not SPD)."""
-    m, b = rhs.shape
-    lower_blocks = jnp.concatenate([jnp.zeros((1, b, b), diag.dtype), jnp.swapaxes(upper, 1, 2)], axis=0)
+    b = rhs.shape[1]
+    lower_blocks = jnp.concatenate(
+        [jnp.zeros((1, b, b), diag.dtype), jnp.swapaxes(upper, 1, 2)], axis=0
+    )
 
-    def forward(carry: tuple[Array, Array], inp: tuple[Array, Array, Array]) -> tuple[tuple[Array, Array], tuple[Array, Array, Array]]:
+    def forward(
+        carry: tuple[Array, Array], inp: tuple[Array, Array, Array]
+    ) -> tuple[tuple[Array, Array], tuple[Array, Array, Array]]:
         L_prev, y_prev = carry
         B_k, H_kkm1, g_k = inp
         C = _lower_solve(L_prev, H_kkm1.T).T  # C L_prev^T = H[k, k-1]
@@ -102,7 +106,9 @@ def solve(diag: Array, upper: Array, rhs: Array) -> tuple[Array, Array]:
 def is_positive_definite(diag: Array, upper: Array) -> Array:
     """True if the block-tridiagonal ``H`` admits a Cholesky factorisation (factor only, no solve)."""
     b = diag.shape[1]
-    lower_blocks = jnp.concatenate([jnp.zeros((1, b, b), diag.dtype), jnp.swapaxes(upper, 1, 2)], axis=0)
+    lower_blocks = jnp.concatenate(
+        [jnp.zeros((1, b, b), diag.dtype), jnp.swapaxes(upper, 1, 2)], axis=0
+    )
 
     def forward(L_prev: Array, inp: tuple[Array, Array]) -> tuple[Array, Array]:
         B_k, H_kkm1 = inp

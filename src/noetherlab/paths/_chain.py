@@ -54,11 +54,13 @@ class Chain(eqx.Module):
         return self.base + jnp.einsum("kij,kj->ki", self.frame, y)
 
 
-def _pair(chain: Chain, ya: Array, yb: Array, a: Array, b: Array, Qa: Array, Qb: Array, d: Any) -> Array:
+def _pair(
+    chain: Chain, ya: Array, yb: Array, a: Array, b: Array, Qa: Array, Qb: Array, d: Any
+) -> Array:
     return chain.cost(a + Qa @ ya, b + Qb @ yb, d, chain.params)
 
 
-def _interval_args(chain: Chain, y: Array) -> tuple[Array, ...]:
+def _interval_args(chain: Chain, y: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
     return (y[:-1], y[1:], chain.base[:-1], chain.base[1:], chain.frame[:-1], chain.frame[1:])
 
 
@@ -67,12 +69,15 @@ _IN_AXES = (None, 0, 0, 0, 0, 0, 0, 0)
 
 @eqx.filter_jit
 def chain_value(chain: Chain, y: Array) -> Array:
-    terms = jax.vmap(_pair, in_axes=_IN_AXES)(chain, *_interval_args(chain, y), chain.data)
+    pair = jax.vmap(_pair, in_axes=_IN_AXES)
+    terms = pair(chain, *_interval_args(chain, y), chain.data)
     return jnp.sum(terms)
 
 
 def _grad_parts(chain: Chain, y: Array) -> tuple[Array, Array, Array]:
-    gA, gB = jax.vmap(jax.grad(_pair, argnums=(1, 2)), in_axes=_IN_AXES)(chain, *_interval_args(chain, y), chain.data)
+    gA, gB = jax.vmap(jax.grad(_pair, argnums=(1, 2)), in_axes=_IN_AXES)(
+        chain, *_interval_args(chain, y), chain.data
+    )
     g = jnp.zeros_like(y).at[:-1].add(gA).at[1:].add(gB)
     g = g.at[0].set(0.0).at[-1].set(0.0)
     P = jnp.maximum(jnp.max(jnp.abs(gA)), jnp.max(jnp.abs(gB)))
@@ -102,7 +107,9 @@ def _shifted_solve(diag: Array, upper: Array, rhs: Array, shift: Array) -> tuple
 
 @jax.jit
 def _is_spd_shifted(diag: Array, upper: Array, shift: Array) -> Array:
-    return _blocktridiag.is_positive_definite(diag + shift * jnp.eye(diag.shape[1], dtype=diag.dtype), upper)
+    return _blocktridiag.is_positive_definite(
+        diag + shift * jnp.eye(diag.shape[1], dtype=diag.dtype), upper
+    )
 
 
 @jax.jit
@@ -125,7 +132,9 @@ def _negative_curvature(diag: Array, upper: Array, lam: float) -> tuple[Array, f
             hi = mid
         else:
             lo = mid
-    w = jnp.cos(jnp.arange(diag.shape[0] * diag.shape[1], dtype=diag.dtype) * 1.618).reshape(diag.shape[:2])
+    w = jnp.cos(jnp.arange(diag.shape[0] * diag.shape[1], dtype=diag.dtype) * 1.618).reshape(
+        diag.shape[:2]
+    )
     for _ in range(6):
         z, _ = _shifted_solve(diag, upper, w, jnp.asarray(hi))
         w = z / jnp.maximum(jnp.max(jnp.abs(z)), 1e-300)
@@ -154,7 +163,9 @@ def _pad(y: Array, interior: Array) -> Array:
     return jnp.zeros_like(y).at[1:-1].set(interior)
 
 
-def _newton_step(chain: Chain, y: Array, value: float, shift0: float, max_step: float | None) -> dict[str, Any]:
+def _newton_step(
+    chain: Chain, y: Array, value: float, shift0: float, max_step: float | None
+) -> dict[str, Any]:
     """One globalised Newton step (optionally clipped to ``max|Δy| <= max_step``)."""
     g, diag, upper = chain_derivatives(chain, y)
     scale = max(float(jnp.mean(jnp.abs(jnp.diagonal(diag, axis1=1, axis2=2)))), 1e-300)
@@ -165,8 +176,16 @@ def _newton_step(chain: Chain, y: Array, value: float, shift0: float, max_step: 
             ok = True
             break
         lam = max(4.0 * lam, shift0, 1e-10 * scale)
-    out: dict[str, Any] = {"y": y, "value": value, "alpha": 0.0, "shift": lam, "factor_ok": ok, "curvature_step": False,
-                           "decrement": 0.0, "clipped": False}
+    out: dict[str, Any] = {
+        "y": y,
+        "value": value,
+        "alpha": 0.0,
+        "shift": lam,
+        "factor_ok": ok,
+        "curvature_step": False,
+        "decrement": 0.0,
+        "clipped": False,
+    }
     if not ok:
         return out
     out["decrement"] = -float(jnp.sum(g * s))
@@ -228,8 +247,20 @@ def newton_minimise(
     converged = pd = False
     saddle_escapes = it = stalled = clipped = 0
     if not np.isfinite(value):
-        return NewtonResult(np.asarray(y), value, np.asarray(g), float(g_inf), np.nan, float(P), 0, False, False,
-                            "the action is not finite at the initial path", history, time.perf_counter() - start)
+        return NewtonResult(
+            np.asarray(y),
+            value,
+            np.asarray(g),
+            float(g_inf),
+            np.nan,
+            float(P),
+            0,
+            False,
+            False,
+            "the action is not finite at the initial path",
+            history,
+            time.perf_counter() - start,
+        )
     while True:
         tol = gtol * max(float(P), p_floor)
         if float(g_inf) <= tol:
@@ -240,8 +271,10 @@ def newton_minimise(
                 message = f"converged: |grad|_inf = {float(g_inf):.3e} <= {tol:.3e}, Hessian positive definite"
                 break
             if saddle_escapes >= 3:
-                message = (f"stationary point with an indefinite Hessian (a saddle of the action) at |grad|_inf = "
-                           f"{float(g_inf):.3e}; no descent direction of negative curvature was found")
+                message = (
+                    f"stationary point with an indefinite Hessian (a saddle of the action) at |grad|_inf = "
+                    f"{float(g_inf):.3e}; no descent direction of negative curvature was found"
+                )
                 break
             saddle_escapes += 1
         if it >= max_iter:
@@ -267,18 +300,24 @@ def newton_minimise(
         if callback is not None:
             callback(rec)
         if not moved:
-            reason = "Hessian factorisation failed" if not out["factor_ok"] else "line search failed"
-            message = (f"{reason} at |grad|_inf = {float(g_inf):.3e} (tolerance {tol:.3e}); the action cannot be "
-                       "decreased further in float64")
+            reason = (
+                "Hessian factorisation failed" if not out["factor_ok"] else "line search failed"
+            )
+            message = (
+                f"{reason} at |grad|_inf = {float(g_inf):.3e} (tolerance {tol:.3e}); the action cannot be "
+                "decreased further in float64"
+            )
             break
         shift = out["shift"] / 16.0 if out["shift"] > 0 else 0.0
         # Newton decrement at the float64 resolution of F while |g| stays above tolerance: the
         # remaining error lies along an almost flat direction that roundoff cannot resolve.
         stalled = stalled + 1 if out["decrement"] <= 1e-11 * max(abs(value), 1e-300) else 0
         if stalled >= 3:
-            message = (f"stalled at the float64 resolution of the action (Newton decrement "
-                       f"{out['decrement']:.2e}) with |grad|_inf = {float(g_inf):.3e} > tolerance {tol:.3e}: an "
-                       "almost flat direction (e.g. the timing of a transition over a long T) is not resolved")
+            message = (
+                f"stalled at the float64 resolution of the action (Newton decrement "
+                f"{out['decrement']:.2e}) with |grad|_inf = {float(g_inf):.3e} > tolerance {tol:.3e}: an "
+                "almost flat direction (e.g. the timing of a transition over a long T) is not resolved"
+            )
             break
     return NewtonResult(
         y=np.asarray(y),

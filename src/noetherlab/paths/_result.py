@@ -134,7 +134,8 @@ class PathResult:
             f"  action S = {self.action:.12g}, energy E = {self.energy:.12g}",
             f"  |grad|_2 = {self.grad_norm:.2e}, EL residual = {self.el_residual:.2e}, "
             f"{self.iterations} iterations, {self.seconds:.3f} s",
-            "  charge drift: " + ", ".join(f"{k} {v:.2e}" for k, v in self.charges.drift_summary().items()),
+            "  charge drift: "
+            + ", ".join(f"{k} {v:.2e}" for k, v in self.charges.drift_summary().items()),
         ]
         if self.resolution is not None:
             r = self.resolution

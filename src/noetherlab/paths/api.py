@@ -24,7 +24,14 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._validation import as_float_array, as_state, choice, positive_float, positive_int, time_grid
+from noetherlab._validation import (
+    as_float_array,
+    as_state,
+    choice,
+    positive_float,
+    positive_int,
+    time_grid,
+)
 from noetherlab.errors import InvalidArgumentError, ShapeError, UnderResolvedWarning
 from noetherlab.lagrangian import check_lagrangian
 from noetherlab.paths._result import PathResult, ResolutionReport
@@ -92,7 +99,8 @@ def most_likely_path(
     given = [name for name, v in (("T", T), ("energy", energy), ("t", t)) if v is not None]
     if len(given) != 1 and not (given == ["T", "t"]):
         raise InvalidArgumentError(
-            "T/energy/t", f"give exactly one of T (fixed time), energy (fixed energy) or t (explicit grid); got {given or 'none'}",
+            "T/energy/t",
+            f"give exactly one of T (fixed time), energy (fixed energy) or t (explicit grid); got {given or 'none'}",
             "e.g. most_likely_path(sde, x0, x1, T=1.0) or most_likely_path(sde, x0, x1, energy=0.0)",
         )
     n = positive_int(n, "n", 2)
@@ -104,34 +112,58 @@ def most_likely_path(
         try:
             E = float(energy)
         except (TypeError, ValueError):
-            raise InvalidArgumentError("energy", f"must be a number, got {energy!r}", "pass a float") from None
+            raise InvalidArgumentError(
+                "energy", f"must be a number, got {energy!r}", "pass a float"
+            ) from None
         if not np.isfinite(E):
-            raise InvalidArgumentError("energy", f"must be finite, got {E!r}", "pass a finite energy")
+            raise InvalidArgumentError(
+                "energy", f"must be finite, got {E!r}", "pass a finite energy"
+            )
         x_init = _initial_path(init, x0a, x1a, np.linspace(0.0, 1.0, n + 1), sde.dim)
-        solve = lambda m, guess: solve_fixed_energy(  # noqa: E731
+        solve = lambda m, guess: solve_fixed_energy(
             sde, kind, x0a, x1a, E, m, guess, gtol=gtol, max_iter=max_iter, parameters=parameters
         )
         result = solve(n, x_init)
-        fine_grid = lambda res: (np.linspace(0.0, 1.0, 2 * res.n + 1), None)  # noqa: E731
+        fine_grid = lambda res: (np.linspace(0.0, 1.0, 2 * res.n + 1), None)
     else:
         if t is not None:
             grid_t = time_grid(t, "t")
             if grid == "adaptive":
-                raise InvalidArgumentError("grid", "cannot adapt an explicit grid t", "drop grid='adaptive' or pass T and n instead")
+                raise InvalidArgumentError(
+                    "grid",
+                    "cannot adapt an explicit grid t",
+                    "drop grid='adaptive' or pass T and n instead",
+                )
         else:
             Tf = positive_float(T, "T", "transit time")
             grid_t = np.linspace(0.0, Tf, n + 1)
         choice(method, "method", ("newton", "lbfgs"))
-        parameters.update({"T": float(grid_t[-1] - grid_t[0]), "n": grid_t.size - 1, "grid": grid, "method": method})
+        parameters.update(
+            {
+                "T": float(grid_t[-1] - grid_t[0]),
+                "n": grid_t.size - 1,
+                "grid": grid,
+                "method": method,
+            }
+        )
         x_init = _initial_path(init, x0a, x1a, grid_t, sde.dim)
         sde.check_states(x_init, grid_t, what="initial path")
-        solve = lambda tg, guess: solve_fixed_time(  # noqa: E731
-            sde, kind, x0a, x1a, tg, guess, method=method, gtol=gtol, max_iter=max_iter, parameters=parameters
+        solve = lambda tg, guess: solve_fixed_time(
+            sde,
+            kind,
+            x0a,
+            x1a,
+            tg,
+            guess,
+            method=method,
+            gtol=gtol,
+            max_iter=max_iter,
+            parameters=parameters,
         )
         result = solve(grid_t, x_init)
         if grid == "adaptive":
             result = _adapt(sde, result, solve)
-        fine_grid = lambda res: (_bisect(res.t), None)  # noqa: E731
+        fine_grid = lambda res: (_bisect(res.t), None)
 
     if not (check_resolution or refine) or result.n < 4:
         return result
@@ -152,11 +184,19 @@ def _initial_path(init: Any, x0: np.ndarray, x1: np.ndarray, t: np.ndarray, dim:
         if arr.ndim == 1 and dim == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[1] != dim:
-            raise ShapeError("init", f"must have shape (n+1, {dim}), got {arr.shape}", "pass a path with one state per node")
+            raise ShapeError(
+                "init",
+                f"must have shape (n+1, {dim}), got {arr.shape}",
+                "pass a path with one state per node",
+            )
         if arr.shape[0] != t.size:
             arr = _reparam(arr, s)
     if arr.shape != (t.size, dim):
-        raise ShapeError("init", f"must give {t.size} states of dimension {dim}, got {arr.shape}", "match the grid")
+        raise ShapeError(
+            "init",
+            f"must give {t.size} states of dimension {dim}, got {arr.shape}",
+            "match the grid",
+        )
     arr = arr.copy()
     arr[0], arr[-1] = x0, x1
     return arr
@@ -197,13 +237,23 @@ def _adapt(sde: SDE, result: PathResult, solve: Any, rounds: int = 4) -> PathRes
         change = float(np.max(np.abs(new_t - result.t)) / (result.t[-1] - result.t[0]))
         if change < 0.05 / result.n:
             break
-        x_new = np.stack([np.interp(new_t, result.t, result.x[:, i]) for i in range(result.x.shape[1])], axis=1)
+        x_new = np.stack(
+            [np.interp(new_t, result.t, result.x[:, i]) for i in range(result.x.shape[1])], axis=1
+        )
         result = solve(new_t, x_new)
     return result
 
 
 # ---------------------------------------------------------------------------- resolution study
-def _resolution(result: PathResult, solve: Any, fine_grid: Any, fixed_energy: bool, rtol: float, refine: bool, n_max: int) -> PathResult:
+def _resolution(
+    result: PathResult,
+    solve: Any,
+    fine_grid: Any,
+    fixed_energy: bool,
+    rtol: float,
+    refine: bool,
+    n_max: int,
+) -> PathResult:
     ns, actions, changes = [], [], []
     if result.n % 2 == 0:
         coarse = _solve_coarse(result, solve, fixed_energy)
@@ -216,7 +266,9 @@ def _resolution(result: PathResult, solve: Any, fine_grid: Any, fixed_energy: bo
     while refine and not report.resolved and 2 * result.n <= n_max and result.converged:
         fine_t, _ = fine_grid(result)
         guess = (
-            interpolate_path(result.t, result.x, fine_t) if not fixed_energy else _reparam(result.x, fine_t)
+            interpolate_path(result.t, result.x, fine_t)
+            if not fixed_energy
+            else _reparam(result.x, fine_t)
         )
         finer = solve(fine_t if not fixed_energy else 2 * result.n, guess)
         changes.append(_path_change(result, finer, fixed_energy))
@@ -243,15 +295,21 @@ def _solve_coarse(result: PathResult, solve: Any, fixed_energy: bool) -> PathRes
 
 def _path_change(coarse: PathResult, fine: PathResult, fixed_energy: bool) -> float:
     if fixed_energy:
-        return float(np.max(np.abs(_reparam(fine.x, np.linspace(0, 1, coarse.x.shape[0])) - coarse.x)))
+        return float(
+            np.max(np.abs(_reparam(fine.x, np.linspace(0, 1, coarse.x.shape[0])) - coarse.x))
+        )
     return float(np.max(np.abs(fine.x[::2] - coarse.x))) if fine.n == 2 * coarse.n else np.nan
 
 
-def _report(ns: list[int], actions: list[float], changes: list[float], rtol: float) -> ResolutionReport:
+def _report(
+    ns: list[int], actions: list[float], changes: list[float], rtol: float
+) -> ResolutionReport:
     if len(actions) >= 2:
         err = abs(actions[-1] - actions[-2]) / 3.0
         extrap = actions[-1] + (actions[-1] - actions[-2]) / 3.0
     else:
         err, extrap = float("nan"), actions[-1]
     rel = err / max(abs(actions[-1]), 1e-300)
-    return ResolutionReport(list(ns), list(actions), list(changes), err, rel, extrap, rtol, bool(rel <= rtol))
+    return ResolutionReport(
+        list(ns), list(actions), list(changes), err, rel, extrap, rtol, bool(rel <= rtol)
+    )

@@ -86,7 +86,9 @@ def _time_steps(params: _GeoModel, x: Array) -> Array:
     def one(a: Array, b: Array) -> Array:
         m, delta = 0.5 * (a + b), b - a
         M = params.sde.D_inv(m, jnp.zeros((), jnp.float64))
-        return jnp.sqrt(delta @ M @ delta) / jnp.sqrt(_speed2(params.sde, m, params.energy, params.kind))
+        return jnp.sqrt(delta @ M @ delta) / jnp.sqrt(
+            _speed2(params.sde, m, params.energy, params.kind)
+        )
 
     return jax.vmap(one)(x[:-1], x[1:])
 
@@ -128,7 +130,7 @@ def _redistribute(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _normal_frames(x: np.ndarray) -> np.ndarray:
     """Orthonormal bases of the planes normal to the discrete tangent at each node, ``(n+1, N, N-1)``
     (zero at the endpoints, which are fixed). Built from Householder reflections."""
-    n1, N = x.shape
+    N = x.shape[1]
     tang = np.zeros_like(x)
     tang[1:-1] = x[2:] - x[:-2]
     tang[0], tang[-1] = x[1] - x[0], x[-1] - x[-2]
@@ -163,11 +165,16 @@ def solve_fixed_energy(
     """Minimise the geometric action at energy ``energy`` with ``n`` segments (see module docstring)."""
     if sde.time_dependent:
         raise InvalidArgumentError(
-            "energy", f"a fixed-energy path needs a time-independent model, but `{sde.name}` depends on t",
+            "energy",
+            f"a fixed-energy path needs a time-independent model, but `{sde.name}` depends on t",
             "prescribe the transit time T instead",
         )
     if np.allclose(x0, x1):
-        raise InvalidArgumentError("x1", "equals x0: a fixed-energy path between equal states is degenerate", "pick two different states, or use a fixed T")
+        raise InvalidArgumentError(
+            "x1",
+            "equals x0: a fixed-energy path between equal states is degenerate",
+            "pick two different states, or use a fixed T",
+        )
     e_min = minimum_energy(sde, x0, x1, kind)
     if energy < e_min:
         raise InvalidArgumentError(
@@ -199,13 +206,26 @@ def solve_fixed_energy(
     converged, message, iterations = N == 1, "one-dimensional: the curve is the segment", 0
     grad_inf = grad_norm = 0.0
     for outer in range(max_outer if N > 1 else 0):
-        chain = Chain(_geometric_cost, params, jnp.asarray(x), jnp.asarray(_normal_frames(x)), jnp.zeros((n, 1)))
+        chain = Chain(
+            _geometric_cost,
+            params,
+            jnp.asarray(x),
+            jnp.asarray(_normal_frames(x)),
+            jnp.zeros((n, 1)),
+        )
         seg = np.linalg.norm(np.diff(x, axis=0), axis=1)
         # trust region: nodes may move at most a quarter of the shortest segment before the curve is
         # re-parametrised (keeps the normal frames valid and prevents nodes from folding over)
-        res = newton_minimise(chain, np.zeros((n + 1, N - 1)), gtol=gtol, max_iter=inner_iter,
-                              max_step=None if trust is None else trust * float(np.median(seg)))
-        if trust is not None and res.history:  # adapt the trust radius (in units of the median segment)
+        res = newton_minimise(
+            chain,
+            np.zeros((n + 1, N - 1)),
+            gtol=gtol,
+            max_iter=inner_iter,
+            max_step=None if trust is None else trust * float(np.median(seg)),
+        )
+        if (
+            trust is not None and res.history
+        ):  # adapt the trust radius (in units of the median segment)
             if any(h["alpha"] < 1.0 for h in res.history) or not res.history[-1]["value"] < np.inf:
                 trust = max(0.5 * trust, 0.05)
             elif all(h["clipped"] for h in res.history):
@@ -221,13 +241,18 @@ def solve_fixed_energy(
         if res.iterations == 0 and not res.converged:
             break
         if res.converged and res.clipped_steps == 0 and spacing <= 2.0:
-            message += f"; node spacing settled (max/mean monitor {spacing:.2f}) after {outer + 1} rounds"
+            message += (
+                f"; node spacing settled (max/mean monitor {spacing:.2f}) after {outer + 1} rounds"
+            )
             break
         x = _redistribute(x_new, w)
     else:
         if N > 1:
             converged = False
-            message = f"not converged in {max_outer} rounds of Newton steps and re-parametrisation: " + message
+            message = (
+                f"not converged in {max_outer} rounds of Newton steps and re-parametrisation: "
+                + message
+            )
     seconds = time.perf_counter() - start
     h = np.asarray(_time_steps(params, jnp.asarray(x)))
     t = np.concatenate([[0.0], np.cumsum(h)])
@@ -237,12 +262,31 @@ def solve_fixed_energy(
     if zero_speed:
         message += "; the path passes through a zero-speed point (fixed point or saddle): T = inf, node times are a finite truncation"
     if N > 1:
-        chain = Chain(_geometric_cost, params, jnp.asarray(x), jnp.asarray(_normal_frames(x)), jnp.zeros((n, 1)))
+        chain = Chain(
+            _geometric_cost,
+            params,
+            jnp.asarray(x),
+            jnp.asarray(_normal_frames(x)),
+            jnp.zeros((n, 1)),
+        )
         _, _, gi = chain_gradient(chain, jnp.zeros((n + 1, N - 1)))
         grad_inf = float(gi)
     parameters.update({"energy": float(energy), "n": n, "E_min": e_min})
-    result = finish(sde, kind, x, t, method="geometric", converged=converged, message=message, iterations=iterations,
-                    seconds=seconds, parameters=parameters, history=history, T=T, energy=float(energy))
+    result = finish(
+        sde,
+        kind,
+        x,
+        t,
+        method="geometric",
+        converged=converged,
+        message=message,
+        iterations=iterations,
+        seconds=seconds,
+        parameters=parameters,
+        history=history,
+        T=T,
+        energy=float(energy),
+    )
     return _with_grad(result, grad_norm, grad_inf)
 
 

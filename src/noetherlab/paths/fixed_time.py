@@ -52,7 +52,13 @@ def build_chain(sde: SDE, kind: str, x0: np.ndarray, x1: np.ndarray, t: np.ndarr
     frame = np.broadcast_to(np.eye(N), (n + 1, N, N)).copy()
     frame[0] = frame[-1] = 0.0
     data = np.stack([t[:-1], t[1:]], axis=1)
-    return Chain(_fixed_time_cost, _Model(sde, kind), jnp.asarray(base), jnp.asarray(frame), jnp.asarray(data))
+    return Chain(
+        _fixed_time_cost,
+        _Model(sde, kind),
+        jnp.asarray(base),
+        jnp.asarray(frame),
+        jnp.asarray(data),
+    )
 
 
 def interpolate_path(t_old: np.ndarray, x_old: np.ndarray, t_new: np.ndarray) -> np.ndarray:
@@ -91,8 +97,8 @@ def finish(
     chain = build_chain(sde, kind, x[0], x[-1], t)
     y = jnp.asarray(x)
     S = float(chain_value(chain, y))
-    g, _, g_inf = chain_gradient(chain, y)
-    g = np.asarray(g)[1:-1]
+    g_full, _, g_inf = chain_gradient(chain, y)
+    g = np.asarray(g_full)[1:-1]
     h = np.diff(t)
     el = g / (0.5 * (h[:-1] + h[1:]))[:, None] if g.size else g
     p, E, escale = (np.asarray(a) for a in _discrete_charges(sde, y, jnp.asarray(t), kind))
@@ -143,14 +149,31 @@ def solve_fixed_time(
     start = time.perf_counter()
     if method == "newton":
         res = newton_minimise(chain, x_init, gtol=gtol, p_floor=p_floor, max_iter=max_iter)
-        x, converged, message, iterations, history = res.y, res.converged, res.message, res.iterations, res.history
+        x, converged, message, iterations, history = (
+            res.y,
+            res.converged,
+            res.message,
+            res.iterations,
+            res.history,
+        )
     else:
         x, converged, message, iterations, history = _lbfgs(chain, x_init, gtol, p_floor, max_iter)
     seconds = time.perf_counter() - start
     x = np.asarray(x).copy()
     x[0], x[-1] = x0, x1
-    return finish(sde, kind, x, t, method=method, converged=converged, message=message, iterations=iterations,
-                  seconds=seconds, parameters=parameters, history=history)
+    return finish(
+        sde,
+        kind,
+        x,
+        t,
+        method=method,
+        converged=converged,
+        message=message,
+        iterations=iterations,
+        seconds=seconds,
+        parameters=parameters,
+        history=history,
+    )
 
 
 @eqx.filter_jit
@@ -158,7 +181,9 @@ def _value_and_grad(chain: Chain, y: Array) -> tuple[Array, Array]:
     return chain_value(chain, y), chain_gradient(chain, y)[0]
 
 
-def _lbfgs(chain: Chain, x_init: np.ndarray, gtol: float, p_floor: float, max_iter: int) -> tuple[np.ndarray, bool, str, int, list[dict[str, float]]]:
+def _lbfgs(
+    chain: Chain, x_init: np.ndarray, gtol: float, p_floor: float, max_iter: int
+) -> tuple[np.ndarray, bool, str, int, list[dict[str, float]]]:
     shape = x_init.shape
     template = np.asarray(x_init, dtype=np.float64).copy()
 
@@ -171,14 +196,26 @@ def _lbfgs(chain: Chain, x_init: np.ndarray, gtol: float, p_floor: float, max_it
     _, P, _ = chain_gradient(chain, jnp.asarray(template))
     tol = gtol * max(float(P), p_floor)
     res = scipy.optimize.minimize(
-        fun, template[1:-1].reshape(-1), jac=True, method="L-BFGS-B",
-        options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": tol, "ftol": 0.0, "maxcor": 30},
+        fun,
+        template[1:-1].reshape(-1),
+        jac=True,
+        method="L-BFGS-B",
+        options={
+            "maxiter": max_iter,
+            "maxfun": 2 * max_iter,
+            "gtol": tol,
+            "ftol": 0.0,
+            "maxcor": 30,
+        },
     )
     y = template.copy()
     y[1:-1] = res.x.reshape(shape[0] - 2, shape[1])
-    g, P, g_inf = chain_gradient(chain, jnp.asarray(y))
+    _, P, g_inf = chain_gradient(chain, jnp.asarray(y))
     tol = gtol * max(float(P), p_floor)
     converged = float(g_inf) <= tol
-    msg = (f"converged: |grad|_inf = {float(g_inf):.3e} <= {tol:.3e}" if converged
-           else f"L-BFGS stopped ({res.message}) at |grad|_inf = {float(g_inf):.3e} > {tol:.3e}")
+    msg = (
+        f"converged: |grad|_inf = {float(g_inf):.3e} <= {tol:.3e}"
+        if converged
+        else f"L-BFGS stopped ({res.message}) at |grad|_inf = {float(g_inf):.3e} > {tol:.3e}"
+    )
     return y, converged, msg, int(res.nit), []
