@@ -37,6 +37,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optimistix as optx
 
 from noetherlab.errors import InvalidArgumentError
 from noetherlab.lagrangian import potential_term
@@ -146,7 +147,7 @@ def _normal_frames(x: np.ndarray) -> np.ndarray:
     return frames
 
 
-def solve_fixed_energy(
+def _solve_single(
     sde: SDE,
     kind: str,
     x0: np.ndarray,
@@ -289,6 +290,76 @@ def solve_fixed_energy(
     )
     return _with_grad(result, grad_norm, grad_inf)
 
+
+
+def solve_fixed_energy(
+    sde: SDE,
+    kind: str,
+    x0: np.ndarray,
+    x1: np.ndarray,
+    energy: float,
+    n: int,
+    x_init: np.ndarray | None,
+    **options: Any,
+) -> PathResult:
+    """Fixed-energy path; at ``E = 0`` a path through an interior fixed point (where the geometric
+    action has a cone singularity and Newton cannot converge) is split there: the instanton is the
+    concatenation of the optimal ``E = 0`` paths ``x0 → x*`` and ``x* → x1``."""
+    result = _solve_single(sde, kind, x0, x1, energy, n, x_init, **options)
+    if energy != 0.0 or result.converged or sde.dim == 1 or n < 8:
+        return result
+    params = _GeoModel(sde, jnp.asarray(0.0), kind)
+    s2 = np.asarray(_node_speed2(params, jnp.asarray(result.x)))
+    k = int(np.argmin(s2[2:-2])) + 2
+    if s2[k] > 1e-3 * np.max(s2):
+        return result
+    star, found = _fixed_point_near(sde, result.x[k])
+    scale = max(float(np.max(np.abs(x1 - x0))), 1e-300)
+    if not found or min(np.max(np.abs(star - x0)), np.max(np.abs(star - x1))) < 1e-6 * scale:
+        return result
+    first = solve_fixed_energy(sde, kind, x0, star, 0.0, max(k, 4), _reparam_nodes(result.x[: k + 1], max(k, 4)), **options)
+    m = max(n - k, 4)
+    second = solve_fixed_energy(sde, kind, star, x1, 0.0, m, _reparam_nodes(result.x[k:], m), **options)
+    x = np.concatenate([first.x, second.x[1:]])
+    t = np.concatenate([first.t, first.t[-1] + second.t[1:] - second.t[0]])
+    both = first.converged and second.converged
+    message = (
+        f"E = 0 path through the fixed point x* = {np.round(star, 10).tolist()}: concatenation of two instantons "
+        f"({'both converged' if both else 'NOT converged: ' + first.message + ' | ' + second.message}); T = inf"
+    )
+    parameters = dict(result.parameters, split_at=star.tolist())
+    merged = finish(sde, kind, x, t, method="geometric", converged=both, message=message,
+                    iterations=result.iterations + first.iterations + second.iterations,
+                    seconds=result.seconds + first.seconds + second.seconds, parameters=parameters,
+                    T=float("inf"), energy=0.0)
+    return _with_grad(merged, float(np.hypot(first.grad_norm, second.grad_norm)), max(first.grad_inf, second.grad_inf))
+
+
+def _reparam_nodes(x: np.ndarray, n: int) -> np.ndarray:
+    s_old = np.linspace(0.0, 1.0, x.shape[0])
+    s = np.linspace(0.0, 1.0, n + 1)
+    return np.stack([np.interp(s, s_old, x[:, i]) for i in range(x.shape[1])], axis=1)
+
+
+class _Drift(eqx.Module):
+    sde: SDE
+
+
+def _drift_residual(x: Array, args: _Drift) -> Array:
+    return args.sde.f(x, jnp.zeros((), jnp.float64))
+
+
+@eqx.filter_jit
+def _newton_fixed_point(args: _Drift, x: Array) -> tuple[Array, Array]:
+    sol = optx.root_find(_drift_residual, optx.Newton(rtol=1e-12, atol=1e-12), x, args=args, max_steps=64, throw=False)
+    return sol.value, sol.result == optx.RESULTS.successful
+
+
+def _fixed_point_near(sde: SDE, x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A zero of the drift near ``x`` (optimistix Newton)."""
+    star, ok = _newton_fixed_point(_Drift(sde), jnp.asarray(x))
+    star_np = np.asarray(star)
+    return star_np, bool(ok) and bool(np.all(np.isfinite(star_np)))
 
 def _with_grad(result: PathResult, grad_norm: float, grad_inf: float) -> PathResult:
     from dataclasses import replace
