@@ -37,6 +37,7 @@ from noetherlab.lagrangian import check_lagrangian
 from noetherlab.paths._result import PathResult, ResolutionReport
 from noetherlab.paths.fixed_energy import _drift_along, solve_fixed_energy
 from noetherlab.paths.fixed_time import interpolate_path, solve_fixed_time
+from noetherlab.paths.time_via_energy import solve_time_via_energy
 from noetherlab.sde import SDE
 
 __all__ = ["most_likely_path"]
@@ -72,8 +73,10 @@ def most_likely_path(
         n: number of intervals (time steps or curve segments).
         t: an explicit, strictly increasing time grid (overrides ``T`` and ``n``).
         lagrangian: ``"fw"`` (default) or ``"om"``.
-        method: ``"newton"`` or ``"lbfgs"`` for fixed ``T``; fixed energy always uses the geometric
-            Newton solver.
+        method: for fixed ``T``: ``"newton"`` (default), ``"lbfgs"``, or ``"energy"`` (solve
+            ``T(E) = T`` with the geometric solver — robust for long ``T``, where the time grid has
+            almost flat directions; time-independent models only). Fixed energy always uses the
+            geometric Newton solver.
         init: initial path: ``None`` (straight line), an array ``(n+1, N)``, a previous
             :class:`PathResult` (interpolated onto the new grid) or a callable ``s -> (N,)`` of
             the normalised time/curve parameter ``s ∈ [0, 1]``.
@@ -137,7 +140,11 @@ def most_likely_path(
         else:
             Tf = positive_float(T, "T", "transit time")
             grid_t = np.linspace(0.0, Tf, n + 1)
-        choice(method, "method", ("newton", "lbfgs"))
+        choice(method, "method", ("newton", "lbfgs", "energy"))
+        if method == "energy" and (t is not None or grid == "adaptive"):
+            raise InvalidArgumentError(
+                "method", "method='energy' builds its own (geometric) grid", "pass T and n only"
+            )
         parameters.update(
             {
                 "T": float(grid_t[-1] - grid_t[0]),
@@ -160,6 +167,25 @@ def most_likely_path(
             max_iter=max_iter,
             parameters=parameters,
         )
+        if method == "energy":
+            Tf = float(grid_t[-1] - grid_t[0])
+            solve = lambda m, guess: solve_time_via_energy(  # noqa: E731
+                sde,
+                kind,
+                x0a,
+                x1a,
+                Tf,
+                m,
+                guess,
+                gtol=gtol,
+                max_iter=max_iter,
+                parameters=parameters,
+            )
+            result = solve(n, None if init is None else x_init)
+            fine_grid = lambda res: (np.linspace(0.0, 1.0, 2 * res.n + 1), None)  # noqa: E731
+            if not (check_resolution or refine) or result.n < 4:
+                return result
+            return _resolution(result, solve, fine_grid, True, rtol, refine, n_max)
         result = solve(grid_t, x_init)
         if grid == "adaptive":
             result = _adapt(sde, result, solve)

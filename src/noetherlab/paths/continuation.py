@@ -55,7 +55,11 @@ def path_family(
     from noetherlab import __version__
 
     if (T is None) == (energy is None):
-        raise InvalidArgumentError("T/energy", "give exactly one sequence: T=[...] or energy=[...]", "e.g. path_family(sde, x0, x1, T=[1, 2, 4])")
+        raise InvalidArgumentError(
+            "T/energy",
+            "give exactly one sequence: T=[...] or energy=[...]",
+            "e.g. path_family(sde, x0, x1, T=[1, 2, 4])",
+        )
     key = "T" if T is not None else "energy"
     values = as_float_array(T if T is not None else energy, key).reshape(-1)
     if values.size == 0:
@@ -84,18 +88,31 @@ def path_family(
             "T": (("member",), np.array([r.T for r in results])),
             "converged": (("member",), np.array([r.converged for r in results])),
             "energy_drift": (("member",), np.array([r.charges.energy.drift for r in results])),
-            "angular_momentum_drift": (("member",), np.array([r.charges.angular_momentum.drift for r in results])),
+            "angular_momentum_drift": (
+                ("member",),
+                np.array([r.charges.angular_momentum.drift for r in results]),
+            ),
             "momentum_start": (("member", "dim"), np.array([r.p[0] for r in results])),
-            "angular_momentum_start": (("member", "dim", "dim2"), np.array([r.charges.angular_momentum.values[0] for r in results])),
+            "angular_momentum_start": (
+                ("member", "dim", "dim2"),
+                np.array([r.charges.angular_momentum.values[0] for r in results]),
+            ),
         },
-        coords={"member": np.arange(values.size), "value": (("member",), values), "dim": np.arange(N), "dim2": np.arange(N)},
+        coords={
+            "member": np.arange(values.size),
+            "value": (("member",), values),
+            "dim": np.arange(N),
+            "dim2": np.arange(N),
+        },
         attrs={
             "noetherlab_version": __version__,
             "model": sde.name,
             "parameter": key,
             "x0": json.dumps(np.asarray(results[0].parameters["x0"]).tolist()),
             "x1": json.dumps(np.asarray(results[0].parameters["x1"]).tolist()),
-            "options": json.dumps({k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))}),
+            "options": json.dumps(
+                {k: v for k, v in options.items() if isinstance(v, (int, float, str, bool))}
+            ),
             "messages": json.dumps([r.message for r in results]),
         },
     )

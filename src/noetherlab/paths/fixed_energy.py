@@ -291,7 +291,6 @@ def _solve_single(
     return _with_grad(result, grad_norm, grad_inf)
 
 
-
 def solve_fixed_energy(
     sde: SDE,
     kind: str,
@@ -317,9 +316,13 @@ def solve_fixed_energy(
     scale = max(float(np.max(np.abs(x1 - x0))), 1e-300)
     if not found or min(np.max(np.abs(star - x0)), np.max(np.abs(star - x1))) < 1e-6 * scale:
         return result
-    first = solve_fixed_energy(sde, kind, x0, star, 0.0, max(k, 4), _reparam_nodes(result.x[: k + 1], max(k, 4)), **options)
+    first = solve_fixed_energy(
+        sde, kind, x0, star, 0.0, max(k, 4), _reparam_nodes(result.x[: k + 1], max(k, 4)), **options
+    )
     m = max(n - k, 4)
-    second = solve_fixed_energy(sde, kind, star, x1, 0.0, m, _reparam_nodes(result.x[k:], m), **options)
+    second = solve_fixed_energy(
+        sde, kind, star, x1, 0.0, m, _reparam_nodes(result.x[k:], m), **options
+    )
     x = np.concatenate([first.x, second.x[1:]])
     t = np.concatenate([first.t, first.t[-1] + second.t[1:] - second.t[0]])
     both = first.converged and second.converged
@@ -328,11 +331,25 @@ def solve_fixed_energy(
         f"({'both converged' if both else 'NOT converged: ' + first.message + ' | ' + second.message}); T = inf"
     )
     parameters = dict(result.parameters, split_at=star.tolist())
-    merged = finish(sde, kind, x, t, method="geometric", converged=both, message=message,
-                    iterations=result.iterations + first.iterations + second.iterations,
-                    seconds=result.seconds + first.seconds + second.seconds, parameters=parameters,
-                    T=float("inf"), energy=0.0)
-    return _with_grad(merged, float(np.hypot(first.grad_norm, second.grad_norm)), max(first.grad_inf, second.grad_inf))
+    merged = finish(
+        sde,
+        kind,
+        x,
+        t,
+        method="geometric",
+        converged=both,
+        message=message,
+        iterations=result.iterations + first.iterations + second.iterations,
+        seconds=result.seconds + first.seconds + second.seconds,
+        parameters=parameters,
+        T=float("inf"),
+        energy=0.0,
+    )
+    return _with_grad(
+        merged,
+        float(np.hypot(first.grad_norm, second.grad_norm)),
+        max(first.grad_inf, second.grad_inf),
+    )
 
 
 def _reparam_nodes(x: np.ndarray, n: int) -> np.ndarray:
@@ -351,7 +368,14 @@ def _drift_residual(x: Array, args: _Drift) -> Array:
 
 @eqx.filter_jit
 def _newton_fixed_point(args: _Drift, x: Array) -> tuple[Array, Array]:
-    sol = optx.root_find(_drift_residual, optx.Newton(rtol=1e-12, atol=1e-12), x, args=args, max_steps=64, throw=False)
+    sol = optx.root_find(
+        _drift_residual,
+        optx.Newton(rtol=1e-12, atol=1e-12),
+        x,
+        args=args,
+        max_steps=64,
+        throw=False,
+    )
     return sol.value, sol.result == optx.RESULTS.successful
 
 
@@ -360,6 +384,7 @@ def _fixed_point_near(sde: SDE, x: np.ndarray) -> tuple[np.ndarray, bool]:
     star, ok = _newton_fixed_point(_Drift(sde), jnp.asarray(x))
     star_np = np.asarray(star)
     return star_np, bool(ok) and bool(np.all(np.isfinite(star_np)))
+
 
 def _with_grad(result: PathResult, grad_norm: float, grad_inf: float) -> PathResult:
     from dataclasses import replace

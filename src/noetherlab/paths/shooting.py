@@ -77,7 +77,14 @@ def _field(t: Array, y: Array, args: _Ham) -> Array:
 
 
 def _solve(
-    ham: _Ham, y0: Array, t0: Array, t1: Array, ts: Array | None, rtol: float, atol: float, max_steps: int
+    ham: _Ham,
+    y0: Array,
+    t0: Array,
+    t1: Array,
+    ts: Array | None,
+    rtol: float,
+    atol: float,
+    max_steps: int,
 ) -> diffrax.Solution:
     saveat = diffrax.SaveAt(ts=ts) if ts is not None else diffrax.SaveAt(t1=True)
     return diffrax.diffeqsolve(
@@ -97,7 +104,9 @@ def _solve(
 
 
 @eqx.filter_jit
-def _dense(ham: _Ham, y0: Array, ts: Array, rtol: float, atol: float, max_steps: int) -> tuple[Array, Array, Array]:
+def _dense(
+    ham: _Ham, y0: Array, ts: Array, rtol: float, atol: float, max_steps: int
+) -> tuple[Array, Array, Array]:
     sol = _solve(ham, y0, ts[0], ts[-1], ts, rtol, atol, max_steps)
     return sol.ys, sol.result == diffrax.RESULTS.successful, sol.stats["num_steps"]
 
@@ -126,11 +135,20 @@ def shoot(
     n_save = positive_int(n_save, "n_save", 2)
     ham = _Ham(sde, kind)
     ts = jnp.linspace(t0, t0 + T, n_save)
-    ys, ok, steps = _dense(ham, jnp.concatenate([jnp.asarray(x0a), jnp.asarray(p0a), jnp.zeros(1)]), ts, rtol, atol, max_steps)
+    ys, ok, steps = _dense(
+        ham,
+        jnp.concatenate([jnp.asarray(x0a), jnp.asarray(p0a), jnp.zeros(1)]),
+        ts,
+        rtol,
+        atol,
+        max_steps,
+    )
     return _trajectory(sde, kind, np.asarray(ts), np.asarray(ys), bool(ok), int(steps))
 
 
-def _trajectory(sde: SDE, kind: str, ts: np.ndarray, ys: np.ndarray, ok: bool, steps: int) -> Trajectory:
+def _trajectory(
+    sde: SDE, kind: str, ts: np.ndarray, ys: np.ndarray, ok: bool, steps: int
+) -> Trajectory:
     n = sde.dim
     finite = np.all(np.isfinite(ys), axis=1)
     message = "successful"
@@ -145,7 +163,16 @@ def _trajectory(sde: SDE, kind: str, ts: np.ndarray, ys: np.ndarray, ok: bool, s
         ts = ts[: max(last, 1)]
     x, p = ys[:, :n], ys[:, n : 2 * n]
     charges = trajectory_charges(sde, ts, x, p, kind)
-    return Trajectory(t=ts, x=x, p=p, action=float(ys[-1, -1]), charges=charges, successful=ok, message=message, steps=steps)
+    return Trajectory(
+        t=ts,
+        x=x,
+        p=p,
+        action=float(ys[-1, -1]),
+        charges=charges,
+        successful=ok,
+        message=message,
+        steps=steps,
+    )
 
 
 class _BVP(eqx.Module):
@@ -176,19 +203,36 @@ def _residual(z: Array, bvp: _BVP) -> Array:
     dt = T / K
 
     def flow(y: Array) -> Array:
-        sol = _solve(bvp.ham, jnp.concatenate([y, jnp.zeros(1)]), jnp.zeros(()), dt, None, bvp.rtol, bvp.atol, bvp.max_steps)
+        sol = _solve(
+            bvp.ham,
+            jnp.concatenate([y, jnp.zeros(1)]),
+            jnp.zeros(()),
+            dt,
+            None,
+            bvp.rtol,
+            bvp.atol,
+            bvp.max_steps,
+        )
         return sol.ys[-1, : 2 * n]
 
     ends = jax.vmap(flow)(starts)
     parts = [(ends[:-1] - starts[1:]).reshape(-1), ends[-1, :n] - bvp.x1]
     if bvp.energy is not None:
-        parts.append(jnp.atleast_1d(hamiltonian(bvp.ham.sde, bvp.x0, p0, jnp.zeros(()), bvp.ham.kind) - bvp.energy))
+        parts.append(
+            jnp.atleast_1d(
+                hamiltonian(bvp.ham.sde, bvp.x0, p0, jnp.zeros(()), bvp.ham.kind) - bvp.energy
+            )
+        )
     return jnp.concatenate(parts)
 
 
 @eqx.filter_jit
-def _root(bvp: _BVP, z0: Array, rtol: float, atol: float, max_steps: int) -> tuple[Array, Array, Array]:
-    sol = optx.root_find(_residual, optx.Newton(rtol=rtol, atol=atol), z0, args=bvp, max_steps=max_steps, throw=False)
+def _root(
+    bvp: _BVP, z0: Array, rtol: float, atol: float, max_steps: int
+) -> tuple[Array, Array, Array]:
+    sol = optx.root_find(
+        _residual, optx.Newton(rtol=rtol, atol=atol), z0, args=bvp, max_steps=max_steps, throw=False
+    )
     return sol.value, sol.result == optx.RESULTS.successful, sol.stats["num_steps"]
 
 
@@ -216,14 +260,22 @@ def shooting_path(
     kind = check_lagrangian(lagrangian, sde)
     x0a, x1a = as_state(x0, "x0", sde.dim), as_state(x1, "x1", sde.dim)
     if (T is None) == (energy is None):
-        raise InvalidArgumentError("T/energy", "give exactly one of T and energy", "e.g. shooting_path(sde, x0, x1, T=1.0)")
+        raise InvalidArgumentError(
+            "T/energy", "give exactly one of T and energy", "e.g. shooting_path(sde, x0, x1, T=1.0)"
+        )
     K = positive_int(segments, "segments")
     n = sde.dim
     if energy is not None:
         if sde.time_dependent:
-            raise InvalidArgumentError("energy", "fixed energy needs a time-independent model", "prescribe T instead")
+            raise InvalidArgumentError(
+                "energy", "fixed energy needs a time-independent model", "prescribe T instead"
+            )
         if init is None:
-            raise InvalidArgumentError("init", "a fixed-energy shooting solve needs an initial path (for T and p0)", "pass init=most_likely_path(..., energy=E)")
+            raise InvalidArgumentError(
+                "init",
+                "a fixed-energy shooting solve needs an initial path (for T and p0)",
+                "pass init=most_likely_path(..., energy=E)",
+            )
         T_guess = float(init.T) if np.isfinite(init.T) else float(init.t[-1])
     else:
         T_guess = positive_float(T, "T", "transit time")
@@ -246,9 +298,15 @@ def shooting_path(
         z0.append(np.array([np.log(T_guess)]))
     z0_arr = jnp.asarray(np.concatenate(z0))
     bvp = _BVP(
-        _Ham(sde, kind), jnp.asarray(x0a), jnp.asarray(x1a),
-        None if energy is None else jnp.asarray(float(energy)), None if T is None else jnp.asarray(float(T_guess)),
-        K, 1e-12, 1e-13, 100_000,
+        _Ham(sde, kind),
+        jnp.asarray(x0a),
+        jnp.asarray(x1a),
+        None if energy is None else jnp.asarray(float(energy)),
+        None if T is None else jnp.asarray(float(T_guess)),
+        K,
+        1e-12,
+        1e-13,
+        100_000,
     )
     start = time.perf_counter()
     z, ok, steps = _root(bvp, z0_arr, tol, tol, max_steps)
@@ -257,7 +315,9 @@ def shooting_path(
     T_val = float(T_sol)
     traj = shoot(sde, x0a, np.asarray(p0_sol), T_val, lagrangian=kind, n_save=n_save)
     seconds = time.perf_counter() - start
-    converged = bool(ok) and traj.successful and residual <= 1e3 * tol * (1.0 + float(np.max(np.abs(x1a))))
+    converged = (
+        bool(ok) and traj.successful and residual <= 1e3 * tol * (1.0 + float(np.max(np.abs(x1a))))
+    )
     message = (
         f"converged: boundary residual {residual:.2e} after {int(steps)} Newton steps"
         if converged
@@ -266,9 +326,29 @@ def shooting_path(
     )
     E = float(np.mean(traj.charges.energy.values))
     return PathResult(
-        t=traj.t, x=traj.x, p=traj.p, action=traj.action, T=T_val, energy=E, charges=traj.charges,
-        lagrangian=kind, method="shooting", converged=converged, message=message,
-        grad_norm=residual, grad_inf=residual, el_residual=1e-11, iterations=int(steps), seconds=seconds,
-        parameters={"x0": x0a, "x1": x1a, "T": T_val, "energy": energy, "segments": K, "lagrangian": kind},
+        t=traj.t,
+        x=traj.x,
+        p=traj.p,
+        action=traj.action,
+        T=T_val,
+        energy=E,
+        charges=traj.charges,
+        lagrangian=kind,
+        method="shooting",
+        converged=converged,
+        message=message,
+        grad_norm=residual,
+        grad_inf=residual,
+        el_residual=1e-11,
+        iterations=int(steps),
+        seconds=seconds,
+        parameters={
+            "x0": x0a,
+            "x1": x1a,
+            "T": T_val,
+            "energy": energy,
+            "segments": K,
+            "lagrangian": kind,
+        },
         model=sde.name,
     )
