@@ -38,7 +38,9 @@ def test_fig1b_ou_paths_closed_form(T, tol):
         assert 4 * res.energy == pytest.approx(11.58498657546097, rel=1e-7)
         L = res.charges.angular_momentum.values[:, 0, 1]
         assert 2 * np.mean(L) == pytest.approx(-6.8073450259145725, rel=1e-7)
-    assert res.charges.angular_momentum.drift < 1e-9  # rotation symmetry: exact discrete conservation
+    assert (
+        res.charges.angular_momentum.drift < 1e-9
+    )  # rotation symmetry: exact discrete conservation
     assert res.charges.energy.drift < 1e-9
 
 
@@ -52,10 +54,14 @@ def test_constant_drift_straight_line():
 def test_exact_discrete_noether_vs_second_order_energy():
     """Discrete minimiser on a fixed grid: rotation charge exact, energy only O(h²)."""
     J = jnp.array([[0.0, -1.0], [1.0, 0.0]])
-    sde = nl.SDE(lambda x: -x + 1.5 * J @ x - 0.5 * jnp.tanh(jnp.sum(x * x)) * x, diffusion=0.3, dim=2)
+    sde = nl.SDE(
+        lambda x: -x + 1.5 * J @ x - 0.5 * jnp.tanh(jnp.sum(x * x)) * x, diffusion=0.3, dim=2
+    )
     drifts = []
     for n in (200, 400):
-        res = nl.most_likely_path(sde, [1.0, 0.0], [-0.5, 0.8], T=2.0, n=n, gtol=1e-13, check_resolution=False)
+        res = nl.most_likely_path(
+            sde, [1.0, 0.0], [-0.5, 0.8], T=2.0, n=n, gtol=1e-13, check_resolution=False
+        )
         assert res.converged
         assert res.charges.angular_momentum.drift < 1e-11
         drifts.append(res.charges.energy.drift)
@@ -66,7 +72,13 @@ def test_energy_time_relation_against_fixed_energy_solver(ou):
     sde = ou.sde()
     for E in (0.05, 0.5, 2.0):
         res = nl.most_likely_path(sde, ou.x0, ou.xT, energy=E, n=4000)
-        T, _ = scipy.integrate.quad(lambda x: 1 / np.sqrt((ou.k * x) ** 2 + 4 * ou.D * E), ou.x0, ou.xT, epsabs=1e-13, limit=200)
+        T, _ = scipy.integrate.quad(
+            lambda x, E=E: 1 / np.sqrt((ou.k * x) ** 2 + 4 * ou.D * E),
+            ou.x0,
+            ou.xT,
+            epsabs=1e-13,
+            limit=200,
+        )
         assert res.converged and res.T == pytest.approx(T, rel=1e-6)
         assert res.charges.energy.drift < 1e-11  # every interval has energy E exactly
 
@@ -87,10 +99,14 @@ def test_maier_stein_saddle_escape_and_instanton():
     ms = models.maier_stein(beta=10.0)
     res = nl.most_likely_path(ms, [-1.0, 0.0], [0.0, 0.0], T=5.0, n=1000)
     assert res.converged and "positive definite" in res.message
-    assert np.max(np.abs(res.x[:, 1])) > 0.2  # off-axis (the on-axis path is a saddle of the action)
+    assert (
+        np.max(np.abs(res.x[:, 1])) > 0.2
+    )  # off-axis (the on-axis path is a saddle of the action)
     on_axis = nl.action(ms, np.linspace([-1.0, 0.0], [0.0, 0.0], 1001) * 0 + res.x * [1, 0], res.t)
     assert res.action < 0.8 * on_axis
-    inst = nl.most_likely_path(ms, [-1.0, 0.0], [0.0, 0.0], energy=0.0, n=400, check_resolution=False)
+    inst = nl.most_likely_path(
+        ms, [-1.0, 0.0], [0.0, 0.0], energy=0.0, n=400, check_resolution=False
+    )
     assert inst.converged and inst.T == np.inf
     assert inst.action == pytest.approx(0.17002, rel=2e-4)
     assert inst.action < res.action  # more time, cheaper transition
@@ -98,9 +114,23 @@ def test_maier_stein_saddle_escape_and_instanton():
 
 def test_lbfgs_fallback_agrees_with_newton():
     ms = models.maier_stein(beta=10.0)
-    init = np.linspace([-1.0, 0.0], [0.0, 0.0], 201) + np.sin(np.linspace(0, np.pi, 201))[:, None] * [0, -0.2]
-    rn = nl.most_likely_path(ms, [-1.0, 0.0], [0.0, 0.0], T=2.0, n=200, init=init, check_resolution=False)
-    rl = nl.most_likely_path(ms, [-1.0, 0.0], [0.0, 0.0], T=2.0, n=200, init=init, method="lbfgs", max_iter=20000, check_resolution=False)
+    init = np.linspace([-1.0, 0.0], [0.0, 0.0], 201) + np.sin(np.linspace(0, np.pi, 201))[
+        :, None
+    ] * [0, -0.2]
+    rn = nl.most_likely_path(
+        ms, [-1.0, 0.0], [0.0, 0.0], T=2.0, n=200, init=init, check_resolution=False
+    )
+    rl = nl.most_likely_path(
+        ms,
+        [-1.0, 0.0],
+        [0.0, 0.0],
+        T=2.0,
+        n=200,
+        init=init,
+        method="lbfgs",
+        max_iter=20000,
+        check_resolution=False,
+    )
     assert rn.converged
     assert rl.action == pytest.approx(rn.action, rel=1e-10)
     # L-BFGS stalls at the roundoff level of the action before the relative gradient test (1e-8):
@@ -132,7 +162,9 @@ def test_shoot_with_prescribed_momentum():
 
 
 def test_continuation_family_dataset():
-    ds = path_family(OU2, [-2.0, 2.0], [2.0, 2.0], T=[0.5, 1.0, 2.0, 4.0], n=400, check_resolution=False)
+    ds = path_family(
+        OU2, [-2.0, 2.0], [2.0, 2.0], T=[0.5, 1.0, 2.0, 4.0], n=400, check_resolution=False
+    )
     assert ds.sizes["member"] == 4 and ds["x"].shape == (4, 401, 2)
     assert bool(ds["converged"].all())
     assert np.all(np.diff(ds["action"].values) < 0) and np.all(np.diff(ds["energy"].values) < 0)
@@ -154,7 +186,11 @@ def test_resolution_refinement_and_warning():
         ({"T": 0.0}, InvalidArgumentError, "positive transit time"),
         ({"T": 1.0, "energy": 1.0}, InvalidArgumentError, "exactly one of T"),
         ({}, InvalidArgumentError, "exactly one of T"),
-        ({"energy": -10.0}, InvalidArgumentError, r"below the minimum admissible value E_min = -0.25"),
+        (
+            {"energy": -10.0},
+            InvalidArgumentError,
+            r"below the minimum admissible value E_min = -0.25",
+        ),
         ({"T": 1.0, "n": 1}, InvalidArgumentError, "n"),
         ({"T": 1.0, "method": "sgd"}, InvalidArgumentError, "method"),
         ({"T": 1.0, "init": np.zeros((5, 3))}, nl.errors.ShapeError, "init"),

@@ -159,23 +159,38 @@ class NewtonResult:
     clipped_steps: int = 0
 
 
-def _pad(y: Array, interior: Array) -> Array:
-    return jnp.zeros_like(y).at[1:-1].set(interior)
+@eqx.filter_jit
+def _newton_direction(chain: Chain, y: Array, lam: Array) -> tuple[Array, ...]:
+    """Gradient, Hessian blocks, and the (shifted) Newton direction in one compiled call."""
+    g, diag, upper = chain_derivatives(chain, y)
+    s, ok = _blocktridiag.solve(diag + lam * jnp.eye(diag.shape[1], dtype=diag.dtype), upper, -g)
+    scale = jnp.mean(jnp.abs(jnp.diagonal(diag, axis1=1, axis2=2)))
+    return g, diag, upper, s, ok, scale, jnp.sum(g * s), jnp.max(jnp.abs(s))
+
+
+@eqx.filter_jit
+def _trial(chain: Chain, y: Array, s: Array, alpha: Array) -> tuple[Array, Array]:
+    """``y + α s`` (interior nodes) and the objective there."""
+    y_new = y.at[1:-1].add(alpha * s)
+    return y_new, chain_value(chain, y_new)
 
 
 def _newton_step(
     chain: Chain, y: Array, value: float, shift0: float, max_step: float | None
 ) -> dict[str, Any]:
     """One globalised Newton step (optionally clipped to ``max|Δy| <= max_step``)."""
-    g, diag, upper = chain_derivatives(chain, y)
-    scale = max(float(jnp.mean(jnp.abs(jnp.diagonal(diag, axis1=1, axis2=2)))), 1e-300)
-    lam, ok = 0.0, False  # always try the pure Newton step first
+    g, diag, upper, s, ok_arr, scale_arr, slope_arr, s_inf = _newton_direction(
+        chain, y, jnp.asarray(0.0)
+    )
+    scale = max(float(scale_arr), 1e-300)
+    lam, ok = 0.0, bool(ok_arr)  # the pure Newton step is always tried first
     for _ in range(80):
-        s, ok_arr = _shifted_solve(diag, upper, -g, jnp.asarray(lam))
-        if bool(ok_arr):
-            ok = True
+        if ok:
             break
         lam = max(4.0 * lam, shift0, 1e-10 * scale)
+        s, ok_arr = _shifted_solve(diag, upper, -g, jnp.asarray(lam))
+        ok = bool(ok_arr)
+        slope_arr, s_inf = jnp.sum(g * s), jnp.max(jnp.abs(s))
     out: dict[str, Any] = {
         "y": y,
         "value": value,
@@ -188,17 +203,18 @@ def _newton_step(
     }
     if not ok:
         return out
-    out["decrement"] = -float(jnp.sum(g * s))
+    slope = float(slope_arr)
+    out["decrement"] = -slope
     if max_step is not None:
-        s = s * min(1.0, max_step / max(float(jnp.max(jnp.abs(s))), 1e-300))
-        out["clipped"] = bool(float(jnp.max(jnp.abs(s))) >= 0.999 * max_step)
-    step = _pad(y, s)
-    slope = float(jnp.sum(g * s))
+        factor = min(1.0, max_step / max(float(s_inf), 1e-300))
+        s, slope = s * factor, slope * factor
+        out["clipped"] = factor < 1.0
     alpha = 1.0
     for _ in range(60):
-        val = float(chain_value(chain, y + alpha * step))
+        y_try, val_arr = _trial(chain, y, s, jnp.asarray(alpha))
+        val = float(val_arr)
         if np.isfinite(val) and val <= value + 1e-4 * alpha * slope and slope < 0:
-            out.update(y=y + alpha * step, value=val, alpha=alpha)
+            out.update(y=y_try, value=val, alpha=alpha)
             break
         alpha *= 0.5
     if lam > 0:  # indefinite Hessian: try the direction of negative curvature too
@@ -208,16 +224,16 @@ def _newton_step(
             if gw > 0:
                 w, gw = -w, -gw
             ww = float(jnp.sum(w * w))
-            direction = _pad(y, w)
             nodes = np.asarray(chain.nodes(y))
             tau = 0.25 * max(float(np.max(np.ptp(nodes, axis=0))), 1e-12)
             if max_step is not None:
                 tau = min(tau, max_step)
             for _ in range(40):
-                val = float(chain_value(chain, y + tau * direction))
+                y_try, val_arr = _trial(chain, y, w, jnp.asarray(tau))
+                val = float(val_arr)
                 if np.isfinite(val) and val <= value + tau * gw + 0.25 * curv * ww * tau * tau:
                     if val < out["value"]:
-                        out.update(y=y + tau * direction, value=val, curvature_step=True)
+                        out.update(y=y_try, value=val, curvature_step=True)
                     break
                 tau *= 0.5
     return out

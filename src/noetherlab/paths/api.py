@@ -169,7 +169,7 @@ def most_likely_path(
         )
         if method == "energy":
             Tf = float(grid_t[-1] - grid_t[0])
-            solve = lambda m, guess: solve_time_via_energy(  # noqa: E731
+            solve = lambda m, guess: solve_time_via_energy(
                 sde,
                 kind,
                 x0a,
@@ -182,7 +182,7 @@ def most_likely_path(
                 parameters=parameters,
             )
             result = solve(n, None if init is None else x_init)
-            fine_grid = lambda res: (np.linspace(0.0, 1.0, 2 * res.n + 1), None)  # noqa: E731
+            fine_grid = lambda res: (np.linspace(0.0, 1.0, 2 * res.n + 1), None)
             if not (check_resolution or refine) or result.n < 4:
                 return result
             return _resolution(result, solve, fine_grid, True, rtol, refine, n_max)

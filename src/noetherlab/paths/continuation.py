@@ -67,7 +67,8 @@ def path_family(
     results: list[PathResult] = []
     guess = init
     for i, value in enumerate(values):
-        res = most_likely_path(sde, x0, x1, init=guess, **{key: float(value)}, **options)
+        kwargs: dict[str, Any] = {key: float(value), **options}
+        res = most_likely_path(sde, x0, x1, init=guess, **kwargs)
         results.append(res)
         if progress is not None:
             progress(i, res)

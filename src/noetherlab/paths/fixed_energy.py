@@ -367,8 +367,8 @@ def _drift_residual(x: Array, args: _Drift) -> Array:
 
 
 @eqx.filter_jit
-def _newton_fixed_point(args: _Drift, x: Array) -> tuple[Array, Array]:
-    sol = optx.root_find(
+def _newton_fixed_point(args: _Drift, x: Array) -> tuple[Any, Any]:
+    sol: Any = optx.root_find(
         _drift_residual,
         optx.Newton(rtol=1e-12, atol=1e-12),
         x,

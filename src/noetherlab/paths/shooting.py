@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import diffrax
 import equinox as eqx
@@ -88,7 +88,7 @@ def _solve(
 ) -> diffrax.Solution:
     saveat = diffrax.SaveAt(ts=ts) if ts is not None else diffrax.SaveAt(t1=True)
     return diffrax.diffeqsolve(
-        diffrax.ODETerm(_field),
+        diffrax.ODETerm(cast(Any, _field)),
         diffrax.Dopri8(),
         t0,
         t1,
@@ -106,7 +106,7 @@ def _solve(
 @eqx.filter_jit
 def _dense(
     ham: _Ham, y0: Array, ts: Array, rtol: float, atol: float, max_steps: int
-) -> tuple[Array, Array, Array]:
+) -> tuple[Any, Any, Any]:
     sol = _solve(ham, y0, ts[0], ts[-1], ts, rtol, atol, max_steps)
     return sol.ys, sol.result == diffrax.RESULTS.successful, sol.stats["num_steps"]
 
@@ -187,7 +187,7 @@ class _BVP(eqx.Module):
     max_steps: int = eqx.field(static=True)
 
 
-def _unpack(z: Array, bvp: _BVP) -> tuple[Array, Array, Array]:
+def _unpack(z: Array, bvp: _BVP) -> tuple[Array, Any, Array]:
     """Unknowns -> (segment start states (K, 2N), total time T, ...)."""
     n, K = bvp.ham.sde.dim, bvp.segments
     p0 = z[:n]
@@ -203,7 +203,7 @@ def _residual(z: Array, bvp: _BVP) -> Array:
     dt = T / K
 
     def flow(y: Array) -> Array:
-        sol = _solve(
+        sol: Any = _solve(
             bvp.ham,
             jnp.concatenate([y, jnp.zeros(1)]),
             jnp.zeros(()),
@@ -227,10 +227,8 @@ def _residual(z: Array, bvp: _BVP) -> Array:
 
 
 @eqx.filter_jit
-def _root(
-    bvp: _BVP, z0: Array, rtol: float, atol: float, max_steps: int
-) -> tuple[Array, Array, Array]:
-    sol = optx.root_find(
+def _root(bvp: _BVP, z0: Array, rtol: float, atol: float, max_steps: int) -> tuple[Any, Any, Any]:
+    sol: Any = optx.root_find(
         _residual, optx.Newton(rtol=rtol, atol=atol), z0, args=bvp, max_steps=max_steps, throw=False
     )
     return sol.value, sol.result == optx.RESULTS.successful, sol.stats["num_steps"]
@@ -311,7 +309,7 @@ def shooting_path(
     start = time.perf_counter()
     z, ok, steps = _root(bvp, z0_arr, tol, tol, max_steps)
     residual = float(jnp.max(jnp.abs(_residual(z, bvp))))
-    starts, T_sol, p0_sol = _unpack(z, bvp)
+    _, T_sol, p0_sol = _unpack(z, bvp)
     T_val = float(T_sol)
     traj = shoot(sde, x0a, np.asarray(p0_sol), T_val, lagrangian=kind, n_save=n_save)
     seconds = time.perf_counter() - start
