@@ -25,6 +25,7 @@ from noetherlab.errors import InvalidArgumentError, ShapeError
 from noetherlab.sde import SDE
 
 __all__ = [
+    "BUILTIN_MODELS",
     "drift_diffusion",
     "equivariant_rnn",
     "gaussian_ring_reverse",
@@ -32,6 +33,7 @@ __all__ = [
     "noisy_rnn",
     "ornstein_uhlenbeck",
     "pf_ode_velocity",
+    "resolve_model",
     "ring_log_density",
     "ring_score",
     "three_attractor",
@@ -256,3 +258,63 @@ def equivariant_rnn(
     raise InvalidArgumentError(
         "kind", f"must be 'rotation' or 'permutation', got {kind!r}", "pick one of them"
     )
+
+
+# ---------------------------------------------------------------------------- registry (CLI)
+def _ou_cli(k: float = 1.0, D: float = 1.0, dim: int = 2) -> SDE:
+    return ornstein_uhlenbeck(K=k, D=D, dim=dim)
+
+
+def _rnn_rotation(gain: float = 2.0, rotation: float = 0.5, noise: float = 0.1) -> SDE:
+    return equivariant_rnn(2, "rotation", gain=gain, rotation=rotation, noise=noise)
+
+
+BUILTIN_MODELS: dict[str, Any] = {
+    "ou": _ou_cli,
+    "ddm": drift_diffusion,
+    "three-attractor": three_attractor,
+    "maier-stein": maier_stein,
+    "ring-reverse": gaussian_ring_reverse,
+    "rnn-rotation": _rnn_rotation,
+}
+
+
+def resolve_model(spec: str, params: dict[str, Any] | None = None) -> SDE:
+    """A built-in model name (``BUILTIN_MODELS``) with keyword overrides, or
+    ``package.module:function`` returning an :class:`SDE` (called with the overrides)."""
+    import importlib
+
+    params = dict(params or {})
+    if spec in BUILTIN_MODELS:
+        factory = BUILTIN_MODELS[spec]
+    elif ":" in spec:
+        module_name, _, attr = spec.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise InvalidArgumentError(
+                "MODEL",
+                f"cannot load {spec!r}: {exc}",
+                "pass package.module:function importable from here",
+            ) from None
+    else:
+        raise InvalidArgumentError(
+            "MODEL",
+            f"unknown model {spec!r}",
+            f"use one of {sorted(BUILTIN_MODELS)} or package.module:function",
+        )
+    try:
+        model = factory(**params)
+    except TypeError as exc:
+        raise InvalidArgumentError(
+            "--param",
+            f"the model {spec!r} does not accept these parameters: {exc}",
+            "check the parameter names",
+        ) from None
+    if not isinstance(model, SDE):
+        raise InvalidArgumentError(
+            "MODEL",
+            f"{spec!r} returned {type(model).__name__}, not an SDE",
+            "return noetherlab.SDE(...)",
+        )
+    return model

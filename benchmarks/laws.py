@@ -1,0 +1,234 @@
+"""Benchmark of the conservation-law counter (issue: laws). Run by hand:
+
+    .venv/bin/python benchmarks/laws.py [--baseline-limit 300] [--skip-large]
+
+Cases: linear [4,4,4] (D = 32), [5,5,5] (D = 50); ReLU [3,3,3,3] (D = 27), [4,5,3] with bias (D = 40);
+large: linear [20,20,20] (D = 800), ReLU [10,50,10] (D = 1000).
+
+* ours: ``noetherlab.training.count_laws`` (random nested-JVP brackets, several points, certified by
+  the singular-value gap), each case in a fresh subprocess so that compile time and peak memory are
+  its own; the count is repeated once after compilation.
+* baseline, in this process: the SageMath algorithm of Marcotte–Gribonval–Peyré re-done with sympy —
+  the factorisation φ(θ) (entries of W2 W1 / ReLU path products), symbolic gradients and brackets
+  [X, Y] = J_Y X - J_X Y, evaluation at one random point, a float rank; brackets are added level by
+  level while they raise the rank. Time-boxed by ``--baseline-limit`` seconds per case.
+* the published SageMath times (10.5 s, 44 s, 188 s, 242 s on a 2-core machine) are printed for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import sympy
+from rich.console import Console
+from rich.table import Table
+
+CASES = {
+    "linear[4,4,4]": ("linear", [4, 4, 4], False, 10.5),
+    "linear[5,5,5]": ("linear", [5, 5, 5], False, 44.0),
+    "relu[3,3,3,3]": ("relu", [3, 3, 3, 3], False, 188.0),
+    "relu[4,5,3]+bias": ("relu", [4, 5, 3], True, 242.0),
+    "linear[20,20,20]": ("linear", [20, 20, 20], False, None),
+    "relu[10,50,10]": ("relu", [10, 50, 10], False, None),
+}
+
+
+def run_case(name: str) -> dict:
+    from noetherlab import training as tr
+
+    kind, sizes, bias = CASES[name][:3]
+    arch = tr.linear_net(sizes) if kind == "linear" else tr.relu_net(sizes, bias=bias)
+    t0 = time.perf_counter()
+    first = tr.count_laws(arch, known=False)
+    t_first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = tr.count_laws(arch, seed=1, known=False)
+    t_second = time.perf_counter() - t0
+    return {
+        "D": arch.dimension,
+        "laws": res.laws,
+        "laws_first": first.laws,
+        "certified": res.certified,
+        "gap": res.gap,
+        "first_s": t_first,
+        "after_compile_s": t_second,
+        "peak_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _phi(kind: str, sizes: list[int], bias: bool) -> tuple[list, list]:
+    """The MGP factorisation of the network: φ(θ) such that g(θ, x) = f(φ(θ), x) locally."""
+    mats, syms = [], []
+    for i in range(len(sizes) - 1):
+        M = sympy.Matrix(
+            sizes[i + 1], sizes[i], lambda r, c, i=i: sympy.Symbol(f"W{i + 1}_{r}_{c}")
+        )
+        mats.append(M)
+        syms.extend(M)
+    biases = []
+    if bias:
+        for i in range(len(sizes) - 2):
+            b = [sympy.Symbol(f"b{i + 1}_{j}") for j in range(sizes[i + 1])]
+            biases.append(b)
+            syms.extend(b)
+    if kind == "linear":
+        P = mats[0]
+        for M in mats[1:]:
+            P = M * P
+        return list(P), syms
+    phi = []  # ReLU: products of weights along every input-to-output path (and bias paths)
+    L = len(mats)
+    for path in itertools.product(*[range(s) for s in sizes]):
+        phi.append(sympy.Mul(*[mats[i][path[i + 1], path[i]] for i in range(L)]))
+    for start, b in enumerate(biases):
+        for path in itertools.product(*[range(s) for s in sizes[start + 1 :]]):
+            term = b[path[0]]
+            for i in range(start + 1, L):
+                term *= mats[i][path[i - start], path[i - start - 1]]
+            phi.append(term)
+    return phi, syms
+
+
+class _Timeout(Exception):
+    pass
+
+
+def baseline(name: str, limit: float) -> dict:
+    kind, sizes, bias = CASES[name][:3]
+    t0 = time.perf_counter()
+
+    def alarm(*_):
+        raise _Timeout
+
+    signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(int(limit))
+    try:
+        phi, syms = _phi(kind, sizes, bias)
+        rng = np.random.default_rng(0)
+        point = dict(zip(syms, rng.standard_normal(len(syms)), strict=True))
+        gens = [sympy.Matrix([sympy.diff(f, s) for s in syms]) for f in phi]
+        jac = {}
+
+        def J(i, X):
+            if i not in jac:
+                jac[i] = X.jacobian(syms)
+            return jac[i]
+
+        def value(X):
+            return np.array([float(e.subs(point)) for e in X])
+
+        basis = np.zeros((0, len(syms)))
+        kept, layer = [], []
+        for X in gens:
+            v = value(X)
+            if np.linalg.matrix_rank(np.vstack([basis, v]), tol=1e-9) > basis.shape[0]:
+                basis = np.vstack([basis, v])
+                kept.append(X)
+                layer.append(X)
+        while layer:
+            new_layer = []
+            for a, X in enumerate(gens):
+                for b, Y in enumerate(layer):
+                    Z = (Y.jacobian(syms) * X - J(("g", a), X) * Y).applyfunc(sympy.expand)
+                    v = value(Z)
+                    if np.linalg.matrix_rank(np.vstack([basis, v]), tol=1e-9) > basis.shape[0]:
+                        basis = np.vstack([basis, v])
+                        new_layer.append(Z)
+                    _ = b
+            layer = new_layer
+        signal.alarm(0)
+        return {"laws": len(syms) - basis.shape[0], "seconds": time.perf_counter() - t0}
+    except _Timeout:
+        return {"laws": None, "seconds": float("inf")}
+    finally:
+        signal.alarm(0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case")
+    ap.add_argument("--baseline-limit", type=float, default=300.0)
+    ap.add_argument("--skip-large", action="store_true")
+    args = ap.parse_args()
+    if args.case:
+        print(json.dumps(run_case(args.case)))
+        return
+    console = Console(width=200)
+    table = Table(title="Counting conservation laws (architecture level, every loss and data set)")
+    for col in (
+        "case",
+        "D",
+        "laws (ours)",
+        "certified / gap",
+        "ours: first call s",
+        "ours: after compile s",
+        "peak MB",
+        "sympy baseline laws",
+        "baseline s",
+        "speed-up vs baseline",
+        "published SageMath s",
+        "speed-up vs SageMath",
+    ):
+        table.add_column(col)
+    for name, (_, _, _, sage) in CASES.items():
+        large = sage is None
+        if large and args.skip_large:
+            continue
+        out = subprocess.run(
+            [sys.executable, __file__, "--case", name], capture_output=True, text=True, check=True
+        )
+        ours = json.loads(out.stdout.strip().splitlines()[-1])
+        base = (
+            {"laws": None, "seconds": float("nan")}
+            if large
+            else baseline(name, args.baseline_limit)
+        )
+        speed = (
+            base["seconds"] / ours["after_compile_s"]
+            if np.isfinite(base["seconds"])
+            else float("inf")
+        )
+        table.add_row(
+            name,
+            str(ours["D"]),
+            str(ours["laws"]),
+            f"{ours['certified']} / {ours['gap']:.1e}",
+            f"{ours['first_s']:.2f}",
+            f"{ours['after_compile_s']:.2f}",
+            f"{ours['peak_MB']:.0f}",
+            "-"
+            if large
+            else (
+                str(base["laws"]) if base["laws"] is not None else f"> {args.baseline_limit:.0f} s"
+            ),
+            "-"
+            if large
+            else (
+                f"{base['seconds']:.1f}"
+                if np.isfinite(base["seconds"])
+                else f"> {args.baseline_limit:.0f}"
+            ),
+            "-"
+            if large
+            else (
+                f"{speed:.0f}x"
+                if np.isfinite(speed)
+                else f"> {args.baseline_limit / ours['after_compile_s']:.0f}x"
+            ),
+            "-" if sage is None else f"{sage:.1f}",
+            "-" if sage is None else f"{sage / ours['after_compile_s']:.0f}x",
+        )
+        console.print(f"done {name}", style="dim")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Conservation laws of gradient-flow training: count them, find them, know them, check them."""
+
+from noetherlab.training.architectures import (
+    Architecture,
+    attention,
+    conv1d_net,
+    custom,
+    lightning_attention,
+    linear_net,
+    polynomial_net,
+    product_model,
+    relu_net,
+    softmax_layer,
+)
+from noetherlab.training.known import KnownLaw, known_laws
+from noetherlab.training.lie import LawCount, count_laws
+
+__all__ = [
+    "Architecture",
+    "KnownLaw",
+    "LawCount",
+    "attention",
+    "conv1d_net",
+    "count_laws",
+    "custom",
+    "known_laws",
+    "lightning_attention",
+    "linear_net",
+    "polynomial_net",
+    "product_model",
+    "relu_net",
+    "softmax_layer",
+]

@@ -1,0 +1,362 @@
+r"""Parametric models ``g(θ, x)`` whose gradient-flow conservation laws we count and find.
+
+An :class:`Architecture` bundles a JAX function ``apply(params, x) -> (out,)`` with a parameter
+pytree template, the input shape and readable parameter names. All the conservation-law machinery
+works on the flat parameter vector ``θ ∈ R^D`` (``ravel_pytree`` order); ``arch.flat(θ, x)`` is the
+model on it.
+
+Built-in families (``sizes`` lists layer widths input → output):
+
+* :func:`linear_net` — deep linear ``W_L ⋯ W_1 x``;
+* :func:`relu_net` — ``W_L σ(⋯ σ(W_1 x + b_1) ⋯)`` (biases on hidden layers when ``bias=True``);
+* :func:`polynomial_net` — the same with ``σ(z) = z^k`` (or any polynomial);
+* :func:`conv1d_net` — multi-channel 1-D convolutions (``'valid'``, ReLU), then a linear read-out;
+* :func:`attention` — single head ``softmax(X Q K^T X^T) X V O`` (rows of ``X`` are tokens);
+* :func:`lightning_attention` — ``X Q K^T X^T X V`` (tensorizable);
+* :func:`softmax_layer` — logits ``W x`` (use with the cross-entropy loss);
+* :func:`product_model` — ``g(θ, x) = (∏ θ_i) x`` (e.g. ``φ = x1 x2 x3``);
+* :func:`custom` — any user JAX function and parameter pytree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from noetherlab._validation import positive_int
+from noetherlab.errors import InvalidArgumentError, ShapeError
+
+__all__ = [
+    "Architecture",
+    "attention",
+    "conv1d_net",
+    "custom",
+    "lightning_attention",
+    "linear_net",
+    "polynomial_net",
+    "product_model",
+    "relu_net",
+    "softmax_layer",
+]
+
+Array = jax.Array
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model ``g(θ, x)``.
+
+    Attributes:
+        name: e.g. ``"linear[4,4,4]"``.
+        apply: ``apply(params, x) -> array of shape (output_dim,)`` (JAX-traceable).
+        template: a parameter pytree (its shapes define ``D``).
+        input_shape: shape of one input ``x``.
+        output_dim: number of outputs.
+        param_names: one readable name per flat parameter (``"W1[0,1]"``).
+        kind: the family (``"linear"``, ``"relu"``, ...) used to look up known laws.
+        layers: family-specific structure (e.g. the sizes), for the known-laws library.
+    """
+
+    name: str
+    apply: Callable[[Any, Array], Array]
+    template: Any
+    input_shape: tuple[int, ...]
+    output_dim: int
+    param_names: tuple[str, ...]
+    kind: str = "custom"
+    layers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dimension(self) -> int:
+        """``D``, the number of scalar parameters."""
+        return len(self.param_names)
+
+    def unravel(self, theta: Array) -> Any:
+        return ravel_pytree(self.template)[1](theta)
+
+    def flat(self, theta: Array, x: Array) -> Array:
+        """``g(θ, x)`` on the flat parameter vector ``θ`` (shape ``(D,)``)."""
+        return jnp.reshape(self.apply(self.unravel(theta), x), (self.output_dim,))
+
+    def random_params(self, key: Array, scale: float = 1.0) -> Array:
+        return scale * jax.random.normal(key, (self.dimension,))
+
+    def random_inputs(self, key: Array, n: int) -> Array:
+        return jax.random.normal(key, (n, *self.input_shape))
+
+
+def _names(params: dict[str, Array]) -> tuple[str, ...]:
+    """Flat names in ``ravel_pytree`` order (dicts are flattened by sorted key)."""
+    names: list[str] = []
+    for key in sorted(params):
+        arr = np.asarray(params[key])
+        for idx in np.ndindex(arr.shape):
+            names.append(f"{key}[{','.join(map(str, idx))}]" if idx else key)
+    return tuple(names)
+
+
+def _sizes(sizes: Sequence[int], minimum: int = 2) -> list[int]:
+    try:
+        out = [positive_int(int(s), "sizes") for s in sizes]
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            "sizes", f"must be a list of positive widths, got {sizes!r}", "e.g. sizes=[4, 4, 4]"
+        ) from None
+    if len(out) < minimum:
+        raise InvalidArgumentError(
+            "sizes",
+            f"needs at least {minimum} widths (input ... output), got {out}",
+            "e.g. sizes=[4, 4, 4]",
+        )
+    return out
+
+
+def _dense_params(sizes: list[int], bias: bool) -> dict[str, Array]:
+    params: dict[str, Array] = {}
+    for i in range(len(sizes) - 1):
+        params[f"W{i + 1}"] = jnp.zeros((sizes[i + 1], sizes[i]))
+        if bias and i < len(sizes) - 2:
+            params[f"b{i + 1}"] = jnp.zeros((sizes[i + 1],))
+    return params
+
+
+def _mlp(
+    sizes: list[int], bias: bool, act: Callable[[Array], Array]
+) -> Callable[[Any, Array], Array]:
+    L = len(sizes) - 1
+
+    def apply(p: dict[str, Array], x: Array) -> Array:
+        h = x
+        for i in range(1, L + 1):
+            h = p[f"W{i}"] @ h
+            if i < L:
+                if bias:
+                    h = h + p[f"b{i}"]
+                h = act(h)
+        return h
+
+    return apply
+
+
+def linear_net(sizes: Sequence[int]) -> Architecture:
+    """Deep linear network ``W_L ⋯ W_1 x`` with ``W_i`` of shape ``(sizes[i], sizes[i-1])``."""
+    s = _sizes(sizes)
+    p = _dense_params(s, False)
+    return Architecture(
+        f"linear{s}",
+        _mlp(s, False, lambda z: z),
+        p,
+        (s[0],),
+        s[-1],
+        _names(p),
+        "linear",
+        {"sizes": s},
+    )
+
+
+def relu_net(sizes: Sequence[int], bias: bool = False) -> Architecture:
+    """ReLU MLP ``W_L relu(⋯ relu(W_1 x + b_1) ⋯)``; ``bias=True`` adds biases to the hidden layers."""
+    s = _sizes(sizes, 3)
+    p = _dense_params(s, bias)
+    return Architecture(
+        f"relu{s}{'+bias' if bias else ''}",
+        _mlp(s, bias, jax.nn.relu),
+        p,
+        (s[0],),
+        s[-1],
+        _names(p),
+        "relu",
+        {"sizes": s, "bias": bias},
+    )
+
+
+def polynomial_net(
+    sizes: Sequence[int],
+    degree: int = 2,
+    coefficients: Sequence[float] | None = None,
+    bias: bool = False,
+) -> Architecture:
+    """MLP with a polynomial activation: ``σ(z) = z^degree`` or ``Σ_k c_k z^k`` (``coefficients``)."""
+    s = _sizes(sizes, 3)
+    degree = positive_int(degree, "degree")
+    if coefficients is None:
+        coeffs = np.zeros(degree + 1)
+        coeffs[degree] = 1.0
+    else:
+        coeffs = np.asarray(coefficients, dtype=float)
+    c = jnp.asarray(coeffs)
+    act = lambda z: jnp.polyval(c[::-1], z)
+    p = _dense_params(s, bias)
+    homogeneous = int(np.flatnonzero(coeffs)[-1]) if np.count_nonzero(coeffs) == 1 else None
+    return Architecture(
+        f"polynomial{s}(deg {len(coeffs) - 1})",
+        _mlp(s, bias, act),
+        p,
+        (s[0],),
+        s[-1],
+        _names(p),
+        "polynomial",
+        {"sizes": s, "bias": bias, "homogeneous_degree": homogeneous},
+    )
+
+
+def conv1d_net(
+    length: int, channels: Sequence[int], kernel: int = 3, outputs: int = 1, bias: bool = False
+) -> Architecture:
+    """1-D convolutions ``'valid'`` with ReLU between them (``channels = [c_in, c_1, ..., c_k]``),
+    then a linear read-out of the flattened last feature map to ``outputs`` values.
+    Input shape ``(c_in, length)``."""
+    length = positive_int(length, "length")
+    kernel = positive_int(kernel, "kernel")
+    ch = _sizes(channels)
+    L = len(ch) - 1
+    out_len = length - L * (kernel - 1)
+    if out_len < 1:
+        raise InvalidArgumentError(
+            "length",
+            f"{length} is too short for {L} 'valid' convolutions of width {kernel}",
+            "use a longer input or a smaller kernel",
+        )
+    p: dict[str, Array] = {}
+    for i in range(L):
+        p[f"K{i + 1}"] = jnp.zeros((ch[i + 1], ch[i], kernel))
+        if bias:
+            p[f"c{i + 1}"] = jnp.zeros((ch[i + 1],))
+    p["R"] = jnp.zeros((outputs, ch[-1] * out_len))
+
+    def apply(q: dict[str, Array], x: Array) -> Array:
+        h = x
+        for i in range(1, L + 1):
+            h = jax.lax.conv_general_dilated(h[None], q[f"K{i}"], (1,), "VALID")[0]
+            if bias:
+                h = h + q[f"c{i}"][:, None]
+            h = jax.nn.relu(h)
+        return q["R"] @ h.reshape(-1)
+
+    return Architecture(
+        f"conv1d(len {length}, ch {ch}, k {kernel})",
+        apply,
+        p,
+        (ch[0], length),
+        outputs,
+        _names(p),
+        "conv",
+        {"channels": ch, "bias": bias, "kernel": kernel},
+    )
+
+
+def attention(tokens: int, d: int, d_k: int, d_v: int, d_out: int = 1) -> Architecture:
+    """Single-head attention ``softmax(X Q K^T X^T) X V O`` read out at the first token
+    (``X`` has shape ``(tokens, d)``; ``Q, K: (d, d_k)``, ``V: (d, d_v)``, ``O: (d_v, d_out)``)."""
+    for name, v in (("tokens", tokens), ("d", d), ("d_k", d_k), ("d_v", d_v), ("d_out", d_out)):
+        positive_int(v, name)
+    p = {
+        "Q": jnp.zeros((d, d_k)),
+        "K": jnp.zeros((d, d_k)),
+        "V": jnp.zeros((d, d_v)),
+        "O": jnp.zeros((d_v, d_out)),
+    }
+
+    def apply(q: dict[str, Array], X: Array) -> Array:
+        A = jax.nn.softmax(X @ q["Q"] @ q["K"].T @ X.T, axis=-1)
+        return (A @ X @ q["V"] @ q["O"])[0]
+
+    return Architecture(
+        f"attention(L={tokens}, d={d}, dk={d_k}, dv={d_v})",
+        apply,
+        p,
+        (tokens, d),
+        d_out,
+        _names(p),
+        "attention",
+        {},
+    )
+
+
+def lightning_attention(tokens: int, d: int, d_k: int, d_out: int) -> Architecture:
+    """Lightning (linear) attention ``X Q K^T X^T X V``, output read at the first token.
+    ``Q, K: (d, d_k)``, ``V: (d, d_out)``; tensorizable (:mod:`noetherlab.training.symmetry`)."""
+    for name, v in (("tokens", tokens), ("d", d), ("d_k", d_k), ("d_out", d_out)):
+        positive_int(v, name)
+    p = {"Q": jnp.zeros((d, d_k)), "K": jnp.zeros((d, d_k)), "V": jnp.zeros((d, d_out))}
+
+    def apply(q: dict[str, Array], X: Array) -> Array:
+        return (X @ q["Q"] @ q["K"].T @ X.T @ X @ q["V"])[0]
+
+    return Architecture(
+        f"lightning-attention(L={tokens}, d={d}, dk={d_k})",
+        apply,
+        p,
+        (tokens, d),
+        d_out,
+        _names(p),
+        "lightning",
+        {},
+    )
+
+
+def softmax_layer(n_in: int, n_classes: int) -> Architecture:
+    """Linear logits ``W x`` (``W: (n_classes, n_in)``) for softmax + cross-entropy."""
+    positive_int(n_in, "n_in")
+    positive_int(n_classes, "n_classes", 2)
+    p = {"W": jnp.zeros((n_classes, n_in))}
+    return Architecture(
+        f"softmax({n_in}->{n_classes})",
+        lambda q, x: q["W"] @ x,
+        p,
+        (n_in,),
+        n_classes,
+        _names(p),
+        "softmax",
+        {},
+    )
+
+
+def product_model(n: int = 3) -> Architecture:
+    """``g(θ, x) = (θ_1 θ_2 ⋯ θ_n) x``: the factorisation ``φ(θ) = θ_1 ⋯ θ_n``."""
+    n = positive_int(n, "n", 2)
+    p = {"theta": jnp.zeros((n,))}
+    return Architecture(
+        f"product({n})",
+        lambda q, x: jnp.prod(q["theta"]) * x,
+        p,
+        (1,),
+        1,
+        tuple(f"x{i + 1}" for i in range(n)),
+        "product",
+        {"n": n},
+    )
+
+
+def custom(
+    apply: Callable[[Any, Array], Array],
+    params: Any,
+    input_shape: Sequence[int],
+    name: str = "custom",
+) -> Architecture:
+    """Any user model ``apply(params, x)`` with parameter pytree ``params`` and input shape."""
+    if not callable(apply):
+        raise InvalidArgumentError(
+            "apply", "must be a function apply(params, x)", "pass a JAX-traceable function"
+        )
+    shape = tuple(int(s) for s in input_shape)
+    try:
+        out = jax.eval_shape(apply, params, jax.ShapeDtypeStruct(shape, jnp.float64))
+    except Exception as exc:
+        raise InvalidArgumentError(
+            "apply",
+            f"raised {type(exc).__name__} on params and an input of shape {shape}: {exc}",
+            "check the shapes",
+        ) from exc
+    out_dim = int(np.prod(out.shape)) if out.shape else 1
+    flat, _ = ravel_pytree(params)
+    if flat.size == 0:
+        raise ShapeError("params", "has no parameters", "pass a non-empty pytree of arrays")
+    names = tuple(f"theta[{i}]" for i in range(flat.size))
+    return Architecture(name, apply, params, shape, out_dim, names, "custom", {})

@@ -1,0 +1,183 @@
+r"""Library of known conservation laws, with the symmetry that explains each.
+
+A one-parameter group ``θ → e^{sA} θ`` (``A`` linear) that leaves every loss invariant gives
+``⟨∇L, Aθ⟩ = 0``; for symmetric ``A`` the quadratic ``½ θ^T A θ`` is then conserved by gradient flow.
+This covers:
+
+* **linear nets** ``W_{i+1} W_i = (W_{i+1} M^{-1})(M W_i)`` (``GL(h_i)`` at every hidden layer):
+  ``W_i W_i^T - W_{i+1}^T W_{i+1}`` (``h_i × h_i``, symmetric: ``h_i(h_i+1)/2`` laws);
+* **ReLU / positively homogeneous nets** (rescaling a hidden neuron's incoming weights and bias by
+  ``λ`` and its outgoing weights by ``1/λ``): ``‖W_i[j,:]‖² + b_i[j]² - ‖W_{i+1}[:,j]‖²`` per neuron; for
+  ``σ(z) = z^k``: ``‖in_j‖² + b_j² - k ‖out_j‖²``;
+* **convolutions** with ReLU (rescaling a channel): ``‖K_i[c]‖² + c_i[c]² - ‖K_{i+1}[:, c]‖²`` (the
+  last layer's outgoing weights are the read-out's columns for that channel);
+* **attention** (``QK^T = (QA)(KA^{-T})^T``, ``VO = (VC)(C^{-1}O)``): ``Q^TQ - K^TK`` and ``V^TV - OO^T``;
+* **lightning attention**: ``Q^TQ - K^TK`` and the rescaling ``(Q, V) → (λQ, V/λ)``:
+  ``‖Q‖² - ‖V‖²``;
+* **softmax + cross-entropy** (logits shift ``W → W + 1 v^T`` leaves the loss invariant):
+  the column sums ``Σ_i W_ij``, linear laws;
+* **product** ``θ_1⋯θ_n`` (rescalings preserving the product): ``θ_i² - θ_1²``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from noetherlab.training.architectures import Architecture
+
+__all__ = ["KnownLaw", "explain", "known_laws"]
+
+Array = jax.Array
+
+
+@dataclass(frozen=True)
+class KnownLaw:
+    name: str
+    fn: Callable[..., Array]  # flat θ -> scalar (extra keyword defaults bind loop indices)
+    symmetry: str
+
+
+def _sym_entries(
+    name: str, matrix_fn: Callable[..., Array], n: int, arch: Architecture, symmetry: str
+) -> list[KnownLaw]:
+    laws = []
+    for i in range(n):
+        for j in range(i, n):
+            laws.append(
+                KnownLaw(
+                    f"{name}[{i},{j}]",
+                    lambda th, i=i, j=j: matrix_fn(arch.unravel(th))[i, j],
+                    symmetry,
+                )
+            )
+    return laws
+
+
+def known_laws(arch: Architecture, loss: str | None = None) -> list[KnownLaw]:
+    """The known laws of ``arch`` (for ``loss``; architecture-level laws hold for every loss)."""
+    k, lay = arch.kind, arch.layers
+    laws: list[KnownLaw] = []
+    if k == "linear":
+        s = lay["sizes"]
+        for i in range(1, len(s) - 1):
+            laws += _sym_entries(
+                f"W{i}W{i}^T - W{i + 1}^T W{i + 1}",
+                lambda p, i=i: p[f"W{i}"] @ p[f"W{i}"].T - p[f"W{i + 1}"].T @ p[f"W{i + 1}"],
+                s[i],
+                arch,
+                f"GL({s[i]}) acting on hidden layer {i}",
+            )
+    elif k in ("relu", "polynomial"):
+        deg = 1 if k == "relu" else lay.get("homogeneous_degree")
+        if deg is not None:
+            s = lay["sizes"]
+            for i in range(1, len(s) - 1):
+                for j in range(s[i]):
+
+                    def law(th: Array, i: int = i, j: int = j, deg: int = deg) -> Array:
+                        p = arch.unravel(th)
+                        inc = jnp.sum(p[f"W{i}"][j] ** 2) + (
+                            p[f"b{i}"][j] ** 2 if lay["bias"] else 0.0
+                        )
+                        return inc - deg * jnp.sum(p[f"W{i + 1}"][:, j] ** 2)
+
+                    laws.append(
+                        KnownLaw(
+                            f"|in(L{i},n{j})|² - {deg}|out(L{i},n{j})|²",
+                            law,
+                            f"rescaling of neuron {j} of layer {i}",
+                        )
+                    )
+    elif k == "conv":
+        ch = lay["channels"]
+        L = len(ch) - 1
+        for i in range(1, L + 1):
+            for c in range(ch[i]):
+
+                def claw(th: Array, i: int = i, c: int = c) -> Array:
+                    p = arch.unravel(th)
+                    inc = jnp.sum(p[f"K{i}"][c] ** 2) + (p[f"c{i}"][c] ** 2 if lay["bias"] else 0.0)
+                    if i < L:
+                        out = jnp.sum(p[f"K{i + 1}"][:, c] ** 2)
+                    else:
+                        R = p["R"].reshape(p["R"].shape[0], ch[-1], -1)
+                        out = jnp.sum(R[:, c] ** 2)
+                    return inc - out
+
+                laws.append(
+                    KnownLaw(
+                        f"|K{i}[{c}]|² - |out of channel {c}|²",
+                        claw,
+                        f"rescaling of channel {c} of layer {i}",
+                    )
+                )
+    elif k in ("attention", "lightning"):
+        p0 = arch.unravel(jnp.zeros(arch.dimension))
+        dk = p0["Q"].shape[1]
+        laws += _sym_entries(
+            "Q^TQ - K^TK",
+            lambda p: p["Q"].T @ p["Q"] - p["K"].T @ p["K"],
+            dk,
+            arch,
+            f"GL({dk}) of the query-key product",
+        )
+        if k == "attention":
+            dv = p0["V"].shape[1]
+            laws += _sym_entries(
+                "V^TV - OO^T",
+                lambda p: p["V"].T @ p["V"] - p["O"] @ p["O"].T,
+                dv,
+                arch,
+                f"GL({dv}) of the value-output product",
+            )
+        else:
+            laws.append(
+                KnownLaw(
+                    "|Q|² - |V|²",
+                    lambda th: (
+                        jnp.sum(arch.unravel(th)["Q"] ** 2) - jnp.sum(arch.unravel(th)["V"] ** 2)
+                    ),
+                    "rescaling (Q, V) -> (λQ, V/λ)",
+                )
+            )
+    elif k == "softmax" and loss == "cross-entropy":
+        n_in = arch.input_shape[0]
+        for j in range(n_in):
+            laws.append(
+                KnownLaw(
+                    f"sum_i W[i,{j}]",
+                    lambda th, j=j: jnp.sum(arch.unravel(th)["W"][:, j]),
+                    "logit shift W -> W + 1 v^T (softmax invariance)",
+                )
+            )
+    elif k == "product":
+        n = lay["n"]
+        for i in range(1, n):
+            laws.append(
+                KnownLaw(
+                    f"x{i + 1}² - x1²",
+                    lambda th, i=i: th[i] ** 2 - th[0] ** 2,
+                    f"rescaling (x1, x{i + 1}) -> (λ x1, x{i + 1}/λ)",
+                )
+            )
+    return laws
+
+
+def explain(result: Any, arch: Architecture, loss: str | None) -> None:
+    """Fill ``result.explained`` with the number of functionally independent known laws (rank of
+    their gradients at the first point) and ``result.known`` with their names."""
+    laws = known_laws(arch, loss)
+    if not laws:
+        return
+    theta = jnp.asarray(result.points[0])
+    grads = np.stack([np.asarray(jax.grad(law.fn)(theta)) for law in laws])
+    result.explained = int(np.linalg.matrix_rank(grads, tol=1e-9 * np.max(np.abs(grads))))
+    result.known = [f"{law.name}  ({law.symmetry})" for law in laws]
+    if result.laws is not None:
+        result.message += f"; {result.explained} of them explained by known laws"

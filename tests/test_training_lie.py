@@ -1,0 +1,61 @@
+"""Counting conservation laws via the Lie algebra of the gradient fields (issue: laws)."""
+
+from __future__ import annotations
+
+import pytest
+
+from noetherlab import training as tr
+
+
+@pytest.mark.parametrize(
+    ("arch", "expected"),
+    [
+        (tr.linear_net([2, 2, 2]), 3),
+        (tr.linear_net([4, 4, 4]), 10),
+        (tr.linear_net([5, 5, 5]), 15),
+        (tr.linear_net([3, 2, 1]), 3),  # r(r+1)/2 with r = 2 <= n + m
+        (tr.relu_net([2, 3, 2]), 3),
+        (tr.relu_net([3, 3, 3, 3]), 6),
+        (tr.relu_net([4, 5, 3], bias=True), 5),
+        (tr.product_model(3), 2),
+        (tr.polynomial_net([2, 3, 1], degree=3), 3),
+        (tr.attention(3, 2, 2, 2, 1), 6),
+        (tr.lightning_attention(3, 2, 2, 1), 4),
+        (tr.conv1d_net(6, [1, 2, 2], kernel=2), 4),
+    ],
+    ids=lambda v: getattr(v, "name", str(v)),
+)
+def test_architecture_level_counts(arch, expected):
+    res = tr.count_laws(arch)
+    assert res.certified and res.gap > 1e8
+    assert res.laws == expected
+    assert res.trace_dimension == arch.dimension - expected
+    assert res.explained == expected  # every law is accounted for by the known-laws library
+
+
+def test_softmax_cross_entropy_column_sums():
+    res = tr.count_laws(tr.softmax_layer(4, 3), loss="cross-entropy")
+    assert res.laws == 4 and res.explained == 4
+    assert tr.count_laws(tr.softmax_layer(4, 3)).laws == 0  # linear logits alone: no law
+
+
+def test_ambiguous_rank_is_not_a_guess():
+    # with a threshold above the true gap the decision must be refused, not guessed
+    res = tr.count_laws(tr.relu_net([2, 3, 2]), min_gap=1e30)
+    assert res.laws is None and not res.certified and "ambiguous" in res.message
+
+
+def test_report_fields():
+    d = tr.count_laws(tr.linear_net([2, 2, 2])).as_dict()
+    for key in ("laws", "dimension", "trace_dimension", "certified", "gap", "seconds"):
+        assert key in d
+    assert d["dimension"] == 8
+
+
+def test_errors():
+    with pytest.raises(tr.architectures.InvalidArgumentError, match="sizes"):
+        tr.linear_net([3])
+    with pytest.raises(tr.architectures.InvalidArgumentError, match="scalar output"):
+        tr.count_laws(tr.linear_net([2, 2, 2]), loss="logistic")
+    with pytest.raises(tr.architectures.InvalidArgumentError, match="loss"):
+        tr.count_laws(tr.linear_net([2, 2, 1]), loss="hinge")
