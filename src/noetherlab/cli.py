@@ -1,0 +1,416 @@
+"""Command-line interface (typer + rich).
+
+    noetherlab path MODEL --x0 -2,2 --x1 2,2 --T 1 [--json] [--out path.nc]
+    noetherlab symmetries MODEL [--json]
+    noetherlab simulate MODEL --x0 0,0 --T 50 --dt 0.025 --paths 10000 --out ensemble.nc
+    noetherlab laws ARCH --sizes 4,4,4 [--bias] [--loss mse] [--degree 2] [--augment cyclic] [--json]
+    noetherlab reproduce [--mode paper|converged|both] [--out results] [--quick]
+
+MODEL is a built-in name (``noetherlab.models.BUILTIN_MODELS``) with ``--param key=value`` overrides,
+or ``package.module:function`` returning an SDE. Errors are reported as one line (our exception
+types name the argument and the fix), with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from noetherlab.errors import InvalidArgumentError, NoetherlabError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Symmetries → conservation laws: most likely paths of noisy systems and laws of gradient-flow training.",
+)
+console = Console()
+
+
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InvalidArgumentError(
+            name, f"must be comma-separated numbers, got {text!r}", f"e.g. {name} 1.0,2.0"
+        ) from None
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise InvalidArgumentError(
+                "--param", f"must be key=value, got {item!r}", "e.g. --param beta=4"
+            )
+        key, _, value = item.partition("=")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _run(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except NoetherlabError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _emit(data: dict[str, Any], as_json: bool, title: str) -> None:
+    from noetherlab.io import to_jsonable
+
+    if as_json:
+        sys.stdout.write(json.dumps(to_jsonable(data), indent=2) + "\n")
+        return
+    table = Table(title=title, show_header=False)
+    for key, value in data.items():
+        if isinstance(value, (list, dict)) and len(str(value)) > 120:
+            value = str(value)[:117] + "..."
+        table.add_row(str(key), str(value))
+    console.print(table)
+
+
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="model parameter override key=value (repeatable)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+@app.command()
+def path(
+    model: Annotated[str, typer.Argument(help="built-in model name or package.module:function")],
+    x0: Annotated[str, typer.Option(help="start state, comma-separated")],
+    x1: Annotated[str, typer.Option(help="end state, comma-separated")],
+    T: Annotated[
+        float | None, typer.Option("--T", help="transit time (fixed-time problem)")
+    ] = None,
+    energy: Annotated[float | None, typer.Option(help="energy (fixed-energy problem)")] = None,
+    n: Annotated[int, typer.Option(help="number of intervals")] = 1000,
+    lagrangian: Annotated[str, typer.Option(help="fw or om")] = "fw",
+    method: Annotated[str, typer.Option(help="newton, lbfgs or energy (fixed T)")] = "newton",
+    refine: Annotated[bool, typer.Option(help="refine the grid until rtol is met")] = False,
+    rtol: Annotated[
+        float, typer.Option(help="relative discretisation tolerance of the action")
+    ] = 1e-4,
+    param: ParamOpt = None,
+    out: Annotated[Path | None, typer.Option(help="save the path (netCDF)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Most likely path between two states, with its charges and diagnostics."""
+
+    def go() -> None:
+        from noetherlab.io import save_dataset
+        from noetherlab.models import resolve_model
+        from noetherlab.paths import most_likely_path
+
+        params = _params(param)
+        sde = resolve_model(model, params)
+        kw: dict[str, Any] = {"T": T} if energy is None else {"energy": energy}
+        res = most_likely_path(
+            sde,
+            _floats(x0, "--x0"),
+            _floats(x1, "--x1"),
+            n=n,
+            lagrangian=lagrangian,
+            method=method if energy is None else "newton",
+            refine=refine,
+            rtol=rtol,
+            **kw,
+        )
+        if out is not None:
+            save_dataset(
+                out,
+                res.to_dataset(),
+                {"model": model, "model_params": params, **res.summary()["parameters"]},
+            )
+        _emit(res.summary(), as_json, f"most likely path of {sde.name}")
+
+    _run(go)
+
+
+@app.command()
+def symmetries(
+    model: Annotated[str, typer.Argument(help="built-in model name or package.module:function")],
+    param: ParamOpt = None,
+    center: Annotated[
+        str | None, typer.Option(help="centre of the probe region, comma-separated")
+    ] = None,
+    scale: Annotated[float, typer.Option(help="spread of the probe states")] = 1.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Affine symmetries of the model's path Lagrangian and their conserved charges."""
+
+    def go() -> None:
+        from noetherlab.models import resolve_model
+        from noetherlab.symmetries import find_symmetries
+
+        sde = resolve_model(model, _params(param))
+        rep = find_symmetries(
+            sde, center=None if center is None else _floats(center, "--center"), scale=scale
+        )
+        data = {
+            "model": sde.name,
+            "symmetries": [
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "A": np.round(s.generator.A, 12),
+                    "b": np.round(s.generator.b, 12),
+                }
+                for s in rep
+            ],
+            "count": len(rep),
+            "certified": rep.certified,
+            "gap": rep.gap,
+        }
+        if as_json:
+            _emit(data, True, "")
+            return
+        table = Table(
+            title=f"symmetries of {sde.name} (certified: {rep.certified}, gap {rep.gap:.1e})"
+        )
+        table.add_column("symmetry")
+        table.add_column("conserved charge")
+        for s in rep:
+            charge = (
+                "energy"
+                if s.kind == "time"
+                else (
+                    "momentum p·v"
+                    if s.kind == "translation"
+                    else ("angular momentum" if s.kind == "rotation" else "p·(A x + b)")
+                )
+            )
+            table.add_row(s.name, charge)
+        console.print(table)
+
+    _run(go)
+
+
+def _architecture(arch: str, sizes: list[int], bias: bool, kernel: int) -> Any:
+    import importlib
+
+    from noetherlab import training as tr
+
+    builders: dict[str, Callable[[], Any]] = {
+        "linear": lambda: tr.linear_net(sizes),
+        "relu": lambda: tr.relu_net(sizes, bias=bias),
+        "polynomial": lambda: tr.polynomial_net(sizes, degree=2, bias=bias),
+        "conv": lambda: tr.conv1d_net(sizes[0], sizes[1:], kernel=kernel, bias=bias),
+        "attention": lambda: tr.attention(*sizes),
+        "lightning-attention": lambda: tr.lightning_attention(*sizes),
+        "softmax": lambda: tr.softmax_layer(*sizes),
+    }
+    if arch in builders:
+        try:
+            return builders[arch]()
+        except TypeError:
+            raise InvalidArgumentError(
+                "--sizes",
+                f"wrong number of sizes {sizes} for {arch}",
+                "see `noetherlab laws --help`",
+            ) from None
+    if ":" in arch:
+        mod, _, attr = arch.partition(":")
+        try:
+            return getattr(importlib.import_module(mod), attr)()
+        except (ImportError, AttributeError) as exc:
+            raise InvalidArgumentError(
+                "ARCH", f"cannot load {arch!r}: {exc}", "pass package.module:function"
+            ) from None
+    raise InvalidArgumentError(
+        "ARCH",
+        f"unknown architecture {arch!r}",
+        f"use one of {sorted(builders)} or package.module:function",
+    )
+
+
+@app.command()
+def laws(
+    arch: Annotated[
+        str,
+        typer.Argument(
+            help="linear, relu, polynomial, conv, attention, lightning-attention, softmax, or package.module:function"
+        ),
+    ],
+    sizes: Annotated[
+        str,
+        typer.Option(
+            help="widths (linear/relu/polynomial: in,...,out; conv: length,c_in,c1,..; attention: L,d,dk,dv[,dout]; lightning-attention: L,d,dk,dout; softmax: n_in,n_classes)"
+        ),
+    ] = "4,4,4",
+    bias: Annotated[bool, typer.Option(help="biases on the hidden layers")] = False,
+    loss: Annotated[
+        str | None,
+        typer.Option(help="mse, logistic, exponential, cross-entropy (default: every loss)"),
+    ] = None,
+    degree: Annotated[
+        int | None, typer.Option(help="also find the polynomial laws up to this degree")
+    ] = None,
+    augment: Annotated[
+        str | None,
+        typer.Option(
+            help="cyclic, permutation, reflection, rotation:K, orthogonal, or a .npy stack of matrices"
+        ),
+    ] = None,
+    kernel: Annotated[int, typer.Option(help="convolution width")] = 2,
+    points: Annotated[
+        int, typer.Option(help="random parameter points for the rank certification")
+    ] = 4,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Count (and optionally find) the conservation laws of gradient-flow training."""
+
+    def go() -> None:
+        from noetherlab.training import count_laws
+        from noetherlab.training.polylaws import find_polynomial_laws
+
+        size_list = [int(v) for v in _floats(sizes, "--sizes")]
+        model = _architecture(arch, size_list, bias, kernel)
+        data: dict[str, Any]
+        if augment is not None:
+            from noetherlab.training.symmetry import augmentation_report, parse_group
+
+            group = parse_group(augment, model)
+            data = augmentation_report(model, group, loss or "mse", points=points, seed=seed)
+        else:
+            res = count_laws(model, loss=loss, n_points=points, seed=seed)
+            data = {"architecture": model.name, "loss": loss or "any", **res.as_dict()}
+        if degree is not None:
+            grp: np.ndarray | None = None
+            if augment is not None:
+                from noetherlab.training.symmetry import parse_group
+
+                grp = parse_group(augment, model).matrices
+            poly = find_polynomial_laws(model, degree, loss=loss, group=grp, seed=seed)
+            data["polynomial_laws"] = poly.as_strings()
+            data["polynomial_laws_certified"] = poly.certified
+            data["polynomial_laws_verified"] = poly.verified
+        _emit(data, as_json, f"conservation laws of {model.name}")
+
+    _run(go)
+
+
+@app.command()
+def reproduce(
+    mode: Annotated[str, typer.Option(help="paper, converged or both")] = "both",
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("results"),
+    quick: Annotated[bool, typer.Option(help="fewer samples, coarser grids (< 1 minute)")] = False,
+    only: Annotated[
+        str | None, typer.Option(help="comma-separated subset of fig1a,fig1b,fig1c,fig2")
+    ] = None,
+) -> None:
+    """Reproduce the paper's case studies: figures (PNG + SVG), report.md and report.json."""
+
+    def go() -> None:
+        from noetherlab.reproduce import FIGURES
+        from noetherlab.reproduce import reproduce as run
+
+        figs = tuple(f.strip() for f in only.split(",")) if only else FIGURES
+        with console.status("reproducing...") as status:
+            rep = run(
+                out,
+                mode=mode,
+                quick=quick,
+                only=figs,
+                progress=lambda n: status.update(f"reproducing {n}..."),
+            )
+        table = Table(
+            title=f"published numbers ({rep['seconds']:.0f} s, report in {out}/report.md)"
+        )
+        for col in ("check", "published", "ours", "match"):
+            table.add_column(col)
+        for r in rep["figures"].values():
+            for c in r["checks"]:
+                table.add_row(
+                    c["name"],
+                    f"{c['published']:.10g}",
+                    f"{c['ours']:.10g}",
+                    "yes" if c["match"] else "NO",
+                )
+        console.print(table)
+        if not rep["all_checks_match"]:
+            raise typer.Exit(1)
+
+    _run(go)
+
+
+@app.command()
+def simulate(
+    model: Annotated[str, typer.Argument(help="built-in model name or package.module:function")],
+    x0: Annotated[str, typer.Option(help="start state, comma-separated")],
+    T: Annotated[float, typer.Option("--T", help="time horizon")],
+    dt: Annotated[float, typer.Option(help="time step")],
+    paths: Annotated[int, typer.Option(help="number of sample paths")] = 10_000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    save_every: Annotated[
+        int | None, typer.Option(help="keep every k-th state (default: final states only)")
+    ] = None,
+    lower: Annotated[float | None, typer.Option(help="absorbing lower bound on x[0]")] = None,
+    upper: Annotated[float | None, typer.Option(help="absorbing upper bound on x[0]")] = None,
+    param: ParamOpt = None,
+    out: Annotated[Path, typer.Option(help="netCDF file to write")] = Path("ensemble.nc"),
+) -> None:
+    """Simulate an ensemble (Euler–Maruyama) and save it as netCDF with its parameters."""
+
+    def go() -> None:
+        from noetherlab.io import save_dataset
+        from noetherlab.models import resolve_model
+        from noetherlab.sampling import interval
+        from noetherlab.sampling import simulate as sim
+
+        params = _params(param)
+        sde = resolve_model(model, params)
+        boundary = None
+        if lower is not None or upper is not None:
+            boundary = interval(
+                -np.inf if lower is None else lower, np.inf if upper is None else upper
+            )
+        ens = sim(
+            sde,
+            _floats(x0, "--x0"),
+            T,
+            dt,
+            paths,
+            key=seed,
+            boundary=boundary,
+            save="paths" if save_every else "final",
+            save_every=save_every,
+            progress=True,
+        )
+        save_dataset(
+            out, ens.to_dataset(), {"model": model, "model_params": params, **ens.parameters}
+        )
+        _emit(
+            {
+                "file": str(out),
+                "paths": ens.n_paths,
+                "exit_fraction": ens.exit_fraction() if boundary else None,
+                "mean_final": ens.final.mean(0),
+                "seconds": ens.seconds,
+            },
+            False,
+            f"ensemble of {sde.name}",
+        )
+
+    _run(go)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,224 @@
+r"""Data symmetry and augmentation: the laws that hold for *every* data set augmented by a group.
+
+Training on the orbit ``{(G x_i, y_i) : G ∈ 𝒢}`` means minimising the group-averaged loss
+``L̄(θ) = Σ_i Σ_G ℓ(g(θ, G x_i), y_i)``. A function is conserved for every augmented data set iff it is
+conserved by every per-sample field ``∇_θ Σ_G ℓ(g(θ, G x), y)``; :func:`count_laws` counts those
+(Lie algebra of the fields, certified ranks). Compared with the unaugmented count this gives the
+*extra* laws created by the augmentation.
+
+Why extra laws can appear (MSE, tensorizable ``g(θ, x) = ⟨Φ(θ), Ψ(x)⟩``): the averaged loss depends
+on the data only through the group averages ``Σ_G Ψ(Gx)Ψ(Gx)ᵀ`` and ``Σ_G y Ψ(Gx)``, which commute
+with the *lifted* action ``Ψ(Gx) = ρ(G)Ψ(x)``; any symmetry of ``θ ↦ Φ(θ)`` that acts on ``Φ`` inside
+the commutant of ``ρ`` is then a symmetry of every averaged loss. Example (derived in the docs and
+tested): linear regression ``g = w·x`` in ``R³`` with the cyclic group ``C3``: the averages are
+circulant, ``A = α Π_1 + β Π_⊥``, ``b ∥ (1,1,1)``, so the flow ``ẇ = −2(Aw − b)`` only rescales the
+component ``w_⊥`` in the plane ``⊥ (1,1,1)``: its direction is conserved — one extra (rational) law
+``(w1 − w2)/(w1 + w2 − 2 w3)``; with ``O(3)`` the whole direction of ``w`` is conserved (two laws).
+For non-polynomial losses (logistic, exponential) the averaged fields are generic: no extra laws.
+
+Groups are finite stacks of ``d × d`` matrices acting on an input (token-wise for sequences). The
+continuous ``O(d)`` is replaced by a finite subgroup whose averages agree with the Haar average for
+the polynomials involved: the dihedral group ``D_K`` (``K = 24``) for ``d = 2`` (exact up to degree
+23), the hyperoctahedral group of signed permutations for ``d ≥ 3`` (exact up to degree 3, so only
+for losses of degree ≤ 3 in ``x``; otherwise :class:`UnsupportedModelError`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab.training.architectures import Architecture
+from noetherlab.training.lie import count_laws
+
+__all__ = [
+    "Group",
+    "augmentation_report",
+    "cyclic",
+    "orthogonal",
+    "parse_group",
+    "permutation",
+    "reflection",
+    "rotation",
+]
+
+
+@dataclass(frozen=True)
+class Group:
+    """A finite matrix group ``(|G|, d, d)`` acting on inputs, with a name and whether it stands in
+    for a continuous group (``exact_degree``: polynomial degree up to which its averages are the Haar
+    averages of that group)."""
+
+    name: str
+    matrices: np.ndarray
+    continuous: str | None = None
+    exact_degree: int | None = None
+
+    def __len__(self) -> int:
+        return int(self.matrices.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.matrices.shape[1])
+
+
+def _perm_matrix(perm: tuple[int, ...]) -> np.ndarray:
+    return np.eye(len(perm))[list(perm)]
+
+
+def cyclic(d: int) -> Group:
+    """Cyclic shifts of the ``d`` input coordinates (``C_d``)."""
+    mats = np.stack([np.roll(np.eye(d), k, axis=0) for k in range(d)])
+    return Group(f"C{d} (cyclic shifts)", mats)
+
+
+def permutation(d: int) -> Group:
+    """All ``d!`` permutations of the input coordinates (``S_d``; ``d ≤ 7``)."""
+    if d > 7:
+        raise InvalidArgumentError(
+            "d", f"S_{d} has {math.factorial(d)} elements", "use cyclic or d <= 7"
+        )
+    return Group(
+        f"S{d} (permutations)",
+        np.stack([_perm_matrix(p) for p in itertools.permutations(range(d))]),
+    )
+
+
+def reflection(d: int) -> Group:
+    """``{I, R}`` with ``R`` the reflection of the first coordinate, ``x1 ↦ −x1``."""
+    R = np.eye(d)
+    R[0, 0] = -1.0
+    return Group("Z2 (reflection x1 -> -x1)", np.stack([np.eye(d), R]))
+
+
+def rotation(K: int, d: int) -> Group:
+    """``C_K``: rotations by ``2πk/K`` in the plane of the first two coordinates."""
+    if d < 2 or K < 1:
+        raise InvalidArgumentError(
+            "rotation:K", f"needs d >= 2 inputs and K >= 1 (d = {d}, K = {K})", "e.g. rotation:4"
+        )
+    mats = []
+    for k in range(K):
+        c, s = math.cos(2 * math.pi * k / K), math.sin(2 * math.pi * k / K)
+        M = np.eye(d)
+        M[:2, :2] = [[c, -s], [s, c]]
+        mats.append(M)
+    return Group(f"C{K} (rotations in the (x1, x2) plane)", np.stack(mats))
+
+
+def orthogonal(d: int, K: int = 24) -> Group:
+    """A finite stand-in for ``O(d)`` (see the module docstring for when it is exact)."""
+    if d == 1:
+        return Group("O(1)", np.stack([np.eye(1), -np.eye(1)]), "O(1)", None)
+    if d == 2:
+        rots = rotation(K, 2).matrices
+        refl = rots @ np.diag([1.0, -1.0])
+        return Group(f"O(2) via D{K}", np.concatenate([rots, refl]), "O(2)", K - 1)
+    if d > 6:
+        raise InvalidArgumentError(
+            "d", f"the signed-permutation stand-in for O({d}) is too large", "use d <= 6"
+        )
+    mats = [
+        np.diag(s) @ _perm_matrix(p)
+        for p in itertools.permutations(range(d))
+        for s in itertools.product((1.0, -1.0), repeat=d)
+    ]
+    return Group(f"O({d}) via signed permutations", np.stack(mats), f"O({d})", 3)
+
+
+def parse_group(spec: str, model: Architecture) -> Group:
+    """``cyclic``, ``permutation``, ``reflection``, ``rotation:K``, ``orthogonal`` or a ``.npy`` stack of
+    matrices ``(|G|, d, d)``; ``d`` is the model's input (token) dimension."""
+    d = int(model.input_shape[-1])
+    if spec.endswith(".npy"):
+        path = Path(spec)
+        if not path.exists():
+            raise InvalidArgumentError(
+                "--augment", f"file {spec!r} does not exist", "pass an existing .npy file"
+            )
+        mats = np.load(path)
+        if mats.ndim != 3 or mats.shape[1:] != (d, d):
+            raise InvalidArgumentError(
+                "--augment",
+                f"needs a (|G|, {d}, {d}) stack, got {mats.shape}",
+                "save matrices acting on the inputs",
+            )
+        return Group(path.name, mats.astype(float))
+    if spec.startswith("rotation:"):
+        try:
+            K = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise InvalidArgumentError(
+                "--augment", f"bad rotation spec {spec!r}", "e.g. rotation:4"
+            ) from None
+        return rotation(K, d)
+    builders = {
+        "cyclic": cyclic,
+        "permutation": permutation,
+        "reflection": reflection,
+        "orthogonal": orthogonal,
+    }
+    if spec not in builders:
+        raise InvalidArgumentError(
+            "--augment",
+            f"unknown group {spec!r}",
+            f"use one of {sorted(builders)}, rotation:K or a .npy file",
+        )
+    return builders[spec](d)
+
+
+def _input_degree(model: Architecture) -> int | None:
+    """Polynomial degree of ``g(θ, x)`` in ``x`` when known (tensorizable nets)."""
+    kind = model.kind
+    if kind == "linear":
+        return 1
+    if kind == "lightning":
+        return 3
+    if kind == "polynomial":
+        return model.layers.get("homogeneous_degree")
+    return None
+
+
+def augmentation_report(
+    model: Architecture, group: Group, loss: str = "mse", points: int = 4, seed: int = 0
+) -> dict[str, Any]:
+    """Count the laws for ``loss`` with and without augmentation by ``group`` (both certified).
+
+    Returns a JSON-ready dict: ``laws_without``, ``laws_with``, ``extra_laws``, ``certified``, gaps,
+    the group and, for continuous groups, whether the finite stand-in is exact for this model."""
+    deg = _input_degree(model)
+    if group.continuous is not None and group.exact_degree is not None:
+        loss_deg = None if deg is None or loss != "mse" else 2 * deg
+        if loss_deg is None or loss_deg > group.exact_degree:
+            raise UnsupportedModelError(
+                f"{group.name} reproduces the {group.continuous} average only for polynomials of degree "
+                f"<= {group.exact_degree} in x; the {loss} loss of {model.name} is "
+                f"{'not polynomial' if loss_deg is None else f'of degree {loss_deg}'} in x. Fix: use 2-D "
+                "inputs (dihedral stand-in, exact to degree 23) or a finite group."
+            )
+    without = count_laws(model, loss=loss, n_points=points, seed=seed)
+    with_g = count_laws(model, loss=loss, group=group.matrices, n_points=points, seed=seed)
+    extra = None if without.laws is None or with_g.laws is None else with_g.laws - without.laws
+    return {
+        "architecture": model.name,
+        "loss": loss,
+        "group": group.name,
+        "group_order": len(group),
+        "dimension": with_g.dimension,
+        "laws_without": without.laws,
+        "laws_with": with_g.laws,
+        "laws": with_g.laws,
+        "extra_laws": extra,
+        "trace_dimension": with_g.trace_dimension,
+        "certified": bool(without.certified and with_g.certified),
+        "gap": min(without.gap, with_g.gap),
+        "gap_without": without.gap,
+        "gap_with": with_g.gap,
+        "seconds": without.seconds + with_g.seconds,
+    }

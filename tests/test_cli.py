@@ -1,0 +1,68 @@
+"""Command-line interface: JSON output, saved files with parameters and version, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+from typer.testing import CliRunner
+
+import noetherlab
+from noetherlab.cli import app
+
+runner = CliRunner()
+
+
+def test_path_json_reports_charges_and_convergence():
+    res = runner.invoke(
+        app, ["path", "ou", "--x0", "-2,2", "--x1", "2,2", "--T", "1", "--n", "200", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["converged"] is True and data["charge_drift"]["energy"] < 1e-8
+    assert abs(data["angular_momentum_start"][0][1] - (-6.8073450259145725 / 2)) < 1e-3
+
+
+def test_symmetries_json_of_isotropic_ou():
+    res = runner.invoke(app, ["symmetries", "ou", "--json"])
+    assert res.exit_code == 0, res.output
+    kinds = sorted(s["kind"] for s in json.loads(res.output)["symmetries"])
+    assert kinds == ["rotation", "time"]
+
+
+def test_simulate_writes_netcdf_with_parameters(tmp_path):
+    out = tmp_path / "ens.nc"
+    args = [
+        "simulate",
+        "ddm",
+        "--x0",
+        "0.5",
+        "--T",
+        "1",
+        "--dt",
+        "0.025",
+        "--paths",
+        "500",
+        "--lower",
+        "-1",
+        "--upper",
+        "1",
+        "--out",
+        str(out),
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    ds = xr.open_dataset(out, engine="h5netcdf")
+    assert ds.attrs["noetherlab_version"] == noetherlab.__version__
+    assert ds["final"].shape == (500, 1) and np.all(np.abs(ds["final"].values) <= 1.0)
+    assert "n_paths" in ds.attrs["parameters"]
+
+
+def test_bad_input_gives_one_line_error_and_exit_code_2():
+    res = runner.invoke(app, ["path", "ou", "--x0", "0,0", "--x1", "1,a", "--T", "1"])
+    assert res.exit_code == 2 and "--x1" in res.output
+    res = runner.invoke(app, ["path", "nonexistent-model", "--x0", "0", "--x1", "1", "--T", "1"])
+    assert res.exit_code == 2 and "Fix" in res.output
+    res = runner.invoke(app, ["simulate", "ddm", "--x0", "0", "--T", "1", "--dt", "-0.1"])
+    assert res.exit_code == 2 and "dt" in res.output
