@@ -435,6 +435,10 @@ def simulate(
     sde.check_states(x0s[:1], t0, what="start")
     start = time.perf_counter()
     if paper_stream:
+        if not isinstance(key, (int, np.integer)):
+            raise InvalidArgumentError(
+                "key", "with paper_stream=True the key is NumPy's integer seed", "pass e.g. key=0"
+            )
         state, saved = _simulate_numpy_stream(
             sde, boundary, x0s, dt, t0, n_steps, every, save == "stats", int(key), progress
         )
