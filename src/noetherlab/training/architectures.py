@@ -40,6 +40,7 @@ __all__ = [
     "lightning_attention",
     "linear_net",
     "polynomial_net",
+    "polynomial_unit",
     "product_model",
     "relu_net",
     "softmax_layer",
@@ -202,7 +203,41 @@ def polynomial_net(
         s[-1],
         _names(p),
         "polynomial",
-        {"sizes": s, "bias": bias, "homogeneous_degree": homogeneous},
+        {"sizes": s, "bias": bias, "homogeneous_degree": homogeneous, "degree": len(coeffs) - 1},
+    )
+
+
+def polynomial_unit(
+    d: int = 2, degree: int = 2, coefficients: Sequence[float] | None = None
+) -> Architecture:
+    """One unit with a fixed polynomial activation: ``g(p, x) = f(p·x)``, ``f(z) = Σ_j c_j z^j``
+    (default ``c_j = 1`` for ``j = 0..degree``); the parameters are ``p ∈ R^d``.
+
+    The MSE loss ``½(f(p·x) − y)²`` is a polynomial of degree ``2·degree`` in ``x``: its average over
+    the rotations ``C_k`` of the ``(x1, x2)`` plane is rotation invariant in ``p`` iff ``k > 2·degree``
+    (see :mod:`noetherlab.training.symmetry`)."""
+    d = positive_int(d, "d")
+    coeffs = np.ones(positive_int(degree, "degree") + 1) if coefficients is None else None
+    if coefficients is not None:
+        coeffs = np.asarray(coefficients, dtype=float)
+        if coeffs.ndim != 1 or coeffs.size < 2 or coeffs[-1] == 0.0:
+            raise InvalidArgumentError(
+                "coefficients",
+                f"must list c_0..c_n with c_n != 0, got {coefficients!r}",
+                "e.g. [1, 1, 1] for f(z) = 1 + z + z^2",
+            )
+    assert coeffs is not None
+    c = jnp.asarray(coeffs)
+    p = {"p": jnp.zeros((d,))}
+    return Architecture(
+        f"polynomial-unit(d={d}, deg {coeffs.size - 1})",
+        lambda q, x: jnp.polyval(c[::-1], q["p"] @ x)[None],
+        p,
+        (d,),
+        1,
+        tuple(f"p{i + 1}" for i in range(d)),
+        "polynomial-unit",
+        {"degree": coeffs.size - 1, "coefficients": coeffs.tolist()},
     )
 
 

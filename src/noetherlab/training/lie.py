@@ -41,7 +41,14 @@ from noetherlab._validation import positive_int
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.losses import get_loss
 
-__all__ = ["FieldFamily", "LawCount", "architecture_fields", "count_laws", "loss_fields"]
+__all__ = [
+    "FieldFamily",
+    "LawCount",
+    "architecture_fields",
+    "count_family_laws",
+    "count_laws",
+    "loss_fields",
+]
 
 Array = jax.Array
 
@@ -290,12 +297,39 @@ def count_laws(
     Returns:
         :class:`LawCount` (``laws = None`` when ambiguous).
     """
-    start = time.perf_counter()
-    n_points = positive_int(n_points, "n_points")
     if group is not None and loss is None:
         loss = "mse"
     family = architecture_fields(arch) if loss is None else loss_fields(arch, loss, group)
-    D = arch.dimension
+    result = count_family_laws(
+        family,
+        n_points=n_points,
+        seed=seed,
+        batch=batch,
+        max_level=max_level,
+        rtol=rtol,
+        min_gap=min_gap,
+    )
+    if known:
+        from noetherlab.training.known import explain
+
+        explain(result, arch, loss)
+    return result
+
+
+def count_family_laws(
+    family: FieldFamily,
+    *,
+    n_points: int = 4,
+    seed: int = 0,
+    batch: int | None = None,
+    max_level: int = 8,
+    rtol: float = 1e-8,
+    min_gap: float = 1e4,
+) -> LawCount:
+    """:func:`count_laws` for any family of generators ``∇_θ h(θ, ξ)`` (same arguments)."""
+    start = time.perf_counter()
+    n_points = positive_int(n_points, "n_points")
+    D = family.dimension
     B = batch if batch is not None else min(128, max(16, D))
     for attempt in range(3):  # fresh, more numerous points if too few reach the generic rank
         key = jax.random.PRNGKey(seed + 7919 * attempt)
@@ -338,8 +372,4 @@ def count_laws(
         description=family.description,
         message=message,
     )
-    if known:
-        from noetherlab.training.known import explain
-
-        explain(result, arch, loss)
     return result

@@ -35,7 +35,7 @@ import numpy as np
 
 from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
 from noetherlab.training.architectures import Architecture
-from noetherlab.training.lie import count_laws
+from noetherlab.training.lie import count_family_laws, count_laws
 
 __all__ = [
     "Group",
@@ -59,6 +59,8 @@ class Group:
     matrices: np.ndarray
     continuous: str | None = None
     exact_degree: int | None = None
+    lie_algebra: np.ndarray | None = None  # (r, d, d) basis, continuous groups only
+    components: np.ndarray | None = None  # one element per connected component
 
     def __len__(self) -> int:
         return int(self.matrices.shape[0])
@@ -112,24 +114,41 @@ def rotation(K: int, d: int) -> Group:
     return Group(f"C{K} (rotations in the (x1, x2) plane)", np.stack(mats))
 
 
+def _so_basis(d: int) -> np.ndarray:
+    """Basis ``E_ij − E_ji`` of the Lie algebra ``so(d)``, shape ``(d(d−1)/2, d, d)``."""
+    out = []
+    for i in range(d):
+        for j in range(i + 1, d):
+            E = np.zeros((d, d))
+            E[i, j], E[j, i] = -1.0, 1.0
+            out.append(E)
+    return np.stack(out) if out else np.zeros((0, d, d))
+
+
 def orthogonal(d: int, K: int = 24) -> Group:
-    """A finite stand-in for ``O(d)`` (see the module docstring for when it is exact)."""
+    """``O(d)``, Haar measure. Exact for MSE on tensorizable models (through the lifted action,
+    :mod:`noetherlab.training.lifted`: Lie algebra ``so(d)`` and the reflection ``x1 ↦ −x1``); other
+    models use a finite stand-in whose averages agree with Haar's up to ``exact_degree``."""
+    refl = np.eye(d)
+    refl[0, 0] = -1.0
+    comps = np.stack([np.eye(d), refl])
     if d == 1:
-        return Group("O(1)", np.stack([np.eye(1), -np.eye(1)]), "O(1)", None)
+        return Group("O(1)", comps, "O(1)", None, None, comps)
     if d == 2:
         rots = rotation(K, 2).matrices
-        refl = rots @ np.diag([1.0, -1.0])
-        return Group(f"O(2) via D{K}", np.concatenate([rots, refl]), "O(2)", K - 1)
-    if d > 6:
-        raise InvalidArgumentError(
-            "d", f"the signed-permutation stand-in for O({d}) is too large", "use d <= 6"
+        return Group(
+            "O(2)", np.concatenate([rots, rots @ refl]), "O(2)", K - 1, _so_basis(2), comps
         )
-    mats = [
-        np.diag(s) @ _perm_matrix(p)
-        for p in itertools.permutations(range(d))
-        for s in itertools.product((1.0, -1.0), repeat=d)
-    ]
-    return Group(f"O({d}) via signed permutations", np.stack(mats), f"O({d})", 3)
+    mats = (
+        [
+            np.diag(s) @ _perm_matrix(p)
+            for p in itertools.permutations(range(d))
+            for s in itertools.product((1.0, -1.0), repeat=d)
+        ]
+        if d <= 5
+        else [refl]  # no finite stand-in beyond d = 5: exact (tensorizable) route only
+    )
+    return Group(f"O({d})", np.stack(mats), f"O({d})", 3 if d <= 5 else -1, _so_basis(d), comps)
 
 
 def parse_group(spec: str, model: Architecture) -> Group:
@@ -182,6 +201,8 @@ def _input_degree(model: Architecture) -> int | None:
         return 3
     if kind == "polynomial":
         return model.layers.get("homogeneous_degree")
+    if kind == "polynomial-unit":
+        return int(model.layers["degree"])
     return None
 
 
@@ -192,8 +213,16 @@ def augmentation_report(
 
     Returns a JSON-ready dict: ``laws_without``, ``laws_with``, ``extra_laws``, ``certified``, gaps,
     the group and, for continuous groups, whether the finite stand-in is exact for this model."""
+    exact = None
+    if group.lie_algebra is not None and loss == "mse":
+        from noetherlab.training.lifted import averaged_mse_fields, lifted_action, tensorization
+
+        try:
+            exact = averaged_mse_fields(lifted_action(tensorization(model), group, seed=seed))
+        except UnsupportedModelError:
+            exact = None  # not tensorizable: the finite stand-in below, where it is exact
     deg = _input_degree(model)
-    if group.continuous is not None and group.exact_degree is not None:
+    if exact is None and group.continuous is not None and group.exact_degree is not None:
         loss_deg = None if deg is None or loss != "mse" else 2 * deg
         if loss_deg is None or loss_deg > group.exact_degree:
             raise UnsupportedModelError(
@@ -203,13 +232,23 @@ def augmentation_report(
                 "inputs (dihedral stand-in, exact to degree 23) or a finite group."
             )
     without = count_laws(model, loss=loss, n_points=points, seed=seed)
-    with_g = count_laws(model, loss=loss, group=group.matrices, n_points=points, seed=seed)
+    if exact is not None:
+        with_g = count_family_laws(exact, n_points=points, seed=seed)
+    else:
+        with_g = count_laws(model, loss=loss, group=group.matrices, n_points=points, seed=seed)
     extra = None if without.laws is None or with_g.laws is None else with_g.laws - without.laws
     return {
         "architecture": model.name,
         "loss": loss,
         "group": group.name,
-        "group_order": len(group),
+        "group_order": None if group.lie_algebra is not None else len(group),
+        "average": "exact Haar average through the lifted action"
+        if exact is not None
+        else (
+            "finite group sum"
+            if group.continuous is None
+            else f"finite stand-in {len(group)} elements"
+        ),
         "dimension": with_g.dimension,
         "laws_without": without.laws,
         "laws_with": with_g.laws,
