@@ -4,6 +4,7 @@
     noetherlab symmetries MODEL [--json]
     noetherlab simulate MODEL --x0 0,0 --T 50 --dt 0.025 --paths 10000 --out ensemble.nc
     noetherlab laws ARCH --sizes 4,4,4 [--bias] [--loss mse] [--degree 2] [--augment cyclic] [--json]
+    noetherlab train-check ARCH --sizes 3,1 --augment cyclic [--out DIR]
     noetherlab reproduce [--mode paper|converged|both] [--out results] [--quick]
 
 MODEL is a built-in name (``noetherlab.models.BUILTIN_MODELS``) with ``--param key=value`` overrides,
@@ -211,6 +212,7 @@ def _architecture(arch: str, sizes: list[int], bias: bool, kernel: int) -> Any:
         "attention": lambda: tr.attention(*sizes),
         "lightning-attention": lambda: tr.lightning_attention(*sizes),
         "softmax": lambda: tr.softmax_layer(*sizes),
+        "polynomial-unit": lambda: tr.polynomial_unit(*sizes),
     }
     if arch in builders:
         try:
@@ -241,13 +243,13 @@ def laws(
     arch: Annotated[
         str,
         typer.Argument(
-            help="linear, relu, polynomial, conv, attention, lightning-attention, softmax, or package.module:function"
+            help="linear, relu, polynomial, polynomial-unit, conv, attention, lightning-attention, softmax, or package.module:function"
         ),
     ],
     sizes: Annotated[
         str,
         typer.Option(
-            help="widths (linear/relu/polynomial: in,...,out; conv: length,c_in,c1,..; attention: L,d,dk,dv[,dout]; lightning-attention: L,d,dk,dout; softmax: n_in,n_classes)"
+            help="widths (linear/relu/polynomial: in,...,out; conv: length,c_in,c1,..; attention: L,d,dk,dv[,dout]; lightning-attention: L,d,dk,dout; softmax: n_in,n_classes; polynomial-unit: d,degree)"
         ),
     ] = "4,4,4",
     bias: Annotated[bool, typer.Option(help="biases on the hidden layers")] = False,
@@ -264,6 +266,10 @@ def laws(
             help="cyclic, permutation, reflection, rotation:K, orthogonal, or a .npy stack of matrices"
         ),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(help="with --augment (MSE): explain the extra laws by the lifted action"),
+    ] = False,
     kernel: Annotated[int, typer.Option(help="convolution width")] = 2,
     points: Annotated[
         int, typer.Option(help="random parameter points for the rank certification")
@@ -285,6 +291,14 @@ def laws(
 
             group = parse_group(augment, model)
             data = augmentation_report(model, group, loss or "mse", points=points, seed=seed)
+            if explain:
+                from noetherlab.training.lifted import lifted_report
+
+                if (loss or "mse") != "mse":
+                    raise InvalidArgumentError(
+                        "--explain", "the lifted action explains MSE laws", "use --loss mse"
+                    )
+                data["lifted"] = lifted_report(model, group, points=points, seed=seed)
         else:
             res = count_laws(model, loss=loss, n_points=points, seed=seed)
             data = {"architecture": model.name, "loss": loss or "any", **res.as_dict()}
@@ -299,6 +313,67 @@ def laws(
             data["polynomial_laws_certified"] = poly.certified
             data["polynomial_laws_verified"] = poly.verified
         _emit(data, as_json, f"conservation laws of {model.name}")
+
+    _run(go)
+
+
+@app.command("train-check")
+def train_check(
+    arch: Annotated[str, typer.Argument(help="as for `laws`")],
+    sizes: Annotated[str, typer.Option(help="as for `laws`")] = "3,1",
+    bias: Annotated[bool, typer.Option(help="biases on the hidden layers")] = False,
+    loss: Annotated[str, typer.Option(help="mse, logistic, exponential, cross-entropy")] = "mse",
+    augment: Annotated[
+        str | None,
+        typer.Option(
+            help="cyclic, permutation, reflection, rotation:K, orthogonal, or a .npy file"
+        ),
+    ] = None,
+    lr: Annotated[float, typer.Option(help="step size of every discrete run")] = 0.01,
+    steps: Annotated[int, typer.Option(help="steps of every discrete run")] = 300,
+    weight_decay: Annotated[float, typer.Option(help="λ of the weight-decay run")] = 0.1,
+    samples: Annotated[int, typer.Option(help="base samples (each replaced by its orbit)")] = 16,
+    kernel: Annotated[int, typer.Option(help="convolution width")] = 2,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("train-check"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify conservation laws on real training runs (flow, GD, SGD, momentum, Nesterov, Adam,
+    weight decay): report.md, report.json and figures in --out."""
+
+    def go() -> None:
+        from noetherlab.training.check import train_check as run_check
+        from noetherlab.training.symmetry import parse_group
+
+        model = _architecture(arch, [int(v) for v in _floats(sizes, "--sizes")], bias, kernel)
+        group = None if augment is None else parse_group(augment, model)
+        rep = run_check(
+            model,
+            loss,
+            group,
+            n=samples,
+            lr=lr,
+            steps=steps,
+            weight_decay=weight_decay,
+            seed=seed,
+            out=out,
+        )
+        if as_json:
+            _emit(rep, True, "")
+            return
+        table = Table(title=f"training-run check: {model.name} ({rep['average']})")
+        for col in ("method", "known laws", "augmentation laws", "final loss"):
+            table.add_column(col)
+        fmt = lambda v: "—" if v is None else f"{v:.2e}"
+        for name, row in rep["final_drift"].items():
+            table.add_row(
+                name,
+                fmt(row["known_laws"]),
+                fmt(row["augmentation_laws"]),
+                f"{row['final_loss']:.4g}",
+            )
+        console.print(table)
+        console.print(f"report and figures written to {out}/")
 
     _run(go)
 

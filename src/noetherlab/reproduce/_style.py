@@ -23,7 +23,7 @@ OKABE_ITO = {
     "vermillion": "#D55E00",
     "purple": "#CC79A7",
 }
-SEQUENCE = ["blue", "vermillion", "green", "orange", "purple", "sky"]
+SEQUENCE = ["blue", "vermillion", "green", "orange", "purple", "sky", "black"]
 HEATMAP = "cividis"  # perceptually uniform and colour-blind safe
 
 

@@ -62,7 +62,14 @@ def make_data(
     return Xa, jnp.repeat(Y, G.shape[0], axis=0)
 
 
-def _loss_fn(arch: Architecture, loss: str) -> Callable[[Array, Array, Array], Array]:
+Objective = Callable[[Array, Array, Array], Array]
+
+
+def _loss_fn(arch: Architecture, loss: str | Objective) -> Objective:
+    """The mean loss ``(θ, X, Y) -> (1/n) Σ ℓ(g(θ, x_i), y_i)``; a callable is used as it is (e.g. an
+    exactly group-averaged loss)."""
+    if callable(loss):
+        return loss
     L = get_loss(loss, arch.output_dim)
 
     def total(theta: Array, X: Array, Y: Array) -> Array:
@@ -74,7 +81,7 @@ def _loss_fn(arch: Architecture, loss: str) -> Callable[[Array, Array, Array], A
 class _Flow(eqx.Module):
     X: Array
     Y: Array
-    total: Callable[[Array, Array, Array], Array] = eqx.field(static=True)
+    total: Objective = eqx.field(static=True)
 
 
 def _field(t: Any, theta: Array, args: Any) -> Array:
@@ -106,7 +113,7 @@ def _integrate(
 
 def gradient_flow(
     arch: Architecture,
-    loss: str,
+    loss: str | Objective,
     X: Any,
     Y: Any,
     theta0: Any,
@@ -170,7 +177,7 @@ def _optimiser(
 
 def train(
     arch: Architecture,
-    loss: str,
+    loss: str | Objective,
     X: Any,
     Y: Any,
     theta0: Any,
@@ -183,10 +190,13 @@ def train(
     weight_decay: float = 0.0,
     seed: int = 0,
     record_every: int = 1,
+    block: int = 1,
 ) -> Trajectory:
     """Discrete training with optax (``method`` in ``gd, sgd, momentum, nesterov, adam``); ``times``
     are ``step × lr`` so that runs compare with the gradient flow. ``sgd`` uses minibatches of
-    ``batch_size`` (default ``n/4``), sampled without replacement each epoch."""
+    ``batch_size`` (default ``n/4``), sampled without replacement each epoch, in whole blocks of
+    ``block`` consecutive rows (e.g. the orbit of one sample under an augmentation group, so that
+    every minibatch is itself an augmented data set)."""
     if method not in OPTIMISERS:
         raise InvalidArgumentError(
             "method", f"must be one of {OPTIMISERS}, got {method!r}", "pick a supported optimiser"
@@ -196,7 +206,16 @@ def train(
     total = _loss_fn(arch, loss)
     X, Y = jnp.asarray(X), jnp.asarray(Y)
     n = X.shape[0]
-    bs = n if method != "sgd" else (batch_size or max(1, n // 4))
+    block = positive_int(block, "block")
+    if n % block:
+        raise InvalidArgumentError(
+            "block", f"{block} does not divide the {n} samples", "pass the orbit size"
+        )
+    bs = n if method != "sgd" else (batch_size or max(block, n // 4))
+    if bs % block:
+        raise InvalidArgumentError(
+            "batch_size", f"{bs} is not a multiple of block = {block}", "use whole orbits"
+        )
     opt = _optimiser(method, lr, momentum, weight_decay)
     theta = jnp.asarray(theta0, dtype=jnp.float64)
     state = opt.init(theta)
@@ -210,16 +229,17 @@ def train(
 
     rng = np.random.default_rng(seed)
     thetas, times = [np.asarray(theta)], [0.0]
-    perm = rng.permutation(n)
+    nb, bb = n // block, bs // block
+    perm = rng.permutation(nb)
     pos = 0
     for k in range(1, steps + 1):
         if bs == n:
             idx = np.arange(n)
         else:
-            if pos + bs > n:
-                perm, pos = rng.permutation(n), 0
-            idx = perm[pos : pos + bs]
-            pos += bs
+            if pos + bb > nb:
+                perm, pos = rng.permutation(nb), 0
+            idx = (perm[pos : pos + bb, None] * block + np.arange(block)[None, :]).ravel()
+            pos += bb
         theta, state = step(theta, state, jnp.asarray(idx))
         if k % record_every == 0 or k == steps:
             th = np.asarray(theta)
