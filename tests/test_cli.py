@@ -66,3 +66,25 @@ def test_bad_input_gives_one_line_error_and_exit_code_2():
     assert res.exit_code == 2 and "Fix" in res.output
     res = runner.invoke(app, ["simulate", "ddm", "--x0", "0", "--T", "1", "--dt", "-0.1"])
     assert res.exit_code == 2 and "dt" in res.output
+
+
+def test_laws_augment_json_with_lifted_explanation():
+    res = runner.invoke(
+        app, ["laws", "linear", "--sizes", "3,1", "--augment", "cyclic", "--explain", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert (data["laws_without"], data["laws_with"], data["extra_laws"]) == (0, 1, 1)
+    assert data["lifted"]["accounted"] and data["lifted"]["symmetry_algebra_dimension"] == 1
+
+
+def test_train_check_writes_report_and_figures(tmp_path):
+    out = tmp_path / "tc"
+    args = ["train-check", "linear", "--sizes", "3,1", "--augment", "cyclic", "--steps", "40"]
+    res = runner.invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = (out / "report.md").read_text()
+    assert "(W1[0,1] - W1[0,2])/(W1[0,0] - W1[0,2])" in text
+    assert (out / "law_drift.png").exists() and (out / "report.json").exists()
+    bad = runner.invoke(app, ["train-check", "linear", "--sizes", "3,1", "--augment", "dihedral"])
+    assert bad.exit_code == 2 and "unknown group" in bad.output

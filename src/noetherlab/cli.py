@@ -212,12 +212,12 @@ def _architecture(arch: str, sizes: list[int], bias: bool, kernel: int) -> Any:
         "attention": lambda: tr.attention(*sizes),
         "lightning-attention": lambda: tr.lightning_attention(*sizes),
         "softmax": lambda: tr.softmax_layer(*sizes),
-        "polynomial-unit": lambda: tr.polynomial_unit(*sizes),
+        "polynomial-unit": lambda: tr.polynomial_unit(sizes[0], sizes[1]),
     }
     if arch in builders:
         try:
             return builders[arch]()
-        except TypeError:
+        except (TypeError, IndexError):
             raise InvalidArgumentError(
                 "--sizes",
                 f"wrong number of sizes {sizes} for {arch}",

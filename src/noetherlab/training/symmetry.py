@@ -16,11 +16,14 @@ component ``w_⊥`` in the plane ``⊥ (1,1,1)``: its direction is conserved —
 ``(w1 − w2)/(w1 + w2 − 2 w3)``; with ``O(3)`` the whole direction of ``w`` is conserved (two laws).
 For non-polynomial losses (logistic, exponential) the averaged fields are generic: no extra laws.
 
-Groups are finite stacks of ``d × d`` matrices acting on an input (token-wise for sequences). The
-continuous ``O(d)`` is replaced by a finite subgroup whose averages agree with the Haar average for
-the polynomials involved: the dihedral group ``D_K`` (``K = 24``) for ``d = 2`` (exact up to degree
-23), the hyperoctahedral group of signed permutations for ``d ≥ 3`` (exact up to degree 3, so only
-for losses of degree ≤ 3 in ``x``; otherwise :class:`UnsupportedModelError`).
+Groups are finite stacks of ``d × d`` matrices acting on an input (token-wise for sequences). For
+``O(d)`` and the MSE loss of a tensorizable model the Haar average is exact, through the lifted action
+(:mod:`noetherlab.training.lifted`); otherwise ``O(d)`` is replaced by a finite subgroup whose averages
+agree with Haar's for the polynomials involved: the dihedral group ``D_K`` (``K = 24``) for ``d = 2``
+(exact up to degree 23), the signed permutations for ``3 ≤ d ≤ 5`` (exact up to degree 3), and
+anything else is refused (:class:`UnsupportedModelError`). Derivations of every tested count
+(linear regression with C3 and O(3), lightning attention ``n(d − n)``, the polynomial unit with
+``C_k``): ``docs/data-symmetry.md``.
 """
 
 from __future__ import annotations
