@@ -290,14 +290,14 @@ def laws(
             from noetherlab.training.symmetry import augmentation_report, parse_group
 
             group = parse_group(augment, model)
+            if explain and (loss or "mse") != "mse":
+                raise InvalidArgumentError(
+                    "--explain", "the lifted action explains MSE laws", "use --loss mse"
+                )
             data = augmentation_report(model, group, loss or "mse", points=points, seed=seed)
             if explain:
                 from noetherlab.training.lifted import lifted_report
 
-                if (loss or "mse") != "mse":
-                    raise InvalidArgumentError(
-                        "--explain", "the lifted action explains MSE laws", "use --loss mse"
-                    )
                 data["lifted"] = lifted_report(model, group, points=points, seed=seed)
         else:
             res = count_laws(model, loss=loss, n_points=points, seed=seed)

@@ -130,8 +130,6 @@ def write_report(
     report: dict[str, Any],
     runs: dict[str, Any],
     series: dict[str, Any],
-    known: list[Any],
-    sub: list[Any],
 ) -> list[str]:
     """Write the figures, ``report.md`` and ``report.json`` into ``out``; returns the file names."""
     out.mkdir(parents=True, exist_ok=True)

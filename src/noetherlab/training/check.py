@@ -235,7 +235,7 @@ def train_check(
     if out is not None:
         from noetherlab.training._check_report import write_report
 
-        report["files"] = write_report(Path(out), report, runs, series, known, sub)
+        report["files"] = write_report(Path(out), report, runs, series)
     report["seconds"] = time.perf_counter() - start
     return report
 

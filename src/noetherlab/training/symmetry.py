@@ -136,7 +136,7 @@ def orthogonal(d: int, K: int = 24) -> Group:
     refl[0, 0] = -1.0
     comps = np.stack([np.eye(d), refl])
     if d == 1:
-        return Group("O(1)", comps, "O(1)", None, None, comps)
+        return Group("O(1) = {±1}", comps)  # finite: the group sum is the Haar average
     if d == 2:
         rots = rotation(K, 2).matrices
         return Group(
