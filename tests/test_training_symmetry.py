@@ -64,3 +64,14 @@ def test_parse_group_specs(tmp_path):
     assert len(parse_group(str(tmp_path / "g.npy"), REGRESSION)) == 4
     with pytest.raises(InvalidArgumentError, match="unknown group"):
         parse_group("dihedral", REGRESSION)
+
+
+def test_stand_in_exactness_decides_where_a_finite_sum_is_the_haar_average():
+    from noetherlab.training import lightning_attention
+    from noetherlab.training.symmetry import stand_in_exact
+
+    assert stand_in_exact(REGRESSION, orthogonal(3), "mse")  # degree 2 <= 3
+    assert not stand_in_exact(REGRESSION, orthogonal(3), "logistic")  # not polynomial
+    assert not stand_in_exact(lightning_attention(2, 3, 1, 1), orthogonal(3), "mse")  # degree 6
+    assert stand_in_exact(lightning_attention(2, 2, 1, 1), orthogonal(2), "mse")  # D24: <= 23
+    assert stand_in_exact(REGRESSION, cyclic(3), "logistic")  # finite groups are exact

@@ -305,9 +305,17 @@ def laws(
         if degree is not None:
             grp: np.ndarray | None = None
             if augment is not None:
-                from noetherlab.training.symmetry import parse_group
+                from noetherlab.training.symmetry import parse_group, stand_in_exact
 
-                grp = parse_group(augment, model).matrices
+                g = parse_group(augment, model)
+                if not stand_in_exact(model, g, loss or "mse"):
+                    raise InvalidArgumentError(
+                        "--degree",
+                        f"polynomial laws under {g.name} need a finite group average that is exact "
+                        f"for this loss; the {len(g)}-element stand-in is not",
+                        "drop --degree (the count uses the exact average) or use a finite group",
+                    )
+                grp = g.matrices
             poly = find_polynomial_laws(model, degree, loss=loss, group=grp, seed=seed)
             data["polynomial_laws"] = poly.as_strings()
             data["polynomial_laws_certified"] = poly.certified

@@ -209,6 +209,16 @@ def _input_degree(model: Architecture) -> int | None:
     return None
 
 
+def stand_in_exact(model: Architecture, group: Group, loss: str) -> bool:
+    """Whether summing over ``group.matrices`` gives the exact group average of ``loss``: always for
+    finite groups, and for a continuous group's stand-in when the loss is a polynomial in ``x`` of
+    degree ``<= group.exact_degree``."""
+    if group.continuous is None or group.exact_degree is None:
+        return True
+    deg = _input_degree(model)
+    return loss == "mse" and deg is not None and 2 * deg <= group.exact_degree
+
+
 def augmentation_report(
     model: Architecture, group: Group, loss: str = "mse", points: int = 4, seed: int = 0
 ) -> dict[str, Any]:
