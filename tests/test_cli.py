@@ -66,6 +66,8 @@ def test_bad_input_gives_one_line_error_and_exit_code_2():
     assert res.exit_code == 2 and "Fix" in res.output
     res = runner.invoke(app, ["simulate", "ddm", "--x0", "0", "--T", "1", "--dt", "-0.1"])
     assert res.exit_code == 2 and "dt" in res.output
+    res = runner.invoke(app, ["reproduce", "--quick", "--workers", "0", "--out", "unused"])
+    assert res.exit_code == 2 and "`--workers`" in res.output and "pass --workers 1" in res.output
 
 
 def test_laws_augment_json_with_lifted_explanation():

@@ -19,23 +19,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
+from jax import Array
 
 from noetherlab.models import gaussian_ring_reverse, pf_ode_velocity
 from noetherlab.paths import most_likely_path
 from noetherlab.paths.solvers.shooting import shoot
 from noetherlab.plotting import OKABE_ITO, colour, figure, save
 from noetherlab.reproduce import _notebook as nb
-from noetherlab.reproduce.fig1 import check
+from noetherlab.reproduce.fig1 import printed_checks
 from noetherlab.sampling import simulate
 
 R, SIGMA0 = 5.0, 0.55
 T_MIN, T_MAX = 10**-0.4, 10**1.5
-THETAS = (np.pi / 4, 0.0, -np.pi / 4, -np.pi / 2)
+THETAS = tuple(nb.FIG2_PRINTED)  # π/4, 0, −π/4, −π/2
 START = np.array([0.0, 2 * R])  # (2R, π/2) in polar coordinates
 
 
 def _polar_to_xy(z: np.ndarray) -> np.ndarray:
     return np.stack([z[:, 0] * np.cos(z[:, 1]), z[:, 0] * np.sin(z[:, 1])], axis=1)
+
+
+def _angle_label(theta: float) -> str:
+    return {np.pi / 4: "π/4", 0.0: "0", -np.pi / 4: "−π/4", -np.pi / 2: "−π/2"}[theta]
 
 
 def _drift(values: np.ndarray) -> float:
@@ -48,6 +53,17 @@ def _ell_polar(z: np.ndarray, t: np.ndarray, q: float = 1e-3) -> np.ndarray:
     return z[:-1, 0] ** 2 * np.diff(z[:, 1]) / np.diff(t) / (2 * (t[:-1] + q))
 
 
+@jax.jit
+def _notebook_value_and_grad(interior: Array, first: Array, last: Array, t: Array) -> Any:
+    """Value and gradient of the notebook's Fig. 2 action with respect to the interior nodes
+    (flattened), end points held fixed; compiled once per grid size."""
+
+    def S(zi: Array) -> Array:
+        return nb.fig2_action(jnp.concatenate([first[None], zi.reshape(-1, 2), last[None]]), t)
+
+    return jax.value_and_grad(S)(interior)
+
+
 def _notebook_converged(z_init: np.ndarray, points: int) -> dict[str, Any]:
     """Minimise the notebook's own discrete action (float64, L-BFGS with exact JAX gradients) on a
     ``points``-node logspace grid, starting from the interpolated ``z_init``."""
@@ -55,17 +71,10 @@ def _notebook_converged(z_init: np.ndarray, points: int) -> dict[str, Any]:
     t_np = np.asarray(t)
     t50 = np.logspace(-0.4, 1.5, z_init.shape[0])
     z0 = np.stack([np.interp(t_np, t50, z_init[:, j]) for j in range(2)], axis=1)
-    S = nb.fig2_action(t)
-    vg = jax.jit(
-        jax.value_and_grad(
-            lambda zi: S(
-                jnp.concatenate([jnp.asarray(z0[:1]), zi.reshape(-1, 2), jnp.asarray(z0[-1:])])
-            )
-        )
-    )
+    first, last = jnp.asarray(z0[0]), jnp.asarray(z0[-1])
 
     def fun(v: np.ndarray) -> tuple[float, np.ndarray]:
-        s, g = vg(jnp.asarray(v))
+        s, g = _notebook_value_and_grad(jnp.asarray(v), first, last, t)
         return float(s), np.asarray(g, dtype=float)
 
     opt = scipy.optimize.minimize(
@@ -147,7 +156,7 @@ def fig2(out: Path, modes: set[str], quick: bool) -> dict[str, Any]:
     for i, th in enumerate(THETAS):
         key = f"theta0 = {th:+.4f}"
         end = np.array([R * np.cos(th), R * np.sin(th)])
-        ex = most_likely_path(sde, START, end, t=u, refine=not quick, rtol=1e-5)
+        ex = most_likely_path(sde, START, end, t=u, refine=not quick, rtol=1e-4 if quick else 1e-5)
         ell_exact = -ex.charges.angular_momentum.values[:, 0, 1]
         entry: dict[str, Any] = {
             "exact": {
@@ -168,16 +177,13 @@ def fig2(out: Path, modes: set[str], quick: bool) -> dict[str, Any]:
         )
         if "paper" in modes:
             run = nb.fig2_paths(th)
-            if abs(th - np.pi / 4) < 1e-12:
-                res["checks"].append(
-                    check(
-                        "Fig. 2 notebook action after the first GD step (θ0 = π/4)",
-                        0.86046,
-                        run["printed_step0"],
-                        1e-5,
-                        "paper (float32 GD)",
-                    )
-                )
+            res["checks"] += printed_checks(
+                f"Fig. 2 notebook action (θ0 = {_angle_label(th)})",
+                nb.FIG2_PRINTED[th],
+                nb.printed(run["history"]),
+                2e-3,
+                "paper (float64 GD replay)",
+            )
             x_nb = _polar_to_xy(run["z"])
             ell_gd = _ell_polar(run["z"], run["t"])
             conv = _notebook_converged(run["z"], 50)
@@ -228,6 +234,14 @@ def fig2(out: Path, modes: set[str], quick: bool) -> dict[str, Any]:
         "are not minimisers: their ℓ drifts along the path (see ell_drift) while the converged paths "
         "conserve it."
     )
+    if "paper" in modes:
+        res["notes"].append(
+            "Paper-mode replay: the notebook's gradient descent re-run in float64 (its grid is a "
+            "float64 NumPy array) agrees with all 32 printed actions to within 1.4e-3 relative "
+            "(tolerance 2e-3); the disagreement grows steadily with the step count and its cause "
+            "(torch vs JAX Bessel functions, summation order) is not identified. A float32 replay "
+            "is off by up to 5 %."
+        )
     return res
 
 
