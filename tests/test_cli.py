@@ -90,3 +90,16 @@ def test_train_check_writes_report_and_figures(tmp_path):
     assert (out / "law_drift.png").exists() and (out / "report.json").exists()
     bad = runner.invoke(app, ["train-check", "linear", "--sizes", "3,1", "--augment", "dihedral"])
     assert bad.exit_code == 2 and "unknown group" in bad.output
+
+
+def test_landscape_json_and_empty_region():
+    res = runner.invoke(app, ["landscape", "ou", "--box", "-2,2", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert len(data["attractors"]) == 1 and data["saddles"] == [] and data["transitions"] == []
+    assert data["attractors"][0]["kind"] == "stable node"
+    assert max(abs(v) for v in data["attractors"][0]["x"]) < 1e-12  # OU: f = −x, fixed point 0
+    res = runner.invoke(app, ["landscape", "ddm", "--box", "-1,1"])
+    assert res.exit_code == 2 and "`--box`" in res.output and "no attractor" in res.output
+    res = runner.invoke(app, ["landscape", "ou", "--box", "1"])
+    assert res.exit_code == 2 and "`--box`" in res.output

@@ -58,6 +58,13 @@ _LAZY = {
     "shoot": "noetherlab.paths.solvers.shooting",
     "shooting_path": "noetherlab.paths.solvers.shooting",
     "path_family": "noetherlab.paths.continuation",
+    # landscape
+    "FixedPoint": "noetherlab.fixed_points",
+    "FixedPointSearch": "noetherlab.fixed_points",
+    "find_fixed_points": "noetherlab.fixed_points",
+    "Landscape": "noetherlab.attractor_landscape",
+    "Transition": "noetherlab.attractor_landscape",
+    "landscape": "noetherlab.attractor_landscape",
     # ensembles
     "Ensemble": "noetherlab.sampling",
     "load_ensemble": "noetherlab.sampling",
@@ -106,6 +113,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static names for type checkers and IDEs
     from noetherlab import io, models
+    from noetherlab.attractor_landscape import Landscape, Transition, landscape
     from noetherlab.charges import (
         Charges,
         ChargeTrace,
@@ -113,6 +121,7 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         noether_charges,
         trajectory_charges,
     )
+    from noetherlab.fixed_points import FixedPoint, FixedPointSearch, find_fixed_points
     from noetherlab.paths import (
         PathProblem,
         PathResult,

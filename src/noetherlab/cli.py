@@ -512,6 +512,59 @@ def reproduce(
 
 
 @app.command()
+def landscape(
+    model: Annotated[
+        str, typer.Argument(help="built-in model (noetherlab models) or package.module:function")
+    ],
+    box: Annotated[str, typer.Option(help="search region low,high (every coordinate)")] = "-3,3",
+    starts: Annotated[
+        int | None, typer.Option(help="random Newton starts in the box (default 64·N)")
+    ] = None,
+    n: Annotated[int, typer.Option(help="segments of each E = 0 path")] = 400,
+    key: Annotated[int, typer.Option("--key", "--seed", help="random key of the starts")] = 0,
+    param: ParamOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attractors, saddles, transitions, barriers and mean exit times of a model."""
+
+    def go() -> None:
+        from noetherlab.attractor_landscape import landscape as run
+        from noetherlab.io import to_jsonable
+        from noetherlab.models import resolve_model
+
+        bounds = _floats(box, "--box")
+        if len(bounds) != 2:
+            raise InvalidArgumentError(
+                "--box", f"needs two numbers, got {box!r}", "e.g. --box -2,2"
+            )
+        sde = resolve_model(model, _params(param))
+        with err_console.status(f"mapping the landscape of {sde.name}..."):
+            res = run(sde, tuple(bounds), starts=starts, key=key, n=n)
+        if as_json:
+            data = to_jsonable(res.as_dict())
+            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            return
+        table = Table(title=f"{sde.name}: fixed points ({res.search.summary()})")
+        for col in ("#", "kind", "index", "x", "leading eigenvalue"):
+            table.add_column(col, overflow="fold")
+        for i, p in enumerate((*res.attractors, *res.saddles)):
+            label = f"A{i}" if i < len(res.attractors) else f"S{i - len(res.attractors)}"
+            x = ", ".join(f"{v:.4g}" for v in p.x[:6]) + (" …" if p.x.size > 6 else "")
+            table.add_row(label, p.kind, str(p.index), x, f"{p.eigenvalues[0].real:.4g}")
+        console.print(table)
+        tr = Table(title=f"transitions ({'gradient' if res.gradient else 'non-gradient'} drift)")
+        for col in ("from", "to", "via", "barrier S", "mean exit time", "how"):
+            tr.add_column(col, overflow="fold")
+        for t in res.transitions:
+            tau = "-" if t.mean_exit_time is None else f"{t.mean_exit_time:.4g}"
+            barrier = f"{t.barrier:.6g}" + ("" if t.converged else " (not converged)")
+            tr.add_row(f"A{t.source}", f"A{t.target}", f"S{t.saddle}", barrier, tau, t.rate_method)
+        console.print(tr)
+
+    _run(go, ("box", "starts", "n", "key"))
+
+
+@app.command()
 def simulate(
     model: Annotated[
         str, typer.Argument(help="built-in model (noetherlab models) or package.module:function")
