@@ -103,3 +103,13 @@ def test_landscape_json_and_empty_region():
     assert res.exit_code == 2 and "`--box`" in res.output and "no attractor" in res.output
     res = runner.invoke(app, ["landscape", "ou", "--box", "1"])
     assert res.exit_code == 2 and "`--box`" in res.output
+
+
+def test_landscape_out_writes_the_graph_and_refuses_a_bad_suffix(tmp_path):
+    res = runner.invoke(
+        app, ["landscape", "ou", "--box", "-2,2", "--out", str(tmp_path / "l.json")]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "l.json").read_text())["parameters"]["model"] == "ou"
+    res = runner.invoke(app, ["landscape", "ou", "--out", str(tmp_path / "l.txt")])
+    assert res.exit_code == 2 and "`--out`" in res.output

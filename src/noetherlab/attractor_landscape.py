@@ -12,16 +12,21 @@ noise-driven transitions between them go, and how rare is each?":
    (the geometric solver); its action ``S = ΔΦ`` is the quasi-potential barrier in the model's own
    noise units: mean exit times grow like ``exp(S)``. For ``D = ε I``, ``ε·S`` is the barrier per
    unit noise.
-4. **Rates.** When the drift is a gradient in the noise metric (``f = −D ∇V``, constant ``D``;
-   tested by the symmetry of ``D⁻¹J`` at every fixed point and at random states of the box), the
-   Eyring–Kramers formula gives the mean transition time from ``a`` to the attractor across ``s``:
+4. **Rates** (:mod:`noetherlab.escape_rates`, constant ``D``). When the drift is a gradient in the
+   noise metric (``f = −D ∇V``; tested by the symmetry of ``D⁻¹J`` at every fixed point and at
+   random states of the box), the Eyring–Kramers formula gives the mean transition time from ``a``
+   to the attractor across ``s``:
 
    .. math:: τ_{a→b} ≈ \frac{2π}{λ_s^+}\sqrt{\frac{|\det J(s)|}{|\det J(a)|}}\; e^{S},
 
    ``λ_s^+`` the positive eigenvalue of ``J(s)`` (for ``f = −D∇V``: ``J = −D ∇²V`` and ``S = ΔV``,
-   so this is the usual ``2π/|λ_1(s)| · sqrt(|det ∇²V(s)|/det ∇²V(a)) · e^{ΔV}``). The relative error
-   of the formula is ``O(1/S)``. For non-gradient drifts only the barrier is reported (the
-   Bouchet–Reygner prefactor is not implemented), with that reason stated.
+   so this is the usual ``2π/|λ_1(s)| · sqrt(|det ∇²V(s)|/det ∇²V(a)) · e^{ΔV}``). For any other
+   drift the Bouchet–Reygner generalisation (quasi-potential Hessians and the divergence of the
+   non-gradient part integrated along the instanton) replaces it. The relative error of both is
+   ``O(1/S)`` or slower (``O(S^{-1/2})`` has been measured for Maier–Stein): see the tests.
+5. **Several instantons.** The ``E = 0`` solve is repeated from the first instanton mirrored through
+   the chord attractor–saddle; a converged, distinct second path (Maier–Stein with ``β > 4`` has
+   two mirror-image instantons) adds its rate: ``1/τ = Σ 1/τ_i``.
 """
 
 from __future__ import annotations
@@ -29,13 +34,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import diffrax
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from noetherlab.attraction_basins import flow_ends
 from noetherlab.errors import InvalidArgumentError
+from noetherlab.escape_rates import EscapeTime, bouchet_reygner, eyring_kramers
 from noetherlab.fixed_points import FixedPoint, FixedPointSearch, _Drift, find_fixed_points
 from noetherlab.sde import SDE
 
@@ -52,10 +57,13 @@ class Transition:
     Attributes:
         barrier: action ``S`` of the E = 0 path from the source attractor to the saddle.
         converged: whether that path's solver converged (``barrier`` is only meaningful if so).
-        mean_exit_time: Eyring–Kramers ``τ`` (gradient drifts only, else ``None``).
-        prefactor: ``τ e^{−S}`` (gradient drifts only, else ``None``).
+        mean_exit_time: ``τ`` (Eyring–Kramers or Bouchet–Reygner; ``None`` when not available).
+        prefactor: ``τ e^{−S}`` (or ``None``).
         rate_method: how ``τ`` was obtained, or why it was not.
-        path: the E = 0 path, states ``(n+1, N)``.
+        instantons: number of distinct E = 0 paths whose rates were added.
+        divergence_integral: ``∫∇·ℓ dt`` of the (first) instanton, 0 for gradient drifts.
+        prefactor_error: estimated relative error of the prefactor from the path discretisation.
+        path: the (first) E = 0 path, states ``(n+1, N)``.
     """
 
     source: int
@@ -66,6 +74,9 @@ class Transition:
     mean_exit_time: float | None
     prefactor: float | None
     rate_method: str
+    instantons: int
+    divergence_integral: float | None
+    prefactor_error: float | None
     path: np.ndarray = field(repr=False)
 
     @property
@@ -83,6 +94,9 @@ class Transition:
             "mean_exit_time": self.mean_exit_time,
             "prefactor": self.prefactor,
             "rate_method": self.rate_method,
+            "instantons": self.instantons,
+            "divergence_integral": self.divergence_integral,
+            "prefactor_error": self.prefactor_error,
         }
 
 
@@ -115,6 +129,99 @@ class Landscape:
             ],
         }
 
+    def route(self, source: int, target: int) -> tuple[list[int], float]:
+        """The most likely sequence of transitions from attractor ``source`` to ``target`` at weak
+        noise: the route whose largest barrier is smallest (ties: smallest sum of barriers), as
+        attractor indices, with that largest barrier (``inf`` and ``[]`` when not connected).
+        Only converged transitions count."""
+        import heapq
+
+        edges: dict[int, list[tuple[int, float]]] = {}
+        for t in self.transitions:
+            if t.converged:
+                edges.setdefault(t.source, []).append((t.target, t.barrier))
+        best: dict[int, tuple[float, float]] = {source: (0.0, 0.0)}
+        heap: list[tuple[float, float, int, list[int]]] = [(0.0, 0.0, source, [source])]
+        while heap:
+            worst, total, node, seq = heapq.heappop(heap)
+            if node == target:
+                return seq, worst
+            for nxt, barrier in edges.get(node, []):
+                key = (max(worst, barrier), total + barrier)
+                if nxt not in best or key < best[nxt]:
+                    best[nxt] = key
+                    heapq.heappush(heap, (*key, nxt, [*seq, nxt]))
+        return [], float("inf")
+
+    def to_dataset(self) -> Any:
+        """The transition graph as an ``xarray.Dataset``: attractors and saddles (states,
+        eigenvalues), transitions as edges (``source``, ``target``, ``saddle``, ``barrier``,
+        ``mean_exit_time`` — NaN where not available —, ``instantons``, ``rate_method``) with their
+        E = 0 paths resampled to a common number of nodes; dims ``attractor``, ``saddle``,
+        ``transition``, ``node``, ``dim``, ``eig``. Save with :func:`noetherlab.io.save_dataset`."""
+        import xarray as xr
+
+        from noetherlab._interp import resample_uniform
+
+        def points(ps: tuple[FixedPoint, ...], name: str) -> dict[str, Any]:
+            dim = self.attractors[0].x.size
+            x = np.stack([p.x for p in ps]) if ps else np.zeros((0, dim))
+            w = np.stack([p.eigenvalues for p in ps]) if ps else np.zeros((0, dim), complex)
+            return {
+                f"{name}_x": ((name, "dim"), x),
+                f"{name}_eig_real": ((name, "eig"), w.real),
+                f"{name}_eig_imag": ((name, "eig"), w.imag),
+                f"{name}_index": ((name,), np.array([p.index for p in ps], dtype=np.int64)),
+            }
+
+        dim = self.attractors[0].x.size
+        nodes = max((t.path.shape[0] for t in self.transitions), default=2)
+        ts = self.transitions
+
+        def column(get: Any, dtype: Any = np.float64) -> tuple[tuple[str], np.ndarray]:
+            return (("transition",), np.array([get(t) for t in ts], dtype=dtype))
+
+        data = {
+            **points(self.attractors, "attractor"),
+            **points(self.saddles, "saddle"),
+            "source": column(lambda t: t.source, np.int64),
+            "target": column(lambda t: t.target, np.int64),
+            "via_saddle": column(lambda t: t.saddle, np.int64),
+            "barrier": column(lambda t: t.barrier),
+            "converged": column(lambda t: t.converged, bool),
+            "mean_exit_time": column(
+                lambda t: np.nan if t.mean_exit_time is None else t.mean_exit_time
+            ),
+            "instantons": column(lambda t: t.instantons, np.int64),
+            "rate_method": column(lambda t: t.rate_method, str),
+            "path": (
+                ("transition", "node", "dim"),
+                np.stack([resample_uniform(t.path, nodes) for t in ts])
+                if ts
+                else np.zeros((0, nodes, dim)),
+            ),
+        }
+        return xr.Dataset(
+            data,
+            attrs={"kind": "Landscape", "model": self.model, "gradient": int(self.gradient)},
+        )
+
+    def save(self, path: Any, parameters: dict[str, Any] | None = None) -> Any:
+        """Write the transition graph atomically: netCDF (``.nc``, :meth:`to_dataset`) or JSON
+        (``.json``, :meth:`as_dict`), with the noetherlab version and ``parameters``."""
+        from pathlib import Path
+
+        from noetherlab.io import save_dataset, save_json
+
+        suffix = Path(path).suffix
+        if suffix == ".json":
+            return save_json(path, self.as_dict(), parameters)
+        if suffix in (".nc", ".nc4"):
+            return save_dataset(path, self.to_dataset(), parameters)
+        raise InvalidArgumentError(
+            "path", f"unknown file type {suffix!r}", "name the file *.nc (netCDF) or *.json"
+        )
+
     def summary(self) -> str:
         lines = [
             f"{self.model}: {len(self.attractors)} attractors, {len(self.saddles)} index-1 saddles, "
@@ -127,29 +234,6 @@ class Landscape:
                 f"  {t.source} → {t.target} via saddle {t.saddle}: barrier {t.barrier:.6g}{tau}"
             )
         return "\n".join(lines)
-
-
-@eqx.filter_jit
-def _flow_ends(args: _Drift, x0: Array, t1: Array) -> Array:
-    """End states of ``ẋ = f(x)`` from each row of ``x0`` (until ``t1`` or steady state)."""
-
-    def one(x: Array) -> Array:
-        sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t, y, a: a.sde.f(y, 0.0)),
-            diffrax.Tsit5(),
-            0.0,
-            t1,
-            None,
-            x,
-            args=args,
-            stepsize_controller=diffrax.PIDController(rtol=1e-8, atol=1e-10),
-            event=diffrax.Event(diffrax.steady_state_event(rtol=1e-10, atol=1e-12)),
-            max_steps=200_000,
-            throw=False,
-        )
-        return sol.ys[-1]
-
-    return jax.vmap(one)(x0)
 
 
 def _is_gradient(sde: SDE, points: list[np.ndarray], box: np.ndarray | None, key: int) -> bool:
@@ -168,6 +252,94 @@ def _is_gradient(sde: SDE, points: list[np.ndarray], box: np.ndarray | None, key
     return bool(np.all(asym <= 1e-8 * np.maximum(np.abs(M).max(axis=(1, 2)), 1e-300)))
 
 
+def _instantons(sde: SDE, a: np.ndarray, s: np.ndarray, n: int) -> list[Any]:
+    """The E = 0 paths ``a → s``: the default solve and, when it bends away from the chord, the
+    solve started from its mirror image through the chord, kept if converged and distinct."""
+    from noetherlab.paths import most_likely_path
+
+    first = most_likely_path(sde, a, s, energy=0.0, n=n)
+    e = (s - a) / np.linalg.norm(s - a)
+    along = a + np.outer((first.x - a) @ e, e)
+    scale = 1e-3 * (1.0 + np.linalg.norm(s - a))
+    if not first.converged or np.abs(first.x - along).max() <= scale:
+        return [first]
+    second = most_likely_path(sde, a, s, energy=0.0, n=n, init=2 * along - first.x)
+    gap = np.linalg.norm(second.x[:, None, :] - first.x[None, :, :], axis=-1).min(axis=1).max()
+    if not (second.converged and gap > scale):
+        return [first]
+    return sorted([first, second], key=lambda p: p.action)
+
+
+def _transition(
+    sde: SDE,
+    attractors: tuple[FixedPoint, ...],
+    saddle: FixedPoint,
+    a: int,
+    b: int,
+    k: int,
+    gradient: bool,
+    n: int,
+) -> Transition:
+    """The transition ``a → b`` over the saddle ``k``: instantons, barrier and mean exit time."""
+    paths = _instantons(sde, attractors[a].x, saddle.x, n)
+    first = paths[0]
+    converged = all(p.converged for p in paths)
+    if not converged:
+        reason = "not available: the E = 0 path did not converge"
+        return Transition(
+            a, b, k, first.action, False, None, None, reason, len(paths), None, None, first.x
+        )
+    if not sde.constant_diffusion or sde.degenerate:
+        reason = "not available: the rate formulas need constant, non-degenerate noise"
+        return Transition(
+            a, b, k, first.action, True, None, None, reason, len(paths), None, None, first.x
+        )
+    # Eyring–Kramers counts the saddle once; Bouchet–Reygner adds the instantons' rates
+    times: list[EscapeTime] = (
+        [eyring_kramers(sde, attractors[a].x, saddle.x, first.action)]
+        if gradient
+        else [bouchet_reygner(sde, p.x, p.action) for p in paths]
+    )
+    reason = ""
+    if any(t.saddle_mismatch > 1e-3 for t in times):
+        reason = (
+            "not available: the quasi-potential Hessian transported along the instanton does not "
+            f"match the saddle's (mismatch {max(t.saddle_mismatch for t in times):.2g}: a stiff "
+            "drift, or a saddle whose quasi-potential Hessian is not the Lyapunov solution)"
+        )
+    elif len(times) > 1 and not gradient:
+        H = [np.asarray(t.saddle_hessian) for t in times]
+        gap = max(float(np.linalg.norm(h - H[0]) / np.linalg.norm(H[0])) for h in H)
+        if gap > 1e-3:
+            reason = (
+                f"not available: {len(times)} instantons reach the saddle with different "
+                f"quasi-potential Hessians (relative difference {gap:.2g}), so the "
+                "quasi-potential is not smooth there and the Bouchet–Reygner formula does not "
+                "apply (use noetherlab.fokker_planck for N ≤ 3, or simulate)"
+            )
+    if reason:
+        return Transition(
+            a, b, k, first.action, True, None, None, reason, len(paths), None, None, first.x
+        )
+    tau = 1.0 / sum(1.0 / t.mean_exit_time for t in times)
+    summed = len(times) > 1
+    method = times[0].method + (f" ({len(times)} instantons)" if summed else "")
+    return Transition(
+        a,
+        b,
+        k,
+        first.action,
+        True,
+        float(tau),
+        float(tau * np.exp(-first.action)),
+        method,
+        len(paths),
+        times[0].divergence_integral,
+        max(t.integral_error for t in times),
+        first.x,
+    )
+
+
 def landscape(
     sde: SDE,
     box: Any = None,
@@ -177,16 +349,15 @@ def landscape(
     key: int = 0,
     n: int = 400,
 ) -> Landscape:
-    """Attractors, saddles, transitions, barriers and (gradient drifts) Eyring–Kramers mean exit
-    times of a time-independent ``sde`` in ``box`` (see :func:`find_fixed_points` for ``box``,
+    """Attractors, saddles, transitions, barriers and mean exit times (Eyring–Kramers for gradient
+    drifts, Bouchet–Reygner otherwise; ``None`` with the reason where the formula does not apply)
+    of a time-independent ``sde`` in ``box`` (see :func:`find_fixed_points` for ``box``,
     ``seeds``, ``starts``, ``key``); ``n`` segments for each E = 0 path.
 
     Raises:
         InvalidArgumentError: no attractor found in the region (naming what was searched).
         UnsupportedModelError: time-dependent drift, or a continuum of fixed points.
     """
-    from noetherlab.paths import most_likely_path
-
     search = find_fixed_points(sde, box, seeds=seeds, starts=starts, key=key)
     attractors = tuple(search.attractors)
     if not attractors:
@@ -212,7 +383,7 @@ def landscape(
             starts_flow += [s.x + delta * v, s.x - delta * v]
             owners += [k, k]
         ends = np.asarray(
-            _flow_ends(args, jnp.asarray(np.stack(starts_flow)), jnp.asarray(200.0 / slowest))
+            flow_ends(args, jnp.asarray(np.stack(starts_flow)), jnp.asarray(200.0 / slowest))
         )
         A = np.stack([p.x for p in attractors])
         for k, e in zip(owners, ends, strict=True):
@@ -224,24 +395,8 @@ def landscape(
             if len(sides) != 2 or sides[0] == sides[1]:
                 continue
             s = saddles[k]
-            lam = float(np.max(s.eigenvalues.real))
             for a, b in (sides, sides[::-1]):
-                path = most_likely_path(sde, attractors[a].x, s.x, energy=0.0, n=n)
-                tau = pref = None
-                method = (
-                    "not available: the drift is not a gradient in the noise metric "
-                    "(the Bouchet–Reygner non-gradient prefactor is not implemented)"
-                )
-                if gradient:
-                    det_ratio = abs(np.prod(s.eigenvalues).real) / abs(
-                        np.prod(attractors[a].eigenvalues).real
-                    )
-                    pref = float(2 * np.pi / lam * np.sqrt(det_ratio))
-                    tau = float(pref * np.exp(path.action))
-                    method = "Eyring–Kramers (gradient drift, constant D)"
-                transitions.append(
-                    Transition(a, b, k, path.action, path.converged, tau, pref, method, path.x)
-                )
+                transitions.append(_transition(sde, attractors, s, a, b, k, gradient, n))
     return Landscape(
         sde.name,
         attractors,

@@ -524,13 +524,21 @@ def landscape(
     key: Annotated[int, typer.Option("--key", "--seed", help="random key of the starts")] = 0,
     param: ParamOpt = None,
     as_json: JsonOpt = False,
+    out: Annotated[
+        str | None,
+        typer.Option(help="also save the transition graph: *.nc (netCDF) or *.json"),
+    ] = None,
 ) -> None:
-    """Attractors, saddles, transitions, barriers and mean exit times of a model."""
+    """Attractors, saddles, transitions, barriers and mean exit times (Eyring–Kramers or
+    Bouchet–Reygner) of a model."""
 
     def go() -> None:
         from noetherlab.attractor_landscape import landscape as run
-        from noetherlab.io import to_jsonable
+        from noetherlab.io import check_output_file, to_jsonable
         from noetherlab.models import resolve_model
+
+        if out is not None:
+            check_output_file(out, suffixes=(".nc", ".nc4", ".json"))
 
         bounds = _floats(box, "--box")
         if len(bounds) != 2:
@@ -540,6 +548,8 @@ def landscape(
         sde = resolve_model(model, _params(param))
         with err_console.status(f"mapping the landscape of {sde.name}..."):
             res = run(sde, tuple(bounds), starts=starts, key=key, n=n)
+        if out is not None:
+            res.save(out, {"model": model, "box": bounds, "starts": starts, "key": key, "n": n})
         if as_json:
             data = to_jsonable(res.as_dict())
             sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -561,7 +571,7 @@ def landscape(
             tr.add_row(f"A{t.source}", f"A{t.target}", f"S{t.saddle}", barrier, tau, t.rate_method)
         console.print(tr)
 
-    _run(go, ("box", "starts", "n", "key"))
+    _run(go, ("box", "starts", "n", "key", "out"))
 
 
 @app.command()

@@ -6,7 +6,9 @@ plots people would rather look at than tables:
 * :func:`plot_ensemble` — an ensemble's final-state density (1-D or 2-D) with sample paths and an
   optional reference path;
 * :func:`plot_law_count` — the singular values behind a conservation-law count, with the gap that
-  certifies it.
+  certifies it;
+* :func:`plot_landscape` — attractors, saddles and transitions over basins or the stationary
+  density.
 
 Each returns the matplotlib figure; ``save(fig, out, name)`` writes it.
 """
@@ -162,4 +164,57 @@ def plot_law_count(count: Any) -> Any:
         ),
     )
     ax.legend(loc="best")
+    return fig
+
+
+def plot_landscape(land: Any, basins: Any = None, density: Any = None) -> Any:
+    """A :class:`~noetherlab.attractor_landscape.Landscape` as a transition graph: attractors
+    (``A0, A1, …``), index-1 saddles (``S0, …``) and the E = 0 paths of the transitions, each
+    labelled with its barrier ``S`` (and ``τ`` when known), drawn over the basins of attraction
+    (:func:`noetherlab.attraction_basins.basins`) or over the stationary density of a 2-D model
+    (:class:`~noetherlab.grid_generator.FokkerPlanck`, log scale). N-D models are drawn in the plane
+    of ``basins`` (or their first two coordinates)."""
+    fig, ax = figure(width=4.4, height=3.8)
+
+    def plane(x: np.ndarray) -> np.ndarray:
+        return basins.project(x) if basins is not None else np.asarray(x)[..., :2]
+
+    if density is not None:
+        rho = density.stationary_density()
+        floor = rho.max() * 1e-12
+        im = ax.pcolormesh(
+            *density.axes, np.log10(np.maximum(rho, floor)).T, cmap=HEATMAP, shading="auto"
+        )
+        fig.colorbar(im, ax=ax, label="log₁₀ stationary density")
+    elif basins is not None:
+        k = max(int(basins.labels.max()) + 1, 1)
+        shades = matplotlib.colors.ListedColormap(["#dddddd"] + [colour(i) for i in range(k)])
+        ax.pcolormesh(
+            basins.u,
+            basins.v,
+            basins.labels + 1,
+            cmap=shades,
+            vmin=0,
+            vmax=k,
+            alpha=0.35,
+            shading="auto",
+        )
+    for t in land.transitions:
+        xy = plane(t.path)
+        ax.plot(xy[:, 0], xy[:, 1], color=colour(t.source), lw=1.6)
+        mid = xy[len(xy) // 2]
+        label = f"S={t.barrier:.3g}" + (
+            "" if t.mean_exit_time is None else f"\nτ={t.mean_exit_time:.3g}"
+        )
+        ax.annotate(label, mid, fontsize=6, color=colour(t.source))
+    for i, p in enumerate(land.attractors):
+        xy = plane(p.x)
+        ax.plot(*xy, "o", color=colour(i), mec="black", ms=7)
+        ax.annotate(f"A{i}", xy, xytext=(4, 4), textcoords="offset points")
+    for i, p in enumerate(land.saddles):
+        xy = plane(p.x)
+        ax.plot(*xy, "X", color="black", ms=7)
+        ax.annotate(f"S{i}", xy, xytext=(4, -10), textcoords="offset points")
+    axis = ("u", "v") if basins is not None and land.attractors[0].x.size > 2 else ("x₁", "x₂")
+    ax.set(xlabel=axis[0], ylabel=axis[1], title=f"{land.model}: transition graph")
     return fig
