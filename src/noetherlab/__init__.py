@@ -45,6 +45,7 @@ _LAZY = {
     "ResolutionReport": "noetherlab.paths",
     "Status": "noetherlab.paths",
     "load_path": "noetherlab.paths",
+    "geometric_action": "noetherlab.paths",
     "most_likely_path": "noetherlab.paths",
     "AbstractPathSolver": "noetherlab.paths.solvers",
     "BlockNewton": "noetherlab.paths.solvers",
@@ -65,6 +66,14 @@ _LAZY = {
     "Landscape": "noetherlab.attractor_landscape",
     "Transition": "noetherlab.attractor_landscape",
     "landscape": "noetherlab.attractor_landscape",
+    "Basins": "noetherlab.attraction_basins",
+    "basins": "noetherlab.attraction_basins",
+    "EscapeTime": "noetherlab.escape_rates",
+    "FokkerPlanck": "noetherlab.grid_generator",
+    "ReactiveFlux": "noetherlab.grid_generator",
+    "fokker_planck": "noetherlab.grid_generator",
+    "StringResult": "noetherlab.minimum_energy_path",
+    "string_method": "noetherlab.minimum_energy_path",
     # ensembles
     "Ensemble": "noetherlab.sampling",
     "load_ensemble": "noetherlab.sampling",
@@ -113,6 +122,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static names for type checkers and IDEs
     from noetherlab import io, models
+    from noetherlab.attraction_basins import Basins, basins
     from noetherlab.attractor_landscape import Landscape, Transition, landscape
     from noetherlab.charges import (
         Charges,
@@ -121,13 +131,17 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         noether_charges,
         trajectory_charges,
     )
+    from noetherlab.escape_rates import EscapeTime
     from noetherlab.fixed_points import FixedPoint, FixedPointSearch, find_fixed_points
+    from noetherlab.grid_generator import FokkerPlanck, ReactiveFlux, fokker_planck
+    from noetherlab.minimum_energy_path import StringResult, string_method
     from noetherlab.paths import (
         PathProblem,
         PathResult,
         ResolutionControl,
         ResolutionReport,
         Status,
+        geometric_action,
         load_path,
         most_likely_path,
     )

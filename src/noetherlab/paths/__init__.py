@@ -4,10 +4,12 @@
 * :mod:`noetherlab.paths.solvers` — the solvers (block Newton, Newton–Krylov, L-BFGS, geometric,
   time via energy, shooting, Hamiltonian), subclasses of :class:`AbstractPathSolver`;
 * :class:`PathResult` with its :class:`Status` and diagnostics; :class:`ResolutionControl`;
-* :func:`most_likely_path` — the one-call convenience.
+* :func:`most_likely_path` — the one-call convenience;
+* :func:`geometric_action` — the Maupertuis action of a given curve.
 """
 
 from noetherlab.paths.api import most_likely_path
+from noetherlab.paths.maupertuis import geometric_action
 from noetherlab.paths.problem import PathProblem
 from noetherlab.paths.resolution import ResolutionControl
 from noetherlab.paths.result import PathResult, ResolutionReport, Status, load_path
@@ -21,6 +23,7 @@ __all__ = [
     "ResolutionControl",
     "ResolutionReport",
     "Status",
+    "geometric_action",
     "load_path",
     "most_likely_path",
 ]
