@@ -124,7 +124,7 @@ def main() -> None:
             f"{sim_s / warm:.0f}×",
             f"{sim_s * np.exp(7.0) / warm:.0f}×",
         )
-    Console(width=200).print(table)
+    Console(width=260).print(table)
     for name, why in notes:
         print(f"{name}: {why}")
 
