@@ -134,6 +134,8 @@ def test_transition_graph_saved_as_netcdf_and_json_and_drawn(tmp_path):
     b = basins(sde, land.attractors, (-2, 2), cells=40)
     files = save(plot_landscape(land, basins=b), tmp_path, "basins")
     files += save(plot_landscape(land, density=fokker_planck(sde, (-2, 2), 60)), tmp_path, "rho")
+    field = nl.quasi_potential(sde, land.attractors[0].x, (-2, 2), cells=40, rays=64)
+    files += save(plot_landscape(land, quasi_potential=field), tmp_path, "qp")
     assert all((tmp_path / f).stat().st_size > 1000 for f in files)
 
 

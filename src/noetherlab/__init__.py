@@ -73,6 +73,8 @@ _LAZY = {
     "ReactiveFlux": "noetherlab.grid_generator",
     "fokker_planck": "noetherlab.grid_generator",
     "StringResult": "noetherlab.minimum_energy_path",
+    "QuasiPotential": "noetherlab.quasi_potential_field",
+    "quasi_potential": "noetherlab.quasi_potential_field",
     "string_method": "noetherlab.minimum_energy_path",
     # ensembles
     "Ensemble": "noetherlab.sampling",
@@ -157,6 +159,7 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         TimeViaEnergy,
     )
     from noetherlab.paths.solvers.shooting import HamiltonianTrajectory, shoot, shooting_path
+    from noetherlab.quasi_potential_field import QuasiPotential, quasi_potential
     from noetherlab.sampling import Ensemble, load_ensemble, simulate
     from noetherlab.symmetries import (
         Generator,

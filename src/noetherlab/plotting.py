@@ -7,8 +7,8 @@ plots people would rather look at than tables:
   optional reference path;
 * :func:`plot_law_count` — the singular values behind a conservation-law count, with the gap that
   certifies it;
-* :func:`plot_landscape` — attractors, saddles and transitions over basins or the stationary
-  density.
+* :func:`plot_landscape` — attractors, saddles and transitions over basins, the stationary
+  density or the quasi-potential field.
 
 Each returns the matplotlib figure; ``save(fig, out, name)`` writes it.
 """
@@ -167,19 +167,26 @@ def plot_law_count(count: Any) -> Any:
     return fig
 
 
-def plot_landscape(land: Any, basins: Any = None, density: Any = None) -> Any:
+def plot_landscape(
+    land: Any, basins: Any = None, density: Any = None, quasi_potential: Any = None
+) -> Any:
     """A :class:`~noetherlab.attractor_landscape.Landscape` as a transition graph: attractors
     (``A0, A1, …``), index-1 saddles (``S0, …``) and the E = 0 paths of the transitions, each
     labelled with its barrier ``S`` (and ``τ`` when known), drawn over the basins of attraction
     (:func:`noetherlab.attraction_basins.basins`) or over the stationary density of a 2-D model
-    (:class:`~noetherlab.grid_generator.FokkerPlanck`, log scale). N-D models are drawn in the plane
-    of ``basins`` (or their first two coordinates)."""
+    (:class:`~noetherlab.grid_generator.FokkerPlanck`, log scale) or the quasi-potential field of
+    an attractor (:class:`~noetherlab.quasi_potential_field.QuasiPotential`, contours of ``S``).
+    N-D models are drawn in the plane of ``basins`` (or their first two coordinates)."""
     fig, ax = figure(width=4.4, height=3.8)
 
     def plane(x: np.ndarray) -> np.ndarray:
         return basins.project(x) if basins is not None else np.asarray(x)[..., :2]
 
-    if density is not None:
+    if quasi_potential is not None:
+        q = quasi_potential
+        cs = ax.contourf(q.x, q.y, np.ma.masked_invalid(q.values), levels=20, cmap=HEATMAP)
+        fig.colorbar(cs, ax=ax, label="quasi-potential S")
+    elif density is not None:
         rho = density.stationary_density()
         floor = rho.max() * 1e-12
         im = ax.pcolormesh(
