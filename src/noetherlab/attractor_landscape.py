@@ -23,7 +23,8 @@ noise-driven transitions between them go, and how rare is each?":
    so this is the usual ``2π/|λ_1(s)| · sqrt(|det ∇²V(s)|/det ∇²V(a)) · e^{ΔV}``). For any other
    drift the Bouchet–Reygner generalisation (quasi-potential Hessians and the divergence of the
    non-gradient part integrated along the instanton) replaces it. The relative error of both is
-   ``O(1/S)`` or slower (``O(S^{-1/2})`` has been measured for Maier–Stein): see the tests.
+   ``O(1/S)`` (tests/test_escape_rates.py) or slower: for Maier–Stein with ``β = 10, μ = 2`` the
+   ratio to the exact time was measured 0.39, 0.59, 0.74 at ``S = 5, 10, 20``.
 5. **Several instantons.** The ``E = 0`` solve is repeated from the first instanton mirrored through
    the chord attractor–saddle; a converged, distinct second path (Maier–Stein with ``β > 4`` has
    two mirror-image instantons) adds its rate: ``1/τ = Σ 1/τ_i``.
