@@ -113,3 +113,17 @@ def test_landscape_out_writes_the_graph_and_refuses_a_bad_suffix(tmp_path):
     assert json.loads((tmp_path / "l.json").read_text())["parameters"]["model"] == "ou"
     res = runner.invoke(app, ["landscape", "ou", "--out", str(tmp_path / "l.txt")])
     assert res.exit_code == 2 and "`--out`" in res.output
+
+
+def test_landscape_noise_sets_the_noise_and_scales_the_barrier():
+    # Maier–Stein (β = 10, D = 1 by default): the barrier is ΔΦ/D
+    one = runner.invoke(app, ["landscape", "maier-stein", "--box", "-2,2", "--json"])
+    tenth = runner.invoke(
+        app, ["landscape", "maier-stein", "--box", "-2,2", "--noise", "0.1", "--json"]
+    )
+    assert one.exit_code == 0 and tenth.exit_code == 0, tenth.output
+    b1 = json.loads(one.output)["transitions"][0]["barrier"]
+    b10 = json.loads(tenth.output)["transitions"][0]["barrier"]
+    assert abs(b10 - 10 * b1) <= 1e-6 * b10  # S = ΔΦ/D, 0.1700207/D
+    res = runner.invoke(app, ["landscape", "maier-stein", "--noise", "-1"])
+    assert res.exit_code == 2 and "`--noise`" in res.output

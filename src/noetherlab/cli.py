@@ -528,6 +528,10 @@ def landscape(
         str | None,
         typer.Option(help="also save the transition graph: *.nc (netCDF) or *.json"),
     ] = None,
+    noise: Annotated[
+        float | None,
+        typer.Option(help="isotropic noise D (replaces the model's; barriers scale as 1/D)"),
+    ] = None,
 ) -> None:
     """Attractors, saddles, transitions, barriers and mean exit times (Eyring–Kramers or
     Bouchet–Reygner) of a model."""
@@ -546,10 +550,31 @@ def landscape(
                 "--box", f"needs two numbers, got {box!r}", "e.g. --box -2,2"
             )
         sde = resolve_model(model, _params(param))
+        if noise is not None:
+            from noetherlab._validation import positive_float
+            from noetherlab.sde import SDE
+
+            level = positive_float(noise, "noise", "noise level")
+            if sde.time_dependent:
+                raise InvalidArgumentError(
+                    "noise", f"`{sde.name}` has a time-dependent drift", "landscape needs f(x)"
+                )
+            drift = sde
+            sde = SDE(lambda x: drift.f(x, 0.0), diffusion=level, dim=drift.dim, name=drift.name)
         with err_console.status(f"mapping the landscape of {sde.name}..."):
             res = run(sde, tuple(bounds), starts=starts, key=key, n=n)
         if out is not None:
-            res.save(out, {"model": model, "box": bounds, "starts": starts, "key": key, "n": n})
+            res.save(
+                out,
+                {
+                    "model": model,
+                    "box": bounds,
+                    "starts": starts,
+                    "key": key,
+                    "n": n,
+                    "noise": noise,
+                },
+            )
         if as_json:
             data = to_jsonable(res.as_dict())
             sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -571,7 +596,7 @@ def landscape(
             tr.add_row(f"A{t.source}", f"A{t.target}", f"S{t.saddle}", barrier, tau, t.rate_method)
         console.print(tr)
 
-    _run(go, ("box", "starts", "n", "key", "out"))
+    _run(go, ("box", "starts", "n", "key", "out", "noise"))
 
 
 @app.command()

@@ -136,7 +136,7 @@ def check_output_file(
     if suffixes and path.suffix.lower() not in suffixes:
         raise _io_error(
             argument,
-            f"{str(path)!r} would hold netCDF data under a {path.suffix or 'missing'!r} suffix",
+            f"{str(path)!r} has the suffix {path.suffix or 'none'!r}, not one of {list(suffixes)}",
             f"name it with one of {list(suffixes)}, e.g. {path.with_suffix(suffixes[0])}",
         )
     _writable_parent(path, argument)
