@@ -356,11 +356,48 @@ def _conditions(sde: SDE, xs: np.ndarray, ts: np.ndarray) -> np.ndarray:
     )
 
 
+def subspace_embedding(subspace: Any, n: int) -> np.ndarray | None:
+    r"""The matrix ``P`` ``(N² + N, k² + k)`` of generators restricted to the span of the ``k``
+    orthonormal columns of ``subspace`` (``(N, k)``): ``A = U a U^T``, ``b = U β``, so
+    ``(vec A, b) = P (vec a, β)`` (row-major ``vec``). ``None`` (no restriction) gives ``None``.
+    (Internal API shared by the approximate-symmetry and symmetry-learning modules.)"""
+    if subspace is None:
+        return None
+    U = as_float_array(subspace, "subspace")
+    if U.ndim == 1:
+        U = U[:, None]
+    if U.ndim != 2 or U.shape[0] != n or not 1 <= U.shape[1] <= n:
+        raise ShapeError(
+            "subspace",
+            f"must be an (N, k) basis with N = {n} rows and 1 <= k <= N columns, got shape "
+            f"{np.asarray(subspace).shape}",
+            "pass the k basis vectors as columns, e.g. the top principal components",
+        )
+    require_finite(U, "subspace")
+    k = U.shape[1]
+    if np.max(np.abs(U.T @ U - np.eye(k))) > 1e-8:
+        raise InvalidArgumentError(
+            "subspace",
+            "its columns are not orthonormal",
+            "orthonormalise them first, e.g. numpy.linalg.qr(U)[0]",
+        )
+    P = np.zeros((n * n + n, k * k + k))
+    P[: n * n, : k * k] = np.kron(U, U)
+    P[n * n :, k * k :] = U
+    return P
+
+
 def _fmt_vec(v: np.ndarray) -> str:
-    return "(" + ", ".join(f"{x:.4g}" for x in np.asarray(v).reshape(-1)) + ")"
+    """``(v1, v2, ...)``; vectors longer than 6 entries by their norm only."""
+    flat = np.asarray(v).reshape(-1)
+    if flat.size > 6:
+        return f"a {flat.size}-vector of norm {np.linalg.norm(flat):.3g}"
+    return "(" + ", ".join(f"{x:.4g}" for x in flat) + ")"
 
 
-def _classify(A: np.ndarray, b: np.ndarray, tol: float) -> tuple[str, str]:
+def classify_generator(A: np.ndarray, b: np.ndarray, tol: float) -> tuple[str, str]:
+    """Kind (``translation``, ``rotation``, ``general``) and readable name of ``δx = A x + b``.
+    (Internal API: also names approximate and learned symmetries.)"""
     n = b.size
     if np.max(np.abs(A)) <= tol:
         v = b / np.linalg.norm(b)
@@ -435,7 +472,7 @@ def find_symmetries(
     rejected: list[tuple[str, float]] = []
     for row in basis:
         A, b = row[: n * n].reshape(n, n), row[n * n :]
-        kind_name, name = _classify(A, b, tol)
+        kind_name, name = classify_generator(A, b, tol)
         sym = Symmetry(Generator(A=A, b=b, name=name), kind_name, sde, kind)
         violation = _independent_check(
             sde, sym.generator, kind, center, float(scale), t_range, seed
