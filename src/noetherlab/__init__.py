@@ -87,6 +87,17 @@ _LAZY = {
     "SymmetryReport": "noetherlab.symmetries",
     "check_symmetry": "noetherlab.symmetries",
     "find_symmetries": "noetherlab.symmetries",
+    "ApproximateSymmetries": "noetherlab.symmetry_defects",
+    "ApproximateSymmetry": "noetherlab.symmetry_defects",
+    "approximate_symmetries": "noetherlab.symmetry_defects",
+    "symmetry_defect": "noetherlab.symmetry_defects",
+    "LearnedSymmetries": "noetherlab.symmetry_learning",
+    "LearnedSymmetry": "noetherlab.symmetry_learning",
+    "learn_symmetries": "noetherlab.symmetry_learning",
+    # trained networks
+    "TrainedRNN": "noetherlab.trained_rnn",
+    "load_rnn": "noetherlab.trained_rnn",
+    "train_rnn": "noetherlab.trained_rnn",
     # conservation laws of training
     "LawCount": "noetherlab.training.lie",
     "count_laws": "noetherlab.training.lie",
@@ -169,4 +180,12 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         check_symmetry,
         find_symmetries,
     )
+    from noetherlab.symmetry_defects import (
+        ApproximateSymmetries,
+        ApproximateSymmetry,
+        approximate_symmetries,
+        symmetry_defect,
+    )
+    from noetherlab.symmetry_learning import LearnedSymmetries, LearnedSymmetry, learn_symmetries
+    from noetherlab.trained_rnn import TrainedRNN, load_rnn, train_rnn
     from noetherlab.training.lie import LawCount, count_laws, load_law_count

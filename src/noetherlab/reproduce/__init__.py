@@ -19,14 +19,20 @@ from noetherlab.errors import InvalidArgumentError
 
 __all__ = ["checks_by_kind", "default_workers", "reproduce", "summary_rows"]
 
-FIGURES = ("fig1a", "fig1b", "fig1c", "fig2")
+FIGURES = ("fig1a", "fig1b", "fig1c", "fig2", "rnn")
 
 
 def _run_figure(name: str, outdir: Path, modes: set[str], quick: bool) -> dict[str, Any]:
     """Run one figure (in this process or a worker), timing it and keeping its own warnings."""
-    from noetherlab.reproduce import fig1, fig2
+    from noetherlab.reproduce import fig1, fig2, rnn
 
-    runner = {"fig1a": fig1.fig1a, "fig1b": fig1.fig1b, "fig1c": fig1.fig1c, "fig2": fig2.fig2}
+    runner = {
+        "fig1a": fig1.fig1a,
+        "fig1b": fig1.fig1b,
+        "fig1c": fig1.fig1c,
+        "fig2": fig2.fig2,
+        "rnn": rnn.rnn,
+    }
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -45,7 +51,7 @@ def _run_figure(name: str, outdir: Path, modes: set[str], quick: bool) -> dict[s
 
 
 # Longest first, so that two workers finish together (measured: fig2 ≈ fig1a + fig1b + fig1c).
-_SCHEDULE = ("fig2", "fig1c", "fig1b", "fig1a")
+_SCHEDULE = ("rnn", "fig2", "fig1c", "fig1b", "fig1a")
 
 
 def _run_figures(
