@@ -275,7 +275,6 @@ def approximate_symmetries(
             )
         P_eff = P @ Z
     else:
-        Z = np.eye(P.shape[1])
         P_eff = P
     num, den = _quadratic_forms(sde, P_eff, xs, ts, noise_rows=not sde.constant_diffusion)
     den = den + 1e-14 * np.trace(den) / den.shape[0] * np.eye(den.shape[0])
