@@ -70,6 +70,21 @@ def test_bad_input_gives_one_line_error_and_exit_code_2():
     assert res.exit_code == 2 and "`--workers`" in res.output and "pass --workers 1" in res.output
 
 
+def test_laws_momentum_flow_json_with_formula():
+    args = ["laws", "linear", "--sizes", "2,2,1", "--flow", "momentum", "--friction", "0.5"]
+    res = runner.invoke(app, [*args, "--degree", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    # peer (Marcotte et al. 2024): 1 law; state (t, θ, θ') of dimension 2·6 + 1
+    assert (data["flow"], data["laws"], data["dimension"]) == ("momentum", 1, 13)
+    (law,) = data["polynomial_laws"]
+    assert law.endswith("*exp(t/2)") and "W1[0,0]'" in law
+    bad = runner.invoke(app, ["laws", "linear", "--sizes", "2,2,1", "--flow", "adam"])
+    assert bad.exit_code == 2 and "--flow" in bad.output and "Fix:" in bad.output
+    bad = runner.invoke(app, [*args[:4], "--flow", "nmf", "--augment", "cyclic"])
+    assert bad.exit_code == 2 and "--flow" in bad.output
+
+
 def test_laws_augment_json_with_lifted_explanation():
     res = runner.invoke(
         app, ["laws", "linear", "--sizes", "3,1", "--augment", "cyclic", "--explain", "--json"]

@@ -316,16 +316,34 @@ def laws(
         int, typer.Option(help="random parameter points for the rank certification")
     ] = 4,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    flow: Annotated[
+        str,
+        typer.Option(
+            help="gradient, momentum (heavy ball), nesterov, nmf (metric diag θ), mirror (entropy "
+            "mirror map on the last layer: input-convex nets), or a metric+momentum such as "
+            "nmf+momentum"
+        ),
+    ] = "gradient",
+    friction: Annotated[float, typer.Option(help="τ of the heavy-ball flow")] = 1.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Count (and optionally find) the conservation laws of gradient-flow training."""
+    """Count (and optionally find) the conservation laws of gradient-flow (or momentum, metric)
+    training."""
 
     def go() -> None:
         from noetherlab.training import count_laws
         from noetherlab.training.architectures import build_architecture
+        from noetherlab.training.dynamics import parse_flow
         from noetherlab.training.polylaws import find_polynomial_laws
 
         size_list = _ints(sizes, "--sizes")
+        the_flow = parse_flow(flow, friction)
+        if augment is not None and not the_flow.euclidean_gradient:
+            raise InvalidArgumentError(
+                "--flow",
+                "augmentation laws are counted for the gradient flow only",
+                "drop --augment, or use --flow gradient",
+            )
         if explain and augment is None:
             raise InvalidArgumentError(
                 "--explain",
@@ -350,7 +368,7 @@ def laws(
                 data["lifted"] = lifted_report(model, group, points=points, seed=seed)
         else:
             with err_console.status(f"counting the conservation laws of {model.name}..."):
-                res = count_laws(model, loss=loss, n_points=points, seed=seed)
+                res = count_laws(model, loss=loss, n_points=points, seed=seed, flow=the_flow)
             data = {"architecture": model.name, "loss": loss or "any", **res.as_dict()}
             data.pop("points", None)
         if degree is not None:
@@ -368,13 +386,15 @@ def laws(
                         "drop --degree (the count uses the exact average) or use a finite group",
                     )
                 grp = g.matrices
-            poly = find_polynomial_laws(model, degree, loss=loss, group=grp, seed=seed)
+            poly = find_polynomial_laws(
+                model, degree, loss=loss, group=grp, seed=seed, flow=the_flow
+            )
             data["polynomial_laws"] = poly.as_strings()
             data["polynomial_laws_certified"] = poly.certified
             data["polynomial_laws_verified"] = poly.verified
         _emit(data, as_json, f"conservation laws of {model.name}")
 
-    _run(go, ("sizes", "degree", "augment", "loss", "points", "seed"))
+    _run(go, ("sizes", "degree", "augment", "loss", "points", "seed", "flow", "friction"))
 
 
 @app.command("train-check")

@@ -13,17 +13,22 @@ from noetherlab.training.architectures import (
     relu_net,
     softmax_layer,
 )
+from noetherlab.training.dynamics import Flow
 from noetherlab.training.known import KnownLaw, known_laws
 from noetherlab.training.lie import LawCount, count_laws
+from noetherlab.training.polylaws import PolynomialLaws, find_polynomial_laws
 
 __all__ = [
     "Architecture",
+    "Flow",
     "KnownLaw",
     "LawCount",
+    "PolynomialLaws",
     "attention",
     "conv1d_net",
     "count_laws",
     "custom",
+    "find_polynomial_laws",
     "known_laws",
     "lightning_attention",
     "linear_net",

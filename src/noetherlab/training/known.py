@@ -17,6 +17,17 @@ This covers:
 * **softmax + cross-entropy** (logits shift ``W → W + 1 v^T`` leaves the loss invariant):
   the column sums ``Σ_i W_ij``, linear laws;
 * **product** ``θ_1⋯θ_n`` (rescalings preserving the product): ``θ_i² - θ_1²``.
+
+Beyond the Euclidean gradient flow (:mod:`noetherlab.training.dynamics`), the same symmetries give:
+
+* **metric flows** ``θ̇ = -M(θ)∇L``: ``h`` with ``M ∇h = Aθ`` is conserved; for a neuron rescaling
+  (linear, ReLU, homogeneous nets) that is ``Σ_in φ(θ_k) - k Σ_out φ(θ_k)`` with ``φ(θ) = θ²/2``
+  where the metric is Euclidean and ``φ(θ) = θ`` where it is ``diag(θ)`` (NMF, the non-negative
+  layer of an input-convex net);
+* **momentum flows** ``θ̈ + τ θ̇ = -∇L``: for an antisymmetric generator (``⟨θ̇, Aθ̇⟩ = 0``)
+  ``J = ⟨θ̇, Aθ⟩`` obeys ``J̇ = -τ J``, so ``e^{τt} J`` is conserved (``t³ J`` for Nesterov's
+  ``τ = 3/t``); for linear nets these are the antisymmetric parts of
+  ``Ẇ_i W_i^T - W_{i+1}^T Ẇ_{i+1}`` (``h_i(h_i - 1)/2`` laws per hidden layer).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab.training.architectures import Architecture
+from noetherlab.training.dynamics import Flow
 
 __all__ = ["KnownLaw", "explain", "known_laws"]
 
@@ -59,8 +71,14 @@ def _sym_entries(
     return laws
 
 
-def known_laws(arch: Architecture, loss: str | None = None) -> list[KnownLaw]:
-    """The known laws of ``arch`` (for ``loss``; architecture-level laws hold for every loss)."""
+def known_laws(
+    arch: Architecture, loss: str | None = None, flow: Flow | None = None
+) -> list[KnownLaw]:
+    """The known laws of ``arch`` (for ``loss``; architecture-level laws hold for every loss) under
+    ``flow`` (default the Euclidean gradient flow). Each law is a function of the flow's state:
+    ``θ``, or ``(t, θ, θ̇)`` for a momentum flow."""
+    if flow is not None and not flow.euclidean_gradient:
+        return _flow_laws(arch, flow)
     k, lay = arch.kind, arch.layers
     laws: list[KnownLaw] = []
     if k == "linear":
@@ -169,10 +187,60 @@ def known_laws(arch: Architecture, loss: str | None = None) -> list[KnownLaw]:
     return laws
 
 
-def explain(result: Any, arch: Architecture, loss: str | None) -> None:
+def _flow_laws(arch: Architecture, flow: Flow) -> list[KnownLaw]:
+    """Known laws of a metric or momentum flow (see the module docstring)."""
+    k, lay = arch.kind, arch.layers
+    D = arch.dimension
+    laws: list[KnownLaw] = []
+    homogeneous = {"linear": 1, "relu": 1, "polynomial": lay.get("homogeneous_degree")}.get(k)
+    if not flow.second_order and homogeneous is not None:
+        entropy = jnp.asarray(flow.metric_mask(arch.param_names))
+        s = lay["sizes"]
+        bias = bool(lay.get("bias", False))
+        for i in range(1, len(s) - 1):
+            for j in range(s[i]):
+
+                def law(th: Array, i: int = i, j: int = j, deg: int = homogeneous) -> Array:
+                    phi = arch.unravel(jnp.where(entropy > 0, th, 0.5 * th**2))
+                    inc = jnp.sum(phi[f"W{i}"][j]) + (phi[f"b{i}"][j] if bias else 0.0)
+                    return inc - deg * jnp.sum(phi[f"W{i + 1}"][:, j])
+
+                laws.append(
+                    KnownLaw(
+                        f"φ(in(L{i},n{j})) - {homogeneous} φ(out(L{i},n{j}))",
+                        law,
+                        f"rescaling of neuron {j} of layer {i} under the {flow.metric} metric",
+                    )
+                )
+    elif flow.second_order and flow.metric == "euclidean" and k == "linear":
+        s = lay["sizes"]
+        tau = flow.friction
+        heavy = flow.momentum == "heavy-ball"
+        weight = f"exp({tau:g} t)" if heavy else "t³"
+        for i in range(1, len(s) - 1):
+            for a in range(s[i]):
+                for b in range(a + 1, s[i]):
+
+                    def mlaw(z: Array, i: int = i, a: int = a, b: int = b) -> Array:
+                        p, v = arch.unravel(z[1 : D + 1]), arch.unravel(z[D + 1 :])
+                        J = v[f"W{i}"] @ p[f"W{i}"].T - p[f"W{i + 1}"].T @ v[f"W{i + 1}"]
+                        w = jnp.exp(tau * z[0]) if heavy else z[0] ** 3
+                        return w * (J[a, b] - J[b, a])
+
+                    laws.append(
+                        KnownLaw(
+                            f"{weight}·A(W{i}'W{i}^T - W{i + 1}^T W{i + 1}')[{a},{b}]",
+                            mlaw,
+                            f"rotation of hidden layer {i} (antisymmetric part of GL({s[i]}))",
+                        )
+                    )
+    return laws
+
+
+def explain(result: Any, arch: Architecture, loss: str | None, flow: Flow | None = None) -> None:
     """Fill ``result.explained`` with the number of functionally independent known laws (rank of
     their gradients at the first point) and ``result.known`` with their names."""
-    laws = known_laws(arch, loss)
+    laws = known_laws(arch, loss, flow)
     if not laws:
         return
     theta = jnp.asarray(result.points[0])

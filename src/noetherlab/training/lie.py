@@ -28,7 +28,7 @@ rather than a guess.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import scipy.linalg
 from noetherlab._resources import check_memory
 from noetherlab._validation import positive_int
 from noetherlab.training.architectures import Architecture
+from noetherlab.training.dynamics import Flow, flow_family, parse_flow
 from noetherlab.training.losses import get_loss
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "count_laws",
     "load_law_count",
     "loss_fields",
+    "on_flow",
 ]
 
 Array = jax.Array
@@ -58,12 +60,45 @@ Array = jax.Array
 
 @dataclass(frozen=True)
 class FieldFamily:
-    """Generators ``X_ξ = ∇_θ h(θ, ξ)``; ``sample(key, n)`` draws a batch of ``ξ`` (leading axis ``n``)."""
+    """Generators ``X_ξ = ∇_θ h(θ, ξ)``; ``sample(key, n)`` draws a batch of ``ξ`` (leading axis ``n``).
+
+    A flow other than the Euclidean gradient flow (:mod:`noetherlab.training.dynamics`) replaces the
+    gradients by its own ``field(z, ξ)`` on a state ``z`` of size ``dimension`` (``2D + 1`` with
+    momentum) and draws its random states with ``points(key, n)``; ``h`` stays the loss potential.
+    """
 
     h: Callable[[Array, Any], Array]
     sample: Callable[[Array, int], Any]
     dimension: int
     description: str
+    field: Callable[[Array, Any], Array] | None = None
+    points: Callable[[Array, int], Array] | None = None
+
+    def vector_field(self, z: Array, xi: Any) -> Array:
+        """``X_ξ(z)`` (shape ``(dimension,)``)."""
+        return jax.grad(self.h)(z, xi) if self.field is None else self.field(z, xi)
+
+    def random_points(self, key: Array, n: int) -> Array:
+        """``n`` random states ``(n, dimension)`` (``N(0, I)`` unless the flow says otherwise)."""
+        if self.points is None:
+            return jax.random.normal(key, (n, self.dimension))
+        return self.points(key, n)
+
+
+def on_flow(family: FieldFamily, flow: Flow, names: Sequence[str]) -> FieldFamily:
+    """The generators of ``flow`` (:func:`~noetherlab.training.dynamics.flow_family`) built on the
+    loss potentials of ``family`` (a gradient family over parameters named ``names``)."""
+    if flow.euclidean_gradient:
+        return family
+    field, sample, points = flow_family(flow, jax.grad(family.h), family.sample, names)
+    return FieldFamily(
+        family.h,
+        sample,
+        flow.state_dimension(family.dimension),
+        f"{family.description}, {flow.name} flow {flow.describe()}",
+        field,
+        points,
+    )
 
 
 def architecture_fields(arch: Architecture) -> FieldFamily:
@@ -111,17 +146,16 @@ def _act(mats: Array, x: Array) -> Array:
 
 
 def bracket_field(
-    h: Callable[[Array, Any], Array], k: int
+    field: Callable[[Array, Any], Array], k: int
 ) -> Callable[[Array, Any], tuple[Array, Array]]:
     """``θ -> [X_{ξ_k}, [⋯, [X_{ξ_2}, X_{ξ_1}]]](θ)`` for a tuple ``ξ = (ξ_1, …, ξ_k)`` of bundles
-    (each generator is the sum of the fields of a bundle of samples, a generic element of the span).
-    Also returns the size of the two terms of the outermost bracket, to recognise cancellation
-    (a bracket that vanishes identically comes out as roundoff, not as a new direction)."""
+    (each generator is the sum of the fields ``field(θ, ξ)`` of a bundle of samples, a generic
+    element of the span). Also returns the size of the two terms of the outermost bracket, to
+    recognise cancellation (a bracket that vanishes identically comes out as roundoff, not as a new
+    direction)."""
 
-    def bundle_h(theta: Array, xi: Any) -> Array:
-        return jnp.sum(jax.vmap(lambda one: h(theta, one))(xi))
-
-    grad_h = jax.grad(bundle_h)
+    def grad_h(theta: Array, xi: Any) -> Array:
+        return jnp.sum(jax.vmap(lambda one: field(theta, one))(xi), axis=0)
 
     def element(theta: Array, xis: tuple[Any, ...]) -> tuple[Array, Array]:
         def E(j: int, th: Array) -> tuple[Array, Array]:
@@ -145,7 +179,8 @@ class LawCount:
     Attributes:
         laws: number of independent conservation laws ``D - trace_dimension`` (``None`` when the
             rank decision is ambiguous).
-        dimension: ``D``.
+        dimension: ``D``, the dimension of the flow's state (the parameters, or ``2D + 1`` for
+            ``(t, θ, θ̇)`` with momentum).
         trace_dimension: ``dim Lie(W)(θ)`` (at the first point; see ``ranks``).
         certified: same rank at every point and every singular-value gap ``>= min_gap``.
         gap: the smallest gap ``σ_r / σ_{r+1}`` over the points.
@@ -171,10 +206,12 @@ class LawCount:
     explained: int | None = None
     known: list[str] = field(default_factory=list)
     message: str = ""
+    flow: str = "gradient"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": "LawCount",
+            "flow": self.flow,
             "laws": self.laws,
             "dimension": self.dimension,
             "trace_dimension": self.trace_dimension,
@@ -212,6 +249,7 @@ class LawCount:
             explained=d.get("explained_by_known_laws"),
             known=list(d.get("known_laws", [])),
             message=d.get("message", ""),
+            flow=d.get("flow", "gradient"),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -251,7 +289,10 @@ def trace_dimension(
     levels: list[int] = []
     for level in range(1, max_level + 1):
         element = jax.jit(
-            jax.vmap(jax.vmap(bracket_field(family.h, level), in_axes=(0, None)), in_axes=(None, 0))
+            jax.vmap(
+                jax.vmap(bracket_field(family.vector_field, level), in_axes=(0, None)),
+                in_axes=(None, 0),
+            )
         )
         added, stale = 0, 0
         while stale < patience and basis.shape[0] < P * D:
@@ -324,13 +365,18 @@ def count_laws(
     rtol: float = 1e-8,
     min_gap: float = 1e4,
     known: bool = True,
+    flow: str | Flow = "gradient",
 ) -> LawCount:
-    """Count the independent conservation laws of gradient flow for ``arch``.
+    """Count the independent conservation laws of gradient-flow (or momentum, metric) training.
 
     Args:
         arch: the model.
         loss: ``None`` for the architecture-level count (laws that hold for every loss and data set),
             or a loss name (laws for that loss, every data set).
+        flow: the training dynamics: ``"gradient"`` (default), ``"momentum"`` (heavy ball, friction
+            1), ``"nesterov"``, ``"nmf"``, ``"mirror"``, a combination such as ``"nmf+momentum"``, or
+            a :class:`~noetherlab.training.dynamics.Flow` (e.g. ``Flow("heavy-ball", friction=0.5)``).
+            Second-order flows count laws ``h(t, θ, θ̇)`` on the ``2D + 1``-dimensional phase space.
         group: optional stack of input-transformation matrices (an augmentation group): the
             generators are then the gradients of the group-averaged loss (needs ``loss``).
         n_points: number of random parameter points ``θ_p ~ N(0, I)``.
@@ -346,7 +392,9 @@ def count_laws(
         from noetherlab.training.groups import validate_group
 
         group = validate_group(group, int(arch.input_shape[-1])).matrices
+    the_flow = parse_flow(flow)
     family = architecture_fields(arch) if loss is None else loss_fields(arch, loss, group)
+    family = on_flow(family, the_flow, arch.param_names)
     result = count_family_laws(
         family,
         n_points=n_points,
@@ -356,10 +404,11 @@ def count_laws(
         rtol=rtol,
         min_gap=min_gap,
     )
+    result.flow = the_flow.name
     if known:
         from noetherlab.training.known import explain
 
-        explain(result, arch, loss)
+        explain(result, arch, loss, the_flow)
     return result
 
 
@@ -388,7 +437,7 @@ def count_family_laws(
     for attempt in range(3):  # fresh, more numerous points if too few reach the generic rank
         key = jax.random.PRNGKey(seed + 7919 * attempt)
         kp, kf = jax.random.split(key)
-        points = jax.random.normal(kp, (n_points * (attempt + 1), D))
+        points = family.random_points(kp, n_points * (attempt + 1))
         per_point, levels = trace_dimension(family, points, kf, batch=B, max_level=max_level)
         ranks, gaps = zip(*(_rank_and_gap(M, rtol) for M in per_point), strict=True)
         if sum(r == max(ranks) for r in ranks) >= min(2, len(ranks)):

@@ -7,6 +7,11 @@ generate). These conditions are *linear* in the coefficients ``c``: we sample ra
 ``(∇θ^α(θ_p) · X_j(θ_p))_α`` and take the numerical null space by SVD (gap reported). The basis is
 brought to reduced row-echelon form, snapped to exact rationals (small denominators), printed as
 sympy expressions in the parameter names, and verified independently at fresh points.
+
+For a momentum flow (:mod:`noetherlab.training.dynamics`) the laws depend on time explicitly: the
+ansatz is ``h(t, θ, θ̇) = Σ_c w_c(t) P_c(θ, θ̇)`` with polynomials ``P_c`` and the weights
+``w_c(t) = e^{cτt}`` (heavy ball) or ``t^{3c}`` (Nesterov), ``c = 0..degree`` — the factors by which
+friction shrinks a term of degree ``c`` in the velocity. It is still linear in the coefficients.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -27,12 +33,14 @@ from noetherlab._exact import rref, snap_rational
 from noetherlab._validation import positive_int
 from noetherlab.errors import InvalidArgumentError
 from noetherlab.training.architectures import Architecture
+from noetherlab.training.dynamics import Flow, parse_flow
 from noetherlab.training.lie import (
     FieldFamily,
     _bundles,
     architecture_fields,
     bracket_field,
     loss_fields,
+    on_flow,
 )
 
 __all__ = ["PolynomialLaws", "find_polynomial_laws"]
@@ -46,7 +54,9 @@ class PolynomialLaws:
 
     Attributes:
         laws: sympy expressions, one per basis element of the space of conserved polynomials.
-        coefficients: ``(k, M)`` rational-snapped coefficients on ``monomials`` (exponent tuples).
+        coefficients: ``(k, M)`` rational-snapped coefficients on ``monomials`` (exponent tuples
+            over the flow's state: ``θ``, or ``(θ, θ̇)`` with momentum, each with its time weight
+            ``weights[m]``: the ``c`` of ``w_c(t)``, 0 for first-order flows).
         null_dimension: dimension of the space of conserved polynomials of degree ``<= degree``.
         functionally_independent: rank of the laws' gradients at a random point (products of laws
             count in ``null_dimension`` but not here).
@@ -66,17 +76,19 @@ class PolynomialLaws:
     seconds: float
     degree: int
     names: tuple[str, ...] = field(repr=False, default=())
+    weights: list[int] = field(default_factory=list)
+    flow: Flow = field(default_factory=Flow)
 
     def as_strings(self) -> list[str]:
         return [str(expr) for expr in self.laws]
 
-    def evaluate(self, theta: Any) -> np.ndarray:
-        """Values of the laws at ``theta`` (``(D,)`` or ``(n, D)``)."""
-        th = np.atleast_2d(np.asarray(theta, dtype=np.float64))
-        E = np.asarray(self.monomials)
-        mono = np.prod(th[:, None, :] ** E[None, :, :], axis=2)
-        out = mono @ self.coefficients.T
-        return out[0] if np.ndim(theta) == 1 else out
+    def evaluate(self, state: Any) -> np.ndarray:
+        """Values of the laws at a state ``(S,)`` or states ``(n, S)``: the parameters ``θ``, or
+        ``(t, θ, θ̇)`` for a momentum flow."""
+        z = jnp.atleast_2d(jnp.asarray(state, dtype=jnp.float64))
+        feats = jax.vmap(_features(self.flow, self.monomials, self.weights))(z)
+        out = np.asarray(feats) @ self.coefficients.T
+        return out[0] if np.ndim(state) == 1 else out
 
 
 def _monomials(D: int, degree: int) -> list[tuple[int, ...]]:
@@ -90,19 +102,48 @@ def _monomials(D: int, degree: int) -> list[tuple[int, ...]]:
     return out
 
 
-def _rows(family: FieldFamily, E: Array, points: Array, key: Array, per_point: int) -> np.ndarray:
-    field_fn = bracket_field(family.h, 1)
+def _features(
+    flow: Flow, monomials: list[tuple[int, ...]], weights: list[int]
+) -> Callable[[Array], Array]:
+    """``z -> (w_{c_m}(t) z^{α_m})_m``: the monomials of the state (of ``(θ, θ̇)`` with momentum,
+    times the time weight ``w_c``)."""
+    E = jnp.asarray(np.asarray(monomials, dtype=np.float64))
+    c = jnp.asarray(np.asarray(weights, dtype=np.float64))
+    if not flow.second_order:
+        return lambda z: jnp.prod(z[None, :] ** E, axis=1)
+    heavy = flow.momentum == "heavy-ball"
 
-    def mono(theta: Array) -> Array:
-        return jnp.prod(theta[None, :] ** E, axis=1)
+    def feats(z: Array) -> Array:
+        w = jnp.exp(c * flow.friction * z[0]) if heavy else z[0] ** (3.0 * c)
+        return w * jnp.prod(z[None, 1:] ** E, axis=1)
 
-    jac = jax.jit(jax.vmap(jax.jacfwd(mono)))(points)  # (P, M, D)
+    return feats
+
+
+def _rows(
+    family: FieldFamily,
+    features: Callable[[Array], Array],
+    points: Array,
+    key: Array,
+    per_point: int,
+) -> np.ndarray:
+    field_fn = bracket_field(family.vector_field, 1)
+    jac = jax.jit(jax.vmap(jax.jacfwd(features)))(points)  # (P, M, S)
     xis = _bundles(family, key, per_point, 4)
     X, _ = jax.jit(jax.vmap(jax.vmap(field_fn, in_axes=(0, None)), in_axes=(None, 0)))(
         points, (xis,)
     )  # (F, P, D)
-    rows = jnp.einsum("pmd,fpd->pfm", jac, X).reshape(-1, E.shape[0])
+    rows = jnp.einsum("pmd,fpd->pfm", jac, X).reshape(-1, jac.shape[1])
     return np.asarray(rows)
+
+
+def _span_rank(family: FieldFamily, points: Array, key: Array, per_point: int) -> int:
+    """The smallest rank, over ``points``, of ``per_point`` random generators' values (``>= 1``)."""
+    field_fn = bracket_field(family.vector_field, 1)
+    xis = _bundles(family, key, per_point, 4)
+    X, _ = jax.vmap(jax.vmap(field_fn, in_axes=(0, None)), in_axes=(None, 0))(points, (xis,))
+    ranks = [np.linalg.matrix_rank(np.asarray(X[:, p]), tol=None) for p in range(points.shape[0])]
+    return max(1, int(min(ranks)))
 
 
 def find_polynomial_laws(
@@ -115,32 +156,45 @@ def find_polynomial_laws(
     rtol: float = 1e-9,
     min_gap: float = 1e4,
     max_monomials: int = 6000,
+    flow: str | Flow = "gradient",
 ) -> PolynomialLaws:
     """Polynomial conservation laws of degree ``<= degree`` (see module docstring).
 
     The family of flows is the architecture level (``loss=None``), a loss, or an augmented loss
-    (``group``), exactly as in :func:`~noetherlab.training.count_laws`."""
+    (``group``), under the training dynamics ``flow``, exactly as in
+    :func:`~noetherlab.training.count_laws`. For momentum flows the laws are polynomials in
+    ``(θ, θ̇)`` with time weights (``exp(τ t)``, ``t³``, ...)."""
     start = time.perf_counter()
     degree = positive_int(degree, "degree")
+    the_flow = parse_flow(flow)
     D = arch.dimension
-    M = math.comb(D + degree, degree) - 1  # monomials of degree 1..degree, counted before listing
+    n_vars = 2 * D if the_flow.second_order else D
+    n_weights = degree + 1 if the_flow.second_order else 1
+    # monomials of degree 1..degree (times each time weight), counted before listing
+    M = n_weights * (math.comb(n_vars + degree, degree) - 1)
     if M > max_monomials:
         raise InvalidArgumentError(
             "degree",
-            f"{M} monomials of degree <= {degree} in D = {D} parameters exceed max_monomials = {max_monomials}",
+            f"{M} monomials of degree <= {degree} in {n_vars} variables exceed max_monomials = {max_monomials}",
             "lower the degree (or raise max_monomials)",
         )
-    monomials = _monomials(D, degree)
+    base = _monomials(n_vars, degree)
+    monomials = base * n_weights
+    weights = [c for c in range(n_weights) for _ in base]
     if group is not None and loss is None:
         loss = "mse"
     family = architecture_fields(arch) if loss is None else loss_fields(arch, loss, group)
-    E = jnp.asarray(np.asarray(monomials, dtype=np.float64))
+    family = on_flow(family, the_flow, arch.param_names)
+    features = _features(the_flow, monomials, weights)
     key = jax.random.PRNGKey(seed)
     kp, kf, kv = jax.random.split(key, 3)
-    per_point = min(D, 64)
-    n_points = int(np.ceil(2.0 * M / per_point)) + 4
-    points = jax.random.normal(kp, (n_points, D))
-    A = _rows(family, E, points, kf, per_point)
+    per_point = min(family.dimension, 64)
+    # each point contributes as many independent rows as the generators span there (at most
+    # ``per_point``, often fewer): enough points for twice as many rows as unknowns
+    per_rank = _span_rank(family, family.random_points(jax.random.fold_in(kp, 1), 2), kf, per_point)
+    n_points = int(np.ceil(2.0 * M / per_rank)) + 4
+    points = family.random_points(kp, n_points)
+    A = _rows(family, features, points, kf, per_point)
     A = A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-300)
     s, vt = np.linalg.svd(A, full_matrices=True)[1:]
     s_full = np.zeros(M)
@@ -153,25 +207,14 @@ def find_polynomial_laws(
     null = vt[M - k :] if k else np.zeros((0, M))
     C = snap_rational(rref(null, 1e-10)) if k else null
     # verify the (snapped) laws on fresh points
-    B = _rows(family, E, jax.random.normal(kv, (4, D)), jax.random.fold_in(kv, 1), per_point)
+    B = _rows(family, features, family.random_points(kv, 4), jax.random.fold_in(kv, 1), per_point)
     scale = (
         np.linalg.norm(B, axis=1, keepdims=True)
         * np.maximum(np.linalg.norm(C, axis=1), 1e-300)[None, :]
     )
     resid = float(np.max(np.abs(B @ C.T) / np.maximum(scale, 1e-300))) if k else 0.0
-    syms = [sympy.Symbol(n) for n in arch.param_names]
-    laws = []
-    for row in C:
-        expr = sympy.Integer(0)
-        for c, e in zip(row, monomials, strict=True):
-            if c != 0.0:
-                term = (
-                    sympy.nsimplify(c, rational=True)
-                    if float(Fraction(c).limit_denominator(100)) == c
-                    else sympy.Float(c, 12)
-                )
-                expr += term * sympy.Mul(*[syms[i] ** p for i, p in enumerate(e) if p])
-        laws.append(sympy.expand(expr))
+    names = the_flow.state_names(arch.param_names)
+    laws = [_formula(row, monomials, weights, names, the_flow) for row in C]
     result = PolynomialLaws(
         laws=laws,
         coefficients=C,
@@ -184,17 +227,43 @@ def find_polynomial_laws(
         max_residual=resid,
         seconds=0.0,
         degree=degree,
-        names=arch.param_names,
+        names=names,
+        weights=weights,
+        flow=the_flow,
     )
     if k:
-        theta = np.asarray(jax.random.normal(jax.random.fold_in(kv, 2), (D,)))
-        Emat = np.asarray(monomials, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mono = np.prod(theta[None, :] ** Emat, axis=1)
-            grads = np.where(Emat > 0, Emat * mono[:, None] / theta[None, :], 0.0)  # d θ^α / d θ_i
-        G = C @ grads
+        z = family.random_points(jax.random.fold_in(kv, 2), 1)[0]
+        G = C @ np.asarray(jax.jacfwd(features)(z))
         result.functionally_independent = int(
             np.linalg.matrix_rank(G, tol=1e-9 * max(np.max(np.abs(G)), 1e-300))
         )
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _formula(
+    row: np.ndarray,
+    monomials: list[tuple[int, ...]],
+    weights: list[int],
+    names: tuple[str, ...],
+    flow: Flow,
+) -> Any:
+    """The sympy expression ``Σ_m row_m w_{c_m}(t) z^{α_m}`` (exact rationals where they are)."""
+    syms = [sympy.Symbol(n) for n in names]
+    variables = syms[1:] if flow.second_order else syms
+    t = syms[0] if flow.second_order else None
+    tau = sympy.nsimplify(flow.friction, rational=True)
+    expr = sympy.Integer(0)
+    for c, e, w in zip(row, monomials, weights, strict=True):
+        if c == 0.0:
+            continue
+        term = (
+            sympy.nsimplify(c, rational=True)
+            if float(Fraction(c).limit_denominator(100)) == c
+            else sympy.Float(c, 12)
+        )
+        if t is not None and w:
+            term *= sympy.exp(w * tau * t) if flow.momentum == "heavy-ball" else t ** (3 * w)
+        expr += term * sympy.Mul(*[variables[i] ** p for i, p in enumerate(e) if p])
+    expr = sympy.expand(expr)
+    return sympy.factor_terms(expr) if flow.second_order else expr
