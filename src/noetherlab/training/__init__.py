@@ -16,6 +16,7 @@ from noetherlab.training.architectures import (
 from noetherlab.training.dynamics import Flow
 from noetherlab.training.known import KnownLaw, known_laws
 from noetherlab.training.lie import LawCount, count_laws
+from noetherlab.training.modules import from_module
 from noetherlab.training.polylaws import PolynomialLaws, find_polynomial_laws
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "count_laws",
     "custom",
     "find_polynomial_laws",
+    "from_module",
     "known_laws",
     "lightning_attention",
     "linear_net",
