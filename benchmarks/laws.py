@@ -13,6 +13,10 @@ large: linear [20,20,20] (D = 800), ReLU [10,50,10] (D = 1000).
   [X, Y] = J_Y X - J_X Y, evaluation at one random point, a float rank; brackets are added level by
   level while they raise the rank. Time-boxed by ``--baseline-limit`` seconds per case.
 * the published SageMath times (10.5 s, 44 s, 188 s, 242 s on a 2-core machine) are printed for reference.
+
+A second table (skip with ``--skip-flows``) counts the laws of momentum and metric flows (Marcotte,
+Gribonval & Peyré, ICML 2024) on the peer's cases, with the peer's counts as the reference column;
+the baseline run in the same process is the gradient-flow count of the same architecture.
 """
 
 from __future__ import annotations
@@ -39,6 +43,85 @@ CASES = {
     "linear[20,20,20]": ("linear", [20, 20, 20], False, None),
     "relu[10,50,10]": ("relu", [10, 50, 10], False, None),
 }
+
+
+#: name -> (kind, sizes, bias, flow, the peer's count)
+FLOW_CASES = {
+    "linear[2,2,1] momentum": ("linear", [2, 2, 1], False, "momentum", 1),
+    "linear[2,3,1] momentum": ("linear", [2, 3, 1], False, "momentum", 3),
+    "linear[1,3,1] momentum": ("linear", [1, 3, 1], False, "momentum", 6),
+    "linear[2,1,2] momentum": ("linear", [2, 1, 2], False, "momentum", 0),
+    "linear[1,4,1] momentum": ("linear", [1, 4, 1], False, "momentum", 10),
+    "linear[2,2,1] nesterov": ("linear", [2, 2, 1], False, "nesterov", 1),
+    "relu[2,3,2] momentum": ("relu", [2, 3, 2], False, "momentum", 0),
+    "linear[2,3,2] nmf": ("linear", [2, 3, 2], False, "nmf", 3),
+    "linear[2,2,2] nmf": ("linear", [2, 2, 2], False, "nmf", 2),
+    "relu[2,3,2] mirror (ICNN)": ("relu", [2, 3, 2], False, "mirror", 3),
+    "relu[2,3,2]+bias mirror (ICNN)": ("relu", [2, 3, 2], True, "mirror", 3),
+    "linear[2,3,2] nmf+momentum": ("linear", [2, 3, 2], False, "nmf+momentum", 0),
+    "relu[2,3,2] mirror+momentum": ("relu", [2, 3, 2], False, "mirror+momentum", 0),
+}
+
+
+def run_flow_case(name: str) -> dict:
+    from noetherlab import training as tr
+
+    kind, sizes, bias, flow, _ = FLOW_CASES[name]
+    arch = tr.linear_net(sizes) if kind == "linear" else tr.relu_net(sizes, bias=bias)
+    t0 = time.perf_counter()
+    grad = tr.count_laws(arch, known=False)
+    t_grad = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = tr.count_laws(arch, flow=flow, known=False)
+    t_flow = time.perf_counter() - t0
+    return {
+        "state": res.dimension,
+        "laws": res.laws,
+        "gradient_laws": grad.laws,
+        "certified": res.certified,
+        "gap": res.gap,
+        "gradient_s": t_grad,
+        "flow_s": t_flow,
+    }
+
+
+def flow_table(console: Console) -> None:
+    table = Table(title="Laws of momentum and metric flows (ours vs the peer's counts)")
+    for col in (
+        "case",
+        "state dim",
+        "laws (ours)",
+        "peer's count",
+        "agree",
+        "certified / gap",
+        "gradient-flow laws",
+        "gradient count s (baseline)",
+        "flow count s",
+        "ratio flow/gradient",
+    ):
+        table.add_column(col)
+    for name, case in FLOW_CASES.items():
+        out = subprocess.run(
+            [sys.executable, __file__, "--flow-case", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        table.add_row(
+            name,
+            str(r["state"]),
+            str(r["laws"]),
+            str(case[4]),
+            "yes" if r["laws"] == case[4] else "NO",
+            f"{r['certified']} / {r['gap']:.1e}",
+            str(r["gradient_laws"]),
+            f"{r['gradient_s']:.2f}",
+            f"{r['flow_s']:.2f}",
+            f"{r['flow_s'] / r['gradient_s']:.1f}",
+        )
+        console.print(f"done {name}", style="dim")
+    console.print(table)
 
 
 def run_case(name: str) -> dict:
@@ -157,11 +240,21 @@ def main() -> None:
     ap.add_argument("--case")
     ap.add_argument("--baseline-limit", type=float, default=300.0)
     ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--flow-case")
+    ap.add_argument("--skip-flows", action="store_true")
+    ap.add_argument("--only-flows", action="store_true")
     args = ap.parse_args()
     if args.case:
         print(json.dumps(run_case(args.case)))
         return
+    if args.flow_case:
+        print(json.dumps(run_flow_case(args.flow_case)))
+        return
     console = Console(width=200)
+    if not args.skip_flows:
+        flow_table(console)
+    if args.only_flows:
+        return
     table = Table(title="Counting conservation laws (architecture level, every loss and data set)")
     for col in (
         "case",

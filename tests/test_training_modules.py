@@ -108,6 +108,9 @@ def test_module_bad_input():
         tr.from_module(lambda x: x, (2,))
     with pytest.raises(InvalidArgumentError, match="variables"):
         tr.from_module(LinenMLP(), (2,))
+    # a bare function (training.custom) is checked by the same shape probe
+    with pytest.raises(ShapeError, match=r"apply.*shape \(4,\)"):
+        tr.custom(lambda p, x: p["w"] @ x, {"w": jnp.ones((2, 3))}, (4,))
 
 
 def test_pytorch_module_refused_with_the_reason():

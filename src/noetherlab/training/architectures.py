@@ -41,6 +41,7 @@ __all__ = [
     "custom",
     "lightning_attention",
     "linear_net",
+    "output_size",
     "polynomial_net",
     "polynomial_unit",
     "product_model",
@@ -371,6 +372,26 @@ def product_model(n: int = 3) -> Architecture:
     )
 
 
+def output_size(
+    apply: Callable[[Any, Array], Array],
+    params: Any,
+    shape: tuple[int, ...],
+    argument: str,
+    fix: str,
+) -> int:
+    """The number of values ``apply(params, x)`` returns for one input of ``shape`` (traced, not
+    run); a failure is a :class:`ShapeError` under ``argument`` with ``fix``."""
+    try:
+        out = jax.eval_shape(apply, params, jax.ShapeDtypeStruct(shape, jnp.float64))
+    except Exception as exc:
+        raise ShapeError(
+            argument,
+            f"the model raised {type(exc).__name__} on an input of shape {shape}: {exc}",
+            fix,
+        ) from exc
+    return int(np.prod(out.shape)) if out.shape else 1
+
+
 def custom(
     apply: Callable[[Any, Array], Array],
     params: Any,
@@ -383,15 +404,7 @@ def custom(
             "apply", "must be a function apply(params, x)", "pass a JAX-traceable function"
         )
     shape = tuple(int(s) for s in input_shape)
-    try:
-        out = jax.eval_shape(apply, params, jax.ShapeDtypeStruct(shape, jnp.float64))
-    except Exception as exc:
-        raise InvalidArgumentError(
-            "apply",
-            f"raised {type(exc).__name__} on params and an input of shape {shape}: {exc}",
-            "check the shapes",
-        ) from exc
-    out_dim = int(np.prod(out.shape)) if out.shape else 1
+    out_dim = output_size(apply, params, shape, "apply", "check the shapes")
     flat, _ = ravel_pytree(params)
     if flat.size == 0:
         raise ShapeError("params", "has no parameters", "pass a non-empty pytree of arrays")

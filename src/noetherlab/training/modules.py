@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab.errors import InvalidArgumentError, ShapeError, UnsupportedModelError
-from noetherlab.training.architectures import Architecture
+from noetherlab.training.architectures import Architecture, output_size
 
 __all__ = ["from_module"]
 
@@ -80,19 +80,13 @@ def from_module(
             "or wrap a plain function with noetherlab.training.custom",
         )
     names, params = _named_float64(params)
-    try:
-        out = jax.eval_shape(apply, params, jax.ShapeDtypeStruct(shape, jnp.float64))
-    except Exception as exc:
-        raise ShapeError(
-            "input_shape",
-            f"the module raised {type(exc).__name__} on an input of shape {shape}: {exc}",
-            "pass the shape of one input, without a batch axis",
-        ) from exc
-    size = int(np.prod(out.shape)) if out.shape else 1
+    size = output_size(
+        apply, params, shape, "input_shape", "pass the shape of one input, without a batch axis"
+    )
     if output_dim is not None and size != output_dim:
         raise ShapeError(
             "output_dim",
-            f"is {output_dim}, but the module returns {size} values (shape {tuple(out.shape)})",
+            f"is {output_dim}, but the module returns {size} values",
             f"pass output_dim={size}, or check the module's last layer",
         )
     return Architecture(
