@@ -154,17 +154,17 @@ def bracket_field(
     recognise cancellation (a bracket that vanishes identically comes out as roundoff, not as a new
     direction)."""
 
-    def grad_h(theta: Array, xi: Any) -> Array:
+    def bundle_field(theta: Array, xi: Any) -> Array:
         return jnp.sum(jax.vmap(lambda one: field(theta, one))(xi), axis=0)
 
     def element(theta: Array, xis: tuple[Any, ...]) -> tuple[Array, Array]:
         def E(j: int, th: Array) -> tuple[Array, Array]:
             if j == 0:
-                g = grad_h(th, xis[0])
+                g = bundle_field(th, xis[0])
                 return g, jnp.linalg.norm(g)
-            Xv = grad_h(th, xis[j])
+            Xv = bundle_field(th, xis[j])
             Yv, dY = jax.jvp(lambda t: E(j - 1, t)[0], (th,), (Xv,))
-            _, dX = jax.jvp(lambda t: grad_h(t, xis[j]), (th,), (Yv,))
+            _, dX = jax.jvp(lambda t: bundle_field(t, xis[j]), (th,), (Yv,))
             return dY - dX, jnp.linalg.norm(dY) + jnp.linalg.norm(dX)
 
         return E(k - 1, theta)

@@ -120,6 +120,16 @@ def _features(
     return feats
 
 
+def _generator_values(family: FieldFamily, points: Array, key: Array, per_point: int) -> Array:
+    """``per_point`` random generators (bundles of 4 samples) at every point: ``(F, P, S)``."""
+    field_fn = bracket_field(family.vector_field, 1)
+    xis = _bundles(family, key, per_point, 4)
+    X, _ = jax.jit(jax.vmap(jax.vmap(field_fn, in_axes=(0, None)), in_axes=(None, 0)))(
+        points, (xis,)
+    )
+    return X
+
+
 def _rows(
     family: FieldFamily,
     features: Callable[[Array], Array],
@@ -127,22 +137,17 @@ def _rows(
     key: Array,
     per_point: int,
 ) -> np.ndarray:
-    field_fn = bracket_field(family.vector_field, 1)
+    """The conditions ``∇(feature_m)(z_p) · X_f(z_p)``, one row per (point, generator)."""
     jac = jax.jit(jax.vmap(jax.jacfwd(features)))(points)  # (P, M, S)
-    xis = _bundles(family, key, per_point, 4)
-    X, _ = jax.jit(jax.vmap(jax.vmap(field_fn, in_axes=(0, None)), in_axes=(None, 0)))(
-        points, (xis,)
-    )  # (F, P, D)
+    X = _generator_values(family, points, key, per_point)
     rows = jnp.einsum("pmd,fpd->pfm", jac, X).reshape(-1, jac.shape[1])
     return np.asarray(rows)
 
 
 def _span_rank(family: FieldFamily, points: Array, key: Array, per_point: int) -> int:
     """The smallest rank, over ``points``, of ``per_point`` random generators' values (``>= 1``)."""
-    field_fn = bracket_field(family.vector_field, 1)
-    xis = _bundles(family, key, per_point, 4)
-    X, _ = jax.vmap(jax.vmap(field_fn, in_axes=(0, None)), in_axes=(None, 0))(points, (xis,))
-    ranks = [np.linalg.matrix_rank(np.asarray(X[:, p]), tol=None) for p in range(points.shape[0])]
+    X = np.asarray(_generator_values(family, points, key, per_point))
+    ranks = [np.linalg.matrix_rank(X[:, p]) for p in range(points.shape[0])]
     return max(1, int(min(ranks)))
 
 
