@@ -282,9 +282,15 @@ def trace_dimension(
     bundle: int = 8,
 ) -> tuple[list[np.ndarray], list[int]]:
     """Grow the algebra; return the kept elements' values at each point ``(K, D)`` and the
-    cumulative kept count per level."""
+    cumulative kept count per level.
+
+    Each point ``θ_p`` has its own orthonormal basis of the trace seen so far (``(D, D)`` at most),
+    updated as the random elements stream in: an element is kept when it raises the rank at some
+    point (block Gram–Schmidt, twice, then a rank-revealing QR of the residuals). So ``K`` stays
+    near the trace dimension, not ``P`` times it."""
     P, D = points.shape
-    basis = np.zeros((0, P * D))
+    bases = np.zeros((P, D, D))  # rows 0..ranks[p]-1 of bases[p]: orthonormal basis at θ_p
+    ranks = np.zeros(P, dtype=int)
     kept: list[np.ndarray] = []
     levels: list[int] = []
     for level in range(1, max_level + 1):
@@ -295,34 +301,33 @@ def trace_dimension(
             )
         )
         added, stale = 0, 0
-        while stale < patience and basis.shape[0] < P * D:
+        while stale < patience and np.any(ranks < D):
             key, *subkeys = jax.random.split(key, level + 1)
             xis = tuple(_bundles(family, k, batch, bundle) for k in subkeys)
             vals_j, scales_j = element(points, xis)  # (batch, P, D), (batch, P)
             vals, scales = np.asarray(vals_j), np.asarray(scales_j)
+            norms = np.linalg.norm(vals, axis=2)
             # a bracket whose two terms cancel to roundoff is zero, not a new direction
-            vals = np.where((np.linalg.norm(vals, axis=2) > 1e-10 * scales)[:, :, None], vals, 0.0)
-            # normalise each point's block so that every point weighs the same in the test
-            norms = np.linalg.norm(vals, axis=2, keepdims=True)
-            rows = (vals / np.where(norms > 0, norms, 1.0)).reshape(vals.shape[0], -1)
-            rn = np.linalg.norm(rows, axis=1)
-            ok = np.isfinite(rn) & (rn > 0)
-            rows, cand = rows[ok] / rn[ok, None], vals[ok]
-            for _ in range(2):  # block Gram–Schmidt against the basis, twice
-                rows = rows - (rows @ basis.T) @ basis
-            new = 0
-            if rows.shape[0]:
+            live = np.isfinite(norms) & (norms > 1e-10 * scales) & (norms > 0)
+            unit = np.where(live[:, :, None], vals / np.where(live, norms, 1.0)[:, :, None], 0.0)
+            chosen: set[int] = set()
+            for p in range(P):
+                rows = unit[:, p, :]
+                Q = bases[p, : ranks[p]]
+                for _ in range(2):  # block Gram–Schmidt against the basis, twice
+                    rows = rows - (rows @ Q.T) @ Q
                 # rank-revealing QR picks the new independent directions among the residuals
                 Qr, Rr, piv = scipy.linalg.qr(rows.T, mode="economic", pivoting=True)
-                diag = np.abs(np.diag(Rr))
-                new = int(np.sum(diag > tol))
+                new = int(np.sum(np.abs(np.diag(Rr)) > tol))
                 if new:
-                    basis = np.vstack([basis, Qr[:, :new].T])
-                    kept.extend(cand[piv[:new]])
-            added += new
-            stale = stale + 1 if new == 0 else 0
+                    bases[p, ranks[p] : ranks[p] + new] = Qr[:, :new].T
+                    ranks[p] += new
+                    chosen.update(int(i) for i in piv[:new])
+            kept.extend(vals[i] for i in sorted(chosen))
+            added += len(chosen)
+            stale = stale + 1 if not chosen else 0
         levels.append(len(kept))
-        if added == 0 or _full_rank(kept, D):
+        if added == 0 or np.all(ranks == D):
             break
     per_point = [np.stack([k[p] for k in kept]) if kept else np.zeros((0, D)) for p in range(P)]
     return per_point, levels
@@ -332,13 +337,6 @@ def _bundles(family: FieldFamily, key: Array, batch: int, bundle: int) -> Any:
     """``batch`` bundles of ``bundle`` samples each (leading axes ``(batch, bundle)``)."""
     flat = family.sample(key, batch * bundle)
     return jax.tree_util.tree_map(lambda a: a.reshape(batch, bundle, *a.shape[1:]), flat)
-
-
-def _full_rank(kept: list[np.ndarray], D: int) -> bool:
-    if len(kept) < D:
-        return False
-    M = np.stack([k[0] for k in kept])
-    return bool(np.linalg.matrix_rank(M) == D)
 
 
 def _rank_and_gap(M: np.ndarray, rtol: float) -> tuple[int, float]:
