@@ -87,6 +87,15 @@ def test_same_mlp_same_count_and_laws_in_its_own_names(framework):
 
     F = sympy.Matrix([row(e) for e in found.laws])
     assert F.rank() == 3 and F.col_join(sympy.Matrix([row(e) for e in expected])).rank() == 3
+    # layer-wise: each law is a rescaling balance between the model's two layers
+    layers = {
+        "equinox": ["layers[0]", "layers[1]"],
+        "nnx": ["l1", "l2"],
+        "linen": ["hidden", "out"],
+    }
+    assert all(
+        r["kind"] == "balance" and r["blocks"] == layers[framework] for r in found.by_block()
+    )
 
 
 def test_module_bad_input():

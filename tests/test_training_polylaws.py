@@ -49,3 +49,21 @@ def test_softmax_linear_laws_and_products():
 def test_no_spurious_laws_for_generic_model():
     res = find_polynomial_laws(tr.linear_net([2, 1]), 2)  # y = W x: every direction reachable
     assert res.null_dimension == 0 and res.laws == []
+
+
+def test_laws_by_block_name_the_layers_they_couple_and_their_kind():
+    # ReLU with biases: one rescaling balance per hidden unit, coupling W1, b1 and W2
+    rows = find_polynomial_laws(tr.relu_net([2, 2, 1], bias=True), 2).by_block()
+    assert [r["kind"] for r in rows] == ["balance", "balance"]
+    assert all(r["blocks"] == ["W1", "W2", "b1"] for r in rows)
+    # deep linear: the GL(2) laws have cross terms
+    kinds = {r["kind"] for r in find_polynomial_laws(tr.linear_net([2, 2, 2]), 2).by_block()}
+    assert kinds == {"balance", "quadratic"}
+    # softmax + cross-entropy: linear laws (column sums) of the one block W; their products too
+    rows = find_polynomial_laws(tr.softmax_layer(2, 3), 2, loss="cross-entropy").by_block()
+    assert [r["kind"] for r in rows].count("linear") == 2 and all(
+        r["blocks"] == ["W"] for r in rows
+    )
+    # momentum: time-dependent
+    (row,) = find_polynomial_laws(tr.linear_net([2, 2, 1]), 2, flow="momentum").by_block()
+    assert row["kind"] == "time-dependent" and row["blocks"] == ["W1", "W2"]

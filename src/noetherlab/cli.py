@@ -313,8 +313,12 @@ def laws(
     ] = False,
     kernel: Annotated[int, typer.Option(help="convolution width")] = 2,
     points: Annotated[
-        int, typer.Option(help="random parameter points for the rank certification")
-    ] = 4,
+        int | None,
+        typer.Option(
+            help="random parameter points for the rank certification (default 4; 2 above 3000 "
+            "parameters)"
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     flow: Annotated[
         str,
@@ -361,11 +365,15 @@ def laws(
                 raise InvalidArgumentError(
                     "--explain", "the lifted action explains MSE laws", "use --loss mse"
                 )
-            data = augmentation_report(model, group, loss or "mse", points=points, seed=seed)
+            data = augmentation_report(
+                model, group, loss or "mse", points=4 if points is None else points, seed=seed
+            )
             if explain:
                 from noetherlab.training.lifted import lifted_report
 
-                data["lifted"] = lifted_report(model, group, points=points, seed=seed)
+                data["lifted"] = lifted_report(
+                    model, group, points=4 if points is None else points, seed=seed
+                )
         else:
             with err_console.status(f"counting the conservation laws of {model.name}..."):
                 res = count_laws(model, loss=loss, n_points=points, seed=seed, flow=the_flow)
@@ -390,6 +398,9 @@ def laws(
                 model, degree, loss=loss, group=grp, seed=seed, flow=the_flow
             )
             data["polynomial_laws"] = poly.as_strings()
+            data["polynomial_laws_by_block"] = [
+                f"{row['kind']} of {' + '.join(row['blocks'])}" for row in poly.by_block()
+            ]
             data["polynomial_laws_certified"] = poly.certified
             data["polynomial_laws_verified"] = poly.verified
         _emit(data, as_json, f"conservation laws of {model.name}")

@@ -56,6 +56,10 @@ __all__ = [
 ]
 
 Array = jax.Array
+#: above this many state dimensions the rank and gap at each point come from the streamed
+#: rank-revealing QR instead of a final SVD of the kept elements (which costs O(K·D²) and as much
+#: memory again)
+SVD_MAX_DIMENSION = 3000
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,18 @@ def load_law_count(path: str | Path) -> LawCount:
     return LawCount.from_dict(data)
 
 
+@dataclass(frozen=True)
+class Trace:
+    """What :func:`trace_dimension` found: the kept elements' values at each point (``(K, D)``,
+    ``None`` unless kept), the rank and QR gap at each point, and the cumulative kept count per
+    bracket level."""
+
+    values: list[np.ndarray] | None
+    ranks: list[int]
+    gaps: list[float]
+    levels: list[int]
+
+
 def trace_dimension(
     family: FieldFamily,
     points: Array,
@@ -280,18 +296,23 @@ def trace_dimension(
     tol: float = 1e-8,
     patience: int = 3,
     bundle: int = 8,
-) -> tuple[list[np.ndarray], list[int]]:
-    """Grow the algebra; return the kept elements' values at each point ``(K, D)`` and the
-    cumulative kept count per level.
+    keep_values: bool = True,
+) -> Trace:
+    """Grow the algebra at the points ``θ_p`` (``(P, D)``).
 
-    Each point ``θ_p`` has its own orthonormal basis of the trace seen so far (``(D, D)`` at most),
-    updated as the random elements stream in: an element is kept when it raises the rank at some
-    point (block Gram–Schmidt, twice, then a rank-revealing QR of the residuals). So ``K`` stays
-    near the trace dimension, not ``P`` times it."""
+    Each point has its own orthonormal basis of the trace seen so far (``(D, D)`` at most), updated
+    as the random elements stream in: an element is kept when it raises the rank at some point
+    (block Gram–Schmidt, twice, then a rank-revealing QR of the residuals). So the number of kept
+    elements stays near the trace dimension, not ``P`` times it. The QR also gives each point's
+    rank and gap (smallest accepted residual over largest rejected one); ``keep_values=False``
+    keeps only those (memory ``P·D²`` instead of ``2·P·D²``)."""
     P, D = points.shape
     bases = np.zeros((P, D, D))  # rows 0..ranks[p]-1 of bases[p]: orthonormal basis at θ_p
     ranks = np.zeros(P, dtype=int)
+    accepted = np.full(P, np.inf)  # smallest residual of a direction that raised the rank
+    rejected = np.zeros(P)  # largest residual of a candidate judged dependent
     kept: list[np.ndarray] = []
+    n_kept = 0
     levels: list[int] = []
     for level in range(1, max_level + 1):
         element = jax.jit(
@@ -312,25 +333,51 @@ def trace_dimension(
             unit = np.where(live[:, :, None], vals / np.where(live, norms, 1.0)[:, :, None], 0.0)
             chosen: set[int] = set()
             for p in range(P):
-                rows = unit[:, p, :]
                 Q = bases[p, : ranks[p]]
-                for _ in range(2):  # block Gram–Schmidt against the basis, twice
-                    rows = rows - (rows @ Q.T) @ Q
-                # rank-revealing QR picks the new independent directions among the residuals
-                Qr, Rr, piv = scipy.linalg.qr(rows.T, mode="economic", pivoting=True)
-                new = int(np.sum(np.abs(np.diag(Rr)) > tol))
+                rows = unit[:, p, :] - (unit[:, p, :] @ Q.T) @ Q  # block Gram–Schmidt
+                norms = np.linalg.norm(rows, axis=1)
+                if float(np.max(norms, initial=0.0)) <= tol:
+                    # nothing new here (the QR's first pivot would say the same)
+                    rejected[p] = max(rejected[p], float(np.max(norms, initial=0.0)))
+                    continue
+                rows = rows - (rows @ Q.T) @ Q  # twice is enough (Kahan–Parlett)
+                Qr, Rr, piv = _rank_revealing_qr(rows.T)
+                diag = np.abs(np.diag(Rr))
+                new = int(np.sum(diag > tol))
                 if new:
                     bases[p, ranks[p] : ranks[p] + new] = Qr[:, :new].T
                     ranks[p] += new
+                    accepted[p] = min(accepted[p], float(diag[new - 1]))
                     chosen.update(int(i) for i in piv[:new])
-            kept.extend(vals[i] for i in sorted(chosen))
+                if new < diag.size:
+                    rejected[p] = max(rejected[p], float(diag[new]))
+            if keep_values:
+                kept.extend(vals[i] for i in sorted(chosen))
+            n_kept += len(chosen)
             added += len(chosen)
             stale = stale + 1 if not chosen else 0
-        levels.append(len(kept))
+        levels.append(n_kept)
         if added == 0 or np.all(ranks == D):
             break
-    per_point = [np.stack([k[p] for k in kept]) if kept else np.zeros((0, D)) for p in range(P)]
-    return per_point, levels
+    per_point = (
+        [np.stack([k[p] for k in kept]) if kept else np.zeros((0, D)) for p in range(P)]
+        if keep_values
+        else None
+    )
+    gaps = [
+        float(a / max(r, 1e-15)) if np.isfinite(a) else float("inf")
+        for a, r in zip(accepted, rejected, strict=True)
+    ]
+    return Trace(per_point, [int(r) for r in ranks], gaps, levels)
+
+
+def _rank_revealing_qr(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-pivoted QR ``A[:, piv] = Q R`` of a tall ``(D, B)`` matrix, fast: a blocked Householder
+    QR ``A = Q₁R₁`` first, then the pivoted QR of the small ``R₁`` (``R₁[:, piv] = Q₂R``); the
+    pivots and ``R`` are those of ``A`` itself (``Q₁`` is orthonormal), ``Q = Q₁Q₂``."""
+    Q1, R1 = scipy.linalg.qr(A, mode="economic")
+    Q2, R, piv = scipy.linalg.qr(R1, pivoting=True)
+    return Q1 @ Q2, R, piv
 
 
 def _bundles(family: FieldFamily, key: Array, batch: int, bundle: int) -> Any:
@@ -356,7 +403,7 @@ def count_laws(
     *,
     loss: str | None = None,
     group: np.ndarray | None = None,
-    n_points: int = 4,
+    n_points: int | None = None,
     seed: int = 0,
     batch: int | None = None,
     max_level: int = 8,
@@ -377,7 +424,9 @@ def count_laws(
             Second-order flows count laws ``h(t, θ, θ̇)`` on the ``2D + 1``-dimensional phase space.
         group: optional stack of input-transformation matrices (an augmentation group): the
             generators are then the gradients of the group-averaged loss (needs ``loss``).
-        n_points: number of random parameter points ``θ_p ~ N(0, I)``.
+        n_points: number of random parameter points ``θ_p ~ N(0, I)`` (default 4, and 2 above
+            ``SVD_MAX_DIMENSION`` parameters, where each point costs ``O(D³)`` time and ``D²``
+            memory; two agreeing points are the least a certified count needs).
         batch: random bracket elements drawn per round (default ``min(128, max(16, D))``).
         rtol: relative singular-value threshold of the rank decision; ``min_gap``: certification gap.
 
@@ -413,7 +462,7 @@ def count_laws(
 def count_family_laws(
     family: FieldFamily,
     *,
-    n_points: int = 4,
+    n_points: int | None = None,
     seed: int = 0,
     batch: int | None = None,
     max_level: int = 8,
@@ -422,22 +471,28 @@ def count_family_laws(
 ) -> LawCount:
     """:func:`count_laws` for any family of generators ``∇_θ h(θ, ξ)`` (same arguments)."""
     start = time.perf_counter()
-    n_points = positive_int(n_points, "n_points")
     D = family.dimension
+    svd = D <= SVD_MAX_DIMENSION
+    n_points = positive_int((4 if svd else 2) if n_points is None else n_points, "n_points")
     B = batch if batch is not None else min(128, max(16, D))
-    # the basis of the trace (up to D rows of P·D values) and one batch of bracket values
+    # up to D², the basis at each point (and below SVD_MAX_DIMENSION the kept values again, for
+    # the SVD), and one batch of bracket values
     check_memory(
-        8.0 * n_points * D * (D + 3 * B),
+        8.0 * n_points * D * ((2 if svd else 1) * D + 3 * B),
         "sizes",
         f"counting the laws of a model with D = {D} parameters (dense rank decisions at {n_points} points)",
-        "use smaller layer sizes (memory grows as D²)",
+        "use smaller layer sizes or fewer points (memory grows as n_points·D²)",
     )
     for attempt in range(3):  # fresh, more numerous points if too few reach the generic rank
         key = jax.random.PRNGKey(seed + 7919 * attempt)
         kp, kf = jax.random.split(key)
         points = family.random_points(kp, n_points * (attempt + 1))
-        per_point, levels = trace_dimension(family, points, kf, batch=B, max_level=max_level)
-        ranks, gaps = zip(*(_rank_and_gap(M, rtol) for M in per_point), strict=True)
+        trace = trace_dimension(family, points, kf, batch=B, max_level=max_level, keep_values=svd)
+        levels = trace.levels
+        if trace.values is not None:
+            ranks, gaps = zip(*(_rank_and_gap(M, rtol) for M in trace.values), strict=True)
+        else:  # above SVD_MAX_DIMENSION the streamed QR decides (rank-revealing, O(D²) per element)
+            ranks, gaps = tuple(trace.ranks), tuple(trace.gaps)
         if sum(r == max(ranks) for r in ranks) >= min(2, len(ranks)):
             break
     n_points = len(ranks)

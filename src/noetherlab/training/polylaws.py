@@ -82,6 +82,18 @@ class PolynomialLaws:
     def as_strings(self) -> list[str]:
         return [str(expr) for expr in self.laws]
 
+    def by_block(self) -> list[dict[str, Any]]:
+        """One entry per law: the parameter blocks it couples (the module path of a parameter,
+        ``layers[0]``, or its array, ``W1``), what kind of law it is, and the formula.
+
+        Kinds: ``"linear"`` (a conserved linear combination: a translation symmetry),
+        ``"balance"`` (squares only: a rescaling symmetry, e.g. a neuron's ``|in|² - |out|²``),
+        ``"quadratic"`` (cross terms too: a ``GL``/rotation symmetry), ``"time-dependent"`` (a
+        momentum-flow law, ``exp(τt)·…`` or ``t³·…``), or ``"degree k"``."""
+        return [
+            {"law": str(law), "blocks": _blocks(law), "kind": _law_kind(law)} for law in self.laws
+        ]
+
     def evaluate(self, state: Any) -> np.ndarray:
         """Values of the laws at a state ``(S,)`` or states ``(n, S)``: the parameters ``θ``, or
         ``(t, θ, θ̇)`` for a momentum flow."""
@@ -272,3 +284,30 @@ def _formula(
         expr += term * sympy.Mul(*[variables[i] ** p for i, p in enumerate(e) if p])
     expr = sympy.expand(expr)
     return sympy.factor_terms(expr) if flow.second_order else expr
+
+
+def _block(name: str) -> str:
+    """``layers[0].weight[2,1]`` -> ``layers[0]``; ``W1[0,1]`` -> ``W1``; velocities ``W1[0,1]'`` as
+    their parameter."""
+    base = name.rstrip("'")
+    head, dot, _ = base.rpartition(".")
+    return head if dot else base.split("[", 1)[0]
+
+
+def _blocks(law: Any) -> list[str]:
+    names = {str(sym) for sym in law.free_symbols} - {"t"}
+    return sorted({_block(n) for n in names})
+
+
+def _law_kind(law: Any) -> str:
+    syms = sorted(law.free_symbols, key=str)
+    if any(str(sym) == "t" for sym in syms):
+        return "time-dependent"
+    poly = sympy.Poly(law, *syms)
+    degree = poly.total_degree()
+    if degree == 1:
+        return "linear"
+    if degree == 2:
+        squares_only = all(sum(1 for e in m if e) == 1 for m in poly.monoms() if sum(m) == 2)
+        return "balance" if squares_only else "quadratic"
+    return f"degree {degree}"
