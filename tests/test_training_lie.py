@@ -82,3 +82,30 @@ def test_streamed_qr_rank_decision_agrees_with_the_svd(arch, expected, monkeypat
     assert len(res.ranks) == 2  # large models: two points by default (each costs O(D³))
     # and an impossible gap is refused, not guessed, on this path too
     assert tr.count_laws(arch, min_gap=1e30).laws is None
+
+
+def test_an_algebra_not_closed_by_max_level_is_not_certified():
+    # deep linear nets need level-2 brackets (closed form above: [4,4,4] has 10 laws)
+    res = tr.count_laws(tr.linear_net([4, 4, 4]), max_level=1)
+    assert res.laws is None and not res.certified and "raise max_level" in res.message
+    # level 2 completes the algebra, level 3 (adding nothing) shows it
+    assert tr.count_laws(tr.linear_net([4, 4, 4]), max_level=2).laws is None
+    assert tr.count_laws(tr.linear_net([4, 4, 4]), max_level=3).laws == 10
+
+
+def test_bracket_elements_are_evaluated_within_memory(monkeypatch):
+    """XLA's memory plan of a bracket element decides the chunk of the batch evaluated at once;
+    when not even one element fits, the count is refused with the argument to change."""
+    import jax
+
+    from noetherlab import _resources
+    from noetherlab.training import lie
+
+    family = lie.architecture_fields(tr.attention(3, 4, 4, 4, 1))
+    points = family.random_points(jax.random.PRNGKey(0), 2)
+    key = jax.random.PRNGKey(1)
+    _, chunk = lie._element_within_memory(family, 2, points, key, 64, 8)
+    assert chunk == 64  # fits easily on this machine
+    monkeypatch.setattr(_resources, "available_memory", lambda: 1_000)
+    with pytest.raises(tr.architectures.InvalidArgumentError, match="max_level=1"):
+        lie._element_within_memory(family, 2, points, key, 64, 8)

@@ -40,6 +40,7 @@ import scipy.linalg
 
 from noetherlab._resources import check_memory
 from noetherlab._validation import positive_int
+from noetherlab.errors import ResourceLimitError
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.dynamics import Flow, flow_family, parse_flow
 from noetherlab.training.losses import get_loss
@@ -277,13 +278,14 @@ def load_law_count(path: str | Path) -> LawCount:
 @dataclass(frozen=True)
 class Trace:
     """What :func:`trace_dimension` found: the kept elements' values at each point (``(K, D)``,
-    ``None`` unless kept), the rank and QR gap at each point, and the cumulative kept count per
-    bracket level."""
+    ``None`` unless kept), the rank and QR gap at each point, the cumulative kept count per
+    bracket level, and whether the algebra closed (a level added nothing) before ``max_level``."""
 
     values: list[np.ndarray] | None
     ranks: list[int]
     gaps: list[float]
     levels: list[int]
+    closed: bool
 
 
 def trace_dimension(
@@ -314,19 +316,18 @@ def trace_dimension(
     kept: list[np.ndarray] = []
     n_kept = 0
     levels: list[int] = []
+    closed = False  # a level added nothing (or the trace is everything): the algebra is complete
     for level in range(1, max_level + 1):
-        element = jax.jit(
-            jax.vmap(
-                jax.vmap(bracket_field(family.vector_field, level), in_axes=(0, None)),
-                in_axes=(None, 0),
-            )
-        )
+        element, chunk = _element_within_memory(family, level, points, key, batch, bundle)
         added, stale = 0, 0
         while stale < patience and np.any(ranks < D):
-            key, *subkeys = jax.random.split(key, level + 1)
-            xis = tuple(_bundles(family, k, batch, bundle) for k in subkeys)
-            vals_j, scales_j = element(points, xis)  # (batch, P, D), (batch, P)
-            vals, scales = np.asarray(vals_j), np.asarray(scales_j)
+            parts = []
+            for _ in range(-(-batch // chunk)):  # batch elements, chunk by chunk
+                key, *subkeys = jax.random.split(key, level + 1)
+                xis = tuple(_bundles(family, k, chunk, bundle) for k in subkeys)
+                parts.append(element(points, xis))  # (chunk, P, D), (chunk, P)
+            vals = np.concatenate([np.asarray(v) for v, _ in parts])
+            scales = np.concatenate([np.asarray(c) for _, c in parts])
             norms = np.linalg.norm(vals, axis=2)
             # a bracket whose two terms cancel to roundoff is zero, not a new direction
             live = np.isfinite(norms) & (norms > 1e-10 * scales) & (norms > 0)
@@ -358,6 +359,7 @@ def trace_dimension(
             stale = stale + 1 if not chosen else 0
         levels.append(n_kept)
         if added == 0 or np.all(ranks == D):
+            closed = True
             break
     per_point = (
         [np.stack([k[p] for k in kept]) if kept else np.zeros((0, D)) for p in range(P)]
@@ -368,7 +370,45 @@ def trace_dimension(
         float(a / max(r, 1e-15)) if np.isfinite(a) else float("inf")
         for a, r in zip(accepted, rejected, strict=True)
     ]
-    return Trace(per_point, [int(r) for r in ranks], gaps, levels)
+    return Trace(per_point, [int(r) for r in ranks], gaps, levels, closed)
+
+
+def _element_within_memory(
+    family: FieldFamily, level: int, points: Array, key: Array, batch: int, bundle: int
+) -> tuple[Callable[[Array, Any], tuple[Array, Array]], int]:
+    """The compiled level-``level`` bracket element, vectorised over a chunk of the batch small
+    enough that XLA's own memory plan (``memory_analysis``) fits half this computation's share of
+    the machine; nested JVPs grow quickly with the level. Refused with a clear error when even one
+    element at a time does not fit."""
+    from noetherlab._resources import MEMORY_FRACTION, available_memory, format_bytes
+
+    fn = jax.jit(
+        jax.vmap(
+            jax.vmap(bracket_field(family.vector_field, level), in_axes=(0, None)),
+            in_axes=(None, 0),
+        )
+    )
+    budget = 0.5 * MEMORY_FRACTION * available_memory()
+    chunk = batch
+    while True:
+        subkeys = jax.random.split(key, level)
+        xis = tuple(_bundles(family, k, chunk, bundle) for k in subkeys)
+        compiled = fn.lower(points, xis).compile()
+        stats = compiled.memory_analysis()
+        if stats is None:  # the backend gives no plan: trust the batch as asked
+            return compiled, chunk
+        need = stats.temp_size_in_bytes + stats.output_size_in_bytes
+        if need <= budget:
+            return compiled, chunk
+        if chunk == 1:
+            raise ResourceLimitError(
+                "max_level",
+                f"bracket level {level} of this model needs {format_bytes(need)} per element at "
+                f"{points.shape[0]} points (nested derivatives), more than {format_bytes(budget)}",
+                f"pass max_level={level - 1} (the count is then certified only if the algebra "
+                "closed by that level), or fewer n_points",
+            )
+        chunk = max(1, chunk // 2)
 
 
 def _rank_revealing_qr(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -501,7 +541,7 @@ def count_family_laws(
     r_max = max(ranks)
     generic = [i for i, r in enumerate(ranks) if r == r_max]
     gap = float(min(gaps))
-    certified = len(generic) >= min(2, n_points) and gap >= min_gap
+    certified = len(generic) >= min(2, n_points) and gap >= min_gap and trace.closed
     laws = D - r_max if certified else None
     lower = [i for i in range(n_points) if ranks[i] < r_max]
     message = (
@@ -509,6 +549,11 @@ def count_family_laws(
         if certified
         else f"ambiguous: trace ranks {list(ranks)} with gaps {[f'{g:.1e}' for g in gaps]} at {n_points} points"
     )
+    if not trace.closed:
+        message = (
+            f"not certified: bracket level {max_level} still raised the rank (trace {r_max} of "
+            f"D = {D} so far, {D - r_max} laws at most); raise max_level"
+        )
     if certified and lower:
         message += (
             f"; at {len(lower)} point(s) the trace dimension is lower ({[ranks[i] for i in lower]}): a non-generic "
