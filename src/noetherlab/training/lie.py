@@ -515,10 +515,10 @@ def count_family_laws(
     svd = D <= SVD_MAX_DIMENSION
     n_points = positive_int((4 if svd else 2) if n_points is None else n_points, "n_points")
     B = batch if batch is not None else min(128, max(16, D))
-    # up to D², the basis at each point (and below SVD_MAX_DIMENSION the kept values again, for
-    # the SVD), and one batch of bracket values
+    # up to D² for the basis at each point (below SVD_MAX_DIMENSION also the kept values and
+    # their per-point copies for the SVD, about 2·D² more), and one batch of bracket values
     check_memory(
-        8.0 * n_points * D * ((2 if svd else 1) * D + 3 * B),
+        8.0 * n_points * D * ((3 if svd else 1) * D + 3 * B),
         "sizes",
         f"counting the laws of a model with D = {D} parameters (dense rank decisions at {n_points} points)",
         "use smaller layer sizes or fewer points (memory grows as n_points·D²)",
