@@ -109,3 +109,11 @@ def test_bracket_elements_are_evaluated_within_memory(monkeypatch):
     monkeypatch.setattr(_resources, "available_memory", lambda: 1_000)
     with pytest.raises(tr.architectures.InvalidArgumentError, match="max_level=1"):
         lie._element_within_memory(family, 2, points, key, 64, 8)
+
+
+def test_progress_reports_each_round():
+    lines: list[str] = []
+    res = tr.count_laws(tr.relu_net([2, 3, 2]), progress=lines.append)
+    assert res.laws == 3 and lines
+    assert lines[0].startswith("bracket level 1: trace rank") and lines[-1].endswith(" of 12")
+    assert "9–9 of 12" in lines[-1]  # the final round saw the trace dimension 12 - 3 at every point

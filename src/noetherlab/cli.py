@@ -375,8 +375,16 @@ def laws(
                     model, group, points=4 if points is None else points, seed=seed
                 )
         else:
-            with err_console.status(f"counting the conservation laws of {model.name}..."):
-                res = count_laws(model, loss=loss, n_points=points, seed=seed, flow=the_flow)
+            title = f"counting the conservation laws of {model.name}"
+            with err_console.status(f"{title}...") as status:
+                res = count_laws(
+                    model,
+                    loss=loss,
+                    n_points=points,
+                    seed=seed,
+                    flow=the_flow,
+                    progress=lambda line: status.update(f"{title}: {line}"),
+                )
             data = {"architecture": model.name, "loss": loss or "any", **res.as_dict()}
             data.pop("points", None)
         if degree is not None:

@@ -299,6 +299,7 @@ def trace_dimension(
     patience: int = 3,
     bundle: int = 8,
     keep_values: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> Trace:
     """Grow the algebra at the points ``θ_p`` (``(P, D)``).
 
@@ -357,6 +358,10 @@ def trace_dimension(
             n_kept += len(chosen)
             added += len(chosen)
             stale = stale + 1 if not chosen else 0
+            if progress is not None:
+                progress(
+                    f"bracket level {level}: trace rank {int(ranks.min())}–{int(ranks.max())} of {D}"
+                )
         levels.append(n_kept)
         if added == 0 or np.all(ranks == D):
             closed = True
@@ -451,6 +456,7 @@ def count_laws(
     min_gap: float = 1e4,
     known: bool = True,
     flow: str | Flow = "gradient",
+    progress: Callable[[str], None] | None = None,
 ) -> LawCount:
     """Count the independent conservation laws of gradient-flow (or momentum, metric) training.
 
@@ -462,6 +468,8 @@ def count_laws(
             1), ``"nesterov"``, ``"nmf"``, ``"mirror"``, a combination such as ``"nmf+momentum"``, or
             a :class:`~noetherlab.training.dynamics.Flow` (e.g. ``Flow("heavy-ball", friction=0.5)``).
             Second-order flows count laws ``h(t, θ, θ̇)`` on the ``2D + 1``-dimensional phase space.
+        progress: called with a one-line status after each round of brackets (e.g. to update a
+            progress display; large models take minutes).
         group: optional stack of input-transformation matrices (an augmentation group): the
             generators are then the gradients of the group-averaged loss (needs ``loss``).
         n_points: number of random parameter points ``θ_p ~ N(0, I)`` (default 4, and 2 above
@@ -490,6 +498,7 @@ def count_laws(
         max_level=max_level,
         rtol=rtol,
         min_gap=min_gap,
+        progress=progress,
     )
     result.flow = the_flow.name
     if known:
@@ -508,6 +517,7 @@ def count_family_laws(
     max_level: int = 8,
     rtol: float = 1e-8,
     min_gap: float = 1e4,
+    progress: Callable[[str], None] | None = None,
 ) -> LawCount:
     """:func:`count_laws` for any family of generators ``∇_θ h(θ, ξ)`` (same arguments)."""
     start = time.perf_counter()
@@ -527,7 +537,15 @@ def count_family_laws(
         key = jax.random.PRNGKey(seed + 7919 * attempt)
         kp, kf = jax.random.split(key)
         points = family.random_points(kp, n_points * (attempt + 1))
-        trace = trace_dimension(family, points, kf, batch=B, max_level=max_level, keep_values=svd)
+        trace = trace_dimension(
+            family,
+            points,
+            kf,
+            batch=B,
+            max_level=max_level,
+            keep_values=svd,
+            progress=progress,
+        )
         levels = trace.levels
         if trace.values is not None:
             ranks, gaps = zip(*(_rank_and_gap(M, rtol) for M in trace.values), strict=True)
