@@ -69,11 +69,19 @@ FLOW_CASES = {
 }
 
 
+def _build(kind: str, sizes: list[int], bias: bool):
+    from noetherlab import training as tr
+
+    if kind == "attention":
+        return tr.attention(*sizes)
+    return tr.linear_net(sizes) if kind == "linear" else tr.relu_net(sizes, bias=bias)
+
+
 def run_flow_case(name: str) -> dict:
     from noetherlab import training as tr
 
     kind, sizes, bias, flow, _ = FLOW_CASES[name]
-    arch = tr.linear_net(sizes) if kind == "linear" else tr.relu_net(sizes, bias=bias)
+    arch = _build(kind, sizes, bias)
     t0 = time.perf_counter()
     grad = tr.count_laws(arch, known=False)
     t_grad = time.perf_counter() - t0
@@ -133,11 +141,7 @@ def flow_table(console: Console) -> None:
 def run_case(name: str) -> dict:
     from noetherlab import training as tr
 
-    kind, sizes, bias = CASES[name][:3]
-    if kind == "attention":
-        arch = tr.attention(*sizes)
-    else:
-        arch = tr.linear_net(sizes) if kind == "linear" else tr.relu_net(sizes, bias=bias)
+    arch = _build(*CASES[name][:3])
     t0 = time.perf_counter()
     first = tr.count_laws(arch, known=False)
     t_first = time.perf_counter() - t0
