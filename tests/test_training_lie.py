@@ -117,3 +117,22 @@ def test_progress_reports_each_round():
     assert res.laws == 3 and lines
     assert lines[0].startswith("bracket level 1: trace rank") and lines[-1].endswith(" of 12")
     assert "9–9 of 12" in lines[-1]  # the final round saw the trace dimension 12 - 3 at every point
+
+
+def test_one_field_family_and_compiled_elements_per_model():
+    """Counting the same model again (another seed, another flow) reuses its traced and compiled
+    bracket elements instead of compiling them again; the counts are the same."""
+    from noetherlab.training import lie
+
+    arch = tr.linear_net([2, 2, 1])
+    family = lie.architecture_fields(arch)
+    assert lie.architecture_fields(arch) is family
+    first = tr.count_laws(arch, flow="momentum", batch=16)
+    compiled = {k: v for k, v in family.cache.items() if k[0] == "flow"}
+    assert len(compiled) == 1
+    (momentum_family,) = compiled.values()
+    elements = dict(momentum_family.cache)
+    again = tr.count_laws(arch, flow="momentum", batch=16, seed=5)
+    assert (first.laws, again.laws) == (1, 1)
+    assert all(momentum_family.cache[k] is v for k, v in elements.items())
+    assert lie.architecture_fields(tr.linear_net([2, 2, 1])) is not family  # another model

@@ -75,6 +75,9 @@ class Architecture:
     param_names: tuple[str, ...]
     kind: str = "custom"
     layers: dict[str, Any] = field(default_factory=dict)
+    #: derived objects kept with the model (its law-counting generators and their compiled
+    #: brackets), so that a second count of the same model compiles nothing again
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def dimension(self) -> int:

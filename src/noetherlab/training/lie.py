@@ -27,6 +27,7 @@ rather than a guess.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,9 @@ class FieldFamily:
     description: str
     field: Callable[[Array, Any], Array] | None = None
     points: Callable[[Array, int], Array] | None = None
+    #: compiled bracket elements and derived families, so that counting the laws of the same
+    #: model again (another seed, another flow) does not trace and compile again
+    cache: dict[Any, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def vector_field(self, z: Array, xi: Any) -> Array:
         """``X_ξ(z)`` (shape ``(dimension,)``)."""
@@ -95,19 +99,31 @@ def on_flow(family: FieldFamily, flow: Flow, names: Sequence[str]) -> FieldFamil
     loss potentials of ``family`` (a gradient family over parameters named ``names``)."""
     if flow.euclidean_gradient:
         return family
-    field, sample, points = flow_family(flow, jax.grad(family.h), family.sample, names)
-    return FieldFamily(
-        family.h,
-        sample,
-        flow.state_dimension(family.dimension),
-        f"{family.description}, {flow.name} flow {flow.describe()}",
-        field,
-        points,
-    )
+    key = ("flow", flow, tuple(names))
+    if key not in family.cache:
+        field, sample, points = flow_family(flow, jax.grad(family.h), family.sample, names)
+        family.cache[key] = FieldFamily(
+            family.h,
+            sample,
+            flow.state_dimension(family.dimension),
+            f"{family.description}, {flow.name} flow {flow.describe()}",
+            field,
+            points,
+        )
+    lifted: FieldFamily = family.cache[key]
+    return lifted
 
 
 def architecture_fields(arch: Architecture) -> FieldFamily:
-    """``h(θ; x, c) = ⟨c, g(θ, x)⟩`` with ``x ~ N(0, I)``, ``c ~ N(0, I)``."""
+    """``h(θ; x, c) = ⟨c, g(θ, x)⟩`` with ``x ~ N(0, I)``, ``c ~ N(0, I)`` (one family per model
+    object, kept in ``arch.cache`` with its compiled brackets)."""
+    if "architecture_fields" not in arch.cache:
+        arch.cache["architecture_fields"] = _architecture_fields(arch)
+    family: FieldFamily = arch.cache["architecture_fields"]
+    return family
+
+
+def _architecture_fields(arch: Architecture) -> FieldFamily:
 
     def h(theta: Array, xi: tuple[Array, Array]) -> Array:
         x, c = xi
@@ -385,7 +401,26 @@ def _element_within_memory(
     enough that XLA's own memory plan (``memory_analysis``) fits half this computation's share of
     the machine; nested JVPs grow quickly with the level. Refused with a clear error when even one
     element at a time does not fit."""
-    from noetherlab._resources import MEMORY_FRACTION, available_memory, format_bytes
+    from noetherlab._resources import MEMORY_FRACTION, available_memory
+
+    budget = 0.5 * MEMORY_FRACTION * available_memory()
+    cache_key = ("element", level, tuple(points.shape), batch, bundle, budget)
+    if cache_key not in family.cache:
+        family.cache[cache_key] = _fit_element(family, level, points, key, batch, bundle, budget)
+    found: tuple[Callable[[Array, Any], tuple[Array, Array]], int] = family.cache[cache_key]
+    return found
+
+
+def _fit_element(
+    family: FieldFamily,
+    level: int,
+    points: Array,
+    key: Array,
+    batch: int,
+    bundle: int,
+    budget: float,
+) -> tuple[Callable[[Array, Any], tuple[Array, Array]], int]:
+    from noetherlab._resources import format_bytes
 
     fn = jax.jit(
         jax.vmap(
@@ -393,7 +428,6 @@ def _element_within_memory(
             in_axes=(None, 0),
         )
     )
-    budget = 0.5 * MEMORY_FRACTION * available_memory()
     chunk = batch
     while True:
         subkeys = jax.random.split(key, level)
