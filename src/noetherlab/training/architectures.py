@@ -77,7 +77,7 @@ class Architecture:
     layers: dict[str, Any] = field(default_factory=dict)
     #: derived objects kept with the model (its law-counting generators and their compiled
     #: brackets), so that a second count of the same model compiles nothing again
-    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def dimension(self) -> int:

@@ -81,7 +81,9 @@ class FieldFamily:
     points: Callable[[Array, int], Array] | None = None
     #: compiled bracket elements and derived families, so that counting the laws of the same
     #: model again (another seed, another flow) does not trace and compile again
-    cache: dict[Any, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    cache: dict[Any, Any] = dataclasses.field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def vector_field(self, z: Array, xi: Any) -> Array:
         """``X_ξ(z)`` (shape ``(dimension,)``)."""
