@@ -110,10 +110,10 @@ def test_stamp_4_diverged_training_is_not_reported_as_conserving(tmp_path):
     from noetherlab.training.check import train_check
 
     rep = train_check(linear_net([2, 2, 1]), "mse", None, lr=3.0, steps=40)
-    assert rep["diverged"]
-    for name in rep["diverged"]:
-        row = rep["final_drift"][name]
-        assert row["known_laws"] is None and row["diverged"]
+    assert rep.diverged
+    for name in rep.diverged:
+        row = rep.final_drift[name]
+        assert row.known_laws is None and row.diverged
     code, out = _cli(
         [
             "train-check",

@@ -37,15 +37,15 @@ def test_c3_subspace_law_has_an_exact_formula_conserved_by_gd():
 def test_train_check_report_numbers(tmp_path):
     # linear [3, 2, 1], no augmentation: the GL(2) laws W1W1ᵀ − W2ᵀW2 (3 of them)
     rep = train_check(linear_net([3, 2, 1]), "mse", None, steps=100, out=tmp_path)
-    final = rep["final_drift"]
-    assert final["gradient flow"]["known_laws"] < 1e-10
-    assert 1e-8 < final["gd"]["known_laws"] < 1e-2
-    assert final["adam"]["known_laws"] > 10 * final["gd"]["known_laws"]
-    sc = rep["step_size_scaling"]
+    final = rep.final_drift
+    assert final["gradient flow"].known_laws < 1e-10
+    assert 1e-8 < final["gd"].known_laws < 1e-2
+    assert final["adam"].known_laws > 10 * final["gd"].known_laws
+    sc = rep.step_size_scaling
     for m in ("gd", "sgd"):
         assert abs(sc[m]["slope_fixed_steps"] - 2.0) < 0.2  # O(η²) per step
         assert abs(sc[m]["slope_fixed_time"] - 1.0) < 0.15  # O(η) at fixed time
-    wd = rep["weight_decay_fit"]
+    wd = rep.weight_decay_fit
     assert abs(wd["fitted_rate"] - wd["predicted_gd_rate"]) < 0.02 * wd["predicted_gd_rate"]
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["noetherlab_version"] and saved["parameters"]["steps"] == 100
@@ -56,12 +56,12 @@ def test_train_check_report_numbers(tmp_path):
 @pytest.mark.slow
 def test_train_check_lightning_o4_rows_span_is_conserved_except_by_adam():
     rep = train_check(lightning_attention(2, 4, 1, 1), "mse", orthogonal(4), steps=60)
-    (law,) = rep["augmentation_laws"]
+    (law,) = rep.augmentation_laws
     assert law["scalar_laws"] == 3 and len(law["formulas"]) == 3
-    final = rep["final_drift"]
+    final = rep.final_drift
     for m in ("gradient flow", "gd", "sgd", "momentum", "nesterov", "gd + weight decay"):
-        assert final[m]["augmentation_laws"] < 1e-10, m
-    assert final["adam"]["augmentation_laws"] > 1e-3
+        assert final[m].augmentation_laws < 1e-10, m
+    assert final["adam"].augmentation_laws > 1e-3
 
 
 def test_train_check_refuses_an_inexact_continuous_average():

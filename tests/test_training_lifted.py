@@ -35,13 +35,13 @@ def test_c3_lifted_action_explains_the_extra_law():
     # circulant second moments: invariant forms span{I, 11ᵀ} (2), fixed vectors span{1} (1), and the
     # feature-space symmetry is the rotation of the plane ⊥ (1,1,1) (dim Lie(H) = 1)
     rep = lifted_report(linear_net([3, 1]), cyclic(3))
-    assert (rep["invariant_forms"], rep["fixed_vectors"], rep["symmetry_algebra_dimension"]) == (
+    assert (rep.invariant_forms, rep.fixed_vectors, rep.symmetry_algebra_dimension) == (
         2,
         1,
         1,
     )
-    assert (rep["laws_without"], rep["laws_with"], rep["predicted_extra"]) == (0, 1, 1)
-    assert rep["accounted"] and rep["certified"]
+    assert (rep.laws_without, rep.laws_with, rep.predicted_extra) == (0, 1, 1)
+    assert rep.accounted and rep.certified
 
 
 def test_exact_haar_average_matches_the_dihedral_average_for_o2():
@@ -62,16 +62,16 @@ def test_exact_haar_average_matches_the_dihedral_average_for_o2():
 def test_lightning_attention_o_d_extra_laws_follow_the_grassmannian_formula():
     # extra = n (d - n) with n = 2 d_k + d_out rows of M = [Q K V]ᵀ acting on R^d (0 when n >= d)
     small = augmentation_report(lightning_attention(2, 2, 1, 1), orthogonal(2))
-    assert (small["laws_without"], small["laws_with"]) == (2, 2)
+    assert (small.laws_without, small.laws_with) == (2, 2)
     big = augmentation_report(lightning_attention(2, 4, 1, 1), orthogonal(4))
-    assert big["average"].startswith("exact Haar")
-    assert (big["laws_without"], big["laws_with"], big["extra_laws"]) == (2, 5, 3)
-    assert big["certified"]
+    assert big.average.startswith("exact Haar")
+    assert (big.laws_without, big.laws_with, big.extra_laws) == (2, 5, 3)
+    assert big.certified
 
 
 def test_polynomial_unit_gains_a_law_once_k_exceeds_the_loss_degree():
     # ½(f(p·x) − y)² with deg f = 2 has degree 4 in x: its C_k average is rotation invariant in p
     # (one law: the direction of p) iff k > 4
     arch = polynomial_unit(2, 2)
-    counts = [augmentation_report(arch, rotation(k, 2))["laws_with"] for k in range(1, 7)]
+    counts = [augmentation_report(arch, rotation(k, 2)).laws_with for k in range(1, 7)]
     assert counts == [0, 0, 0, 0, 1, 1]

@@ -18,18 +18,18 @@ REGRESSION = linear_net([3, 1])  # g = w·x, w in R^3
 
 def test_cyclic_augmentation_of_linear_regression_adds_one_law():
     rep = augmentation_report(REGRESSION, cyclic(3), "mse")
-    assert (rep["laws_without"], rep["laws_with"], rep["extra_laws"]) == (0, 1, 1)
-    assert rep["certified"] and rep["gap"] > 1e8
+    assert (rep.laws_without, rep.laws_with, rep.extra_laws) == (0, 1, 1)
+    assert rep.certified and rep.gap > 1e8
 
 
 def test_orthogonal_augmentation_conserves_the_direction_of_w():
     rep = augmentation_report(REGRESSION, orthogonal(3), "mse")
-    assert (rep["laws_without"], rep["laws_with"]) == (0, 2) and rep["certified"]
+    assert (rep.laws_without, rep.laws_with) == (0, 2) and rep.certified
 
 
 def test_logistic_loss_gets_no_extra_law():
     rep = augmentation_report(REGRESSION, cyclic(3), "logistic")
-    assert (rep["laws_without"], rep["laws_with"]) == (0, 0) and rep["certified"]
+    assert (rep.laws_without, rep.laws_with) == (0, 0) and rep.certified
 
 
 def test_the_extra_c3_law_is_conserved_by_gradient_descent():
@@ -70,3 +70,16 @@ def test_stand_in_exactness_decides_where_a_finite_sum_is_the_haar_average():
     assert not stand_in_exact(lightning_attention(2, 3, 1, 1), orthogonal(3), "mse")  # degree 6
     assert stand_in_exact(lightning_attention(2, 2, 1, 1), orthogonal(2), "mse")  # D24: <= 23
     assert stand_in_exact(REGRESSION, cyclic(3), "logistic")  # finite groups are exact
+
+
+def test_augmentation_report_is_a_frozen_record_with_its_json_form():
+    import dataclasses
+    import json
+
+    rep = augmentation_report(REGRESSION, cyclic(3), "mse")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rep.laws_with = 5  # type: ignore[misc]
+    data = json.loads(json.dumps(rep.as_dict()))
+    assert data["kind"] == "AugmentationReport" and data["lifted"] is None
+    assert (data["laws_without"], data["laws_with"], data["extra_laws"]) == (0, 1, 1)
+    assert rep.laws == rep.laws_with == 1

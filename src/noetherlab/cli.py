@@ -17,6 +17,7 @@ option and the fix, with exit code 2; ``--json`` output is plain UTF-8 JSON on s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -365,15 +366,17 @@ def laws(
                 raise InvalidArgumentError(
                     "--explain", "the lifted action explains MSE laws", "use --loss mse"
                 )
-            data = augmentation_report(
+            aug = augmentation_report(
                 model, group, loss or "mse", points=4 if points is None else points, seed=seed
             )
             if explain:
                 from noetherlab.training.lifted import lifted_report
 
-                data["lifted"] = lifted_report(
+                lifted = lifted_report(
                     model, group, points=4 if points is None else points, seed=seed
                 )
+                aug = dataclasses.replace(aug, lifted=lifted)
+            data = aug.as_dict()
         else:
             title = f"counting the conservation laws of {model.name}"
             with err_console.status(f"{title}...") as status:
@@ -462,30 +465,25 @@ def train_check(
             out=out,
         )
         if as_json:
-            _emit(rep, True, "")
+            _emit(rep.as_dict(), True, "")
         else:
-            table = Table(title=f"training-run check: {model.name} ({rep['average']})")
+            table = Table(title=f"training-run check: {model.name} ({rep.average})")
             for col in ("method", "known laws", "augmentation laws", "final loss"):
                 table.add_column(col)
             fmt = lambda v: "—" if v is None else f"{v:.2e}"
-            for name, row in rep["final_drift"].items():
-                if row["diverged"]:
-                    table.add_row(
-                        name, f"DIVERGED: {row['diverged']}", "—", f"{row['final_loss']:.4g}"
-                    )
+            for name, row in rep.final_drift.items():
+                if row.diverged:
+                    table.add_row(name, f"DIVERGED: {row.diverged}", "—", f"{row.final_loss:.4g}")
                     continue
                 table.add_row(
-                    name,
-                    fmt(row["known_laws"]),
-                    fmt(row["augmentation_laws"]),
-                    f"{row['final_loss']:.4g}",
+                    name, fmt(row.known_laws), fmt(row.augmentation_laws), f"{row.final_loss:.4g}"
                 )
             console.print(table)
             console.print(f"report and figures written to {out}/")
-        if rep["diverged"]:
+        if rep.diverged:
             err_console.print(
-                f"[bold red]error:[/] {len(rep['diverged'])} training run(s) diverged "
-                f"({', '.join(rep['diverged'])}); no conservation is claimed for them. Fix: lower --lr."
+                f"[bold red]error:[/] {len(rep.diverged)} training run(s) diverged "
+                f"({', '.join(rep.diverged)}); no conservation is claimed for them. Fix: lower --lr."
             )
             raise typer.Exit(1)
 

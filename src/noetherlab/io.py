@@ -15,6 +15,7 @@ and the parameters that produced them, so nothing is half-written or ambiguous.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -29,6 +30,7 @@ import numpy as np
 
 __all__ = [
     "NETCDF_SUFFIXES",
+    "JsonRecord",
     "atomic_write",
     "check_kind",
     "check_output_dir",
@@ -45,7 +47,10 @@ NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf")
 
 def to_jsonable(obj: Any) -> Any:
     """Convert NumPy/JAX scalars and arrays (and nested containers) to plain JSON types; non-finite
-    floats become the strings ``"inf"``, ``"-inf"``, ``"nan"`` (valid JSON, still explicit)."""
+    floats become the strings ``"inf"``, ``"-inf"``, ``"nan"`` (valid JSON, still explicit); result
+    records (:class:`JsonRecord`) become their :meth:`~JsonRecord.as_dict`."""
+    if isinstance(obj, JsonRecord):
+        return obj.as_dict()
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -60,6 +65,15 @@ def to_jsonable(obj: Any) -> Any:
         f = float(obj)
         return f if np.isfinite(f) else ("nan" if np.isnan(f) else ("inf" if f > 0 else "-inf"))
     return obj
+
+
+class JsonRecord:
+    """Mixin for frozen result dataclasses: :meth:`as_dict` gives the JSON-ready fields (nested
+    records included), with a ``kind`` entry naming the class."""
+
+    def as_dict(self) -> dict[str, Any]:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {"kind": type(self).__name__, **to_jsonable(fields)}
 
 
 def from_jsonable(obj: Any) -> Any:

@@ -22,8 +22,10 @@ What theory predicts, and the report measures:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab.io import JsonRecord
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.flows import (
     Trajectory,
@@ -44,9 +47,70 @@ from noetherlab.training.known import KnownLaw, known_laws
 from noetherlab.training.lie import FieldFamily, loss_fields
 from noetherlab.training.subspace import SubspaceLaw, subspace_laws
 
-__all__ = ["train_check"]
+__all__ = ["MethodDrift", "TrainingCheck", "train_check"]
 
 Array = jax.Array
+
+
+@dataclass(frozen=True)
+class MethodDrift(JsonRecord):
+    """Final drift of one training method's run.
+
+    Attributes:
+        known_laws: largest final relative drift of the architecture's known laws (``None``: none
+            checked, or the run diverged — no measurement).
+        augmentation_laws: largest final drift ``‖P(t) − P(0)‖₂`` of the augmentation's subspace
+            laws (``None`` likewise).
+        final_loss: the training loss at the end of the run.
+        diverged: why the run diverged, else ``None``.
+    """
+
+    known_laws: float | None
+    augmentation_laws: float | None
+    final_loss: float
+    diverged: str | None
+
+
+@dataclass(frozen=True)
+class TrainingCheck(JsonRecord):
+    """Result of :func:`train_check`.
+
+    Attributes:
+        average: how the group average was taken; ``base_samples``, ``lr``, ``steps``,
+            ``flow_time = lr·steps``, ``weight_decay``: the run's settings.
+        known_laws: the known laws checked, ``"name (symmetry)"``.
+        augmentation_laws: the subspace laws of the augmentation (name, count, rank, reason,
+            formulas).
+        notes: remarks of the subspace-law search.
+        gradient_flow_successful: whether the ODE solve of the gradient flow succeeded.
+        diverged: the methods whose runs diverged (no conservation verdict for them).
+        final_drift: per method, its :class:`MethodDrift`.
+        step_size_scaling: ``etas`` and, for ``gd`` and ``sgd``, the drifts at a fixed number of
+            steps and at a fixed time with their fitted slopes (theory: 2 and 1).
+        weight_decay_fit: fitted decay rate of a known law against ``2λ`` (``None`` without weight
+            decay or known laws).
+        files: report files written (empty without ``out``); ``seconds``: wall time.
+    """
+
+    architecture: str
+    loss: str
+    group: str | None
+    average: str
+    base_samples: int
+    lr: float
+    steps: int
+    flow_time: float
+    weight_decay: float
+    known_laws: list[str]
+    augmentation_laws: list[dict[str, Any]]
+    notes: list[str]
+    gradient_flow_successful: bool
+    diverged: list[str]
+    final_drift: dict[str, MethodDrift]
+    step_size_scaling: dict[str, Any]
+    weight_decay_fit: dict[str, Any] | None
+    files: list[str]
+    seconds: float
 
 
 def _objective(
@@ -116,7 +180,7 @@ def train_check(
     scale: float = 0.5,
     seed: int = 0,
     out: str | Path | None = None,
-) -> dict[str, Any]:
+) -> TrainingCheck:
     """Verify the conservation laws of ``arch`` on real training runs (see the module docstring).
 
     Args:
@@ -126,8 +190,8 @@ def train_check(
         out: directory for ``report.md``, ``report.json`` and the figures (``None``: no files).
 
     Returns:
-        JSON-ready dict: per method the final drift of each law class, the fitted step-size slopes,
-        the weight-decay rate against ``2λ``, the laws checked and notes.
+        A :class:`TrainingCheck`: per method the final drift of each law class, the fitted
+        step-size slopes, the weight-decay rate against ``2λ``, the laws checked and notes.
     """
     start = time.perf_counter()
     if out is not None:
@@ -165,17 +229,17 @@ def train_check(
     }
     verdicts = {name: _divergence(tr) for name, tr in runs.items()}
     final = {
-        name: {
+        name: MethodDrift(
             # no conservation verdict on a run that blew up: its drifts are not measurements
-            "known_laws": None
+            known_laws=None
             if verdicts[name]
             else (float(np.max(s[0][:, -1])) if s[0].size else None),
-            "augmentation_laws": None
+            augmentation_laws=None
             if verdicts[name]
             else (float(np.max(s[1][:, -1])) if s[1].size else None),
-            "final_loss": float(runs[name].loss[-1]),
-            "diverged": verdicts[name],
-        }
+            final_loss=float(runs[name].loss[-1]),
+            diverged=verdicts[name],
+        )
         for name, s in series.items()
     }
     # step-size scaling: drift after 10 steps (per-step order) and at the fixed time T0 = 10 lr;
@@ -225,18 +289,18 @@ def train_check(
         if verdicts["gd + weight decay"]
         else _weight_decay_fit(known, runs["gd + weight decay"], lr, weight_decay)
     )
-    report = {
-        "architecture": arch.name,
-        "loss": loss,
-        "group": None if group is None else group.name,
-        "average": how,
-        "base_samples": n,
-        "lr": lr,
-        "steps": steps,
-        "flow_time": T,
-        "weight_decay": weight_decay,
-        "known_laws": [f"{k.name} ({k.symmetry})" for k in known],
-        "augmentation_laws": [
+    check = TrainingCheck(
+        architecture=arch.name,
+        loss=loss,
+        group=None if group is None else group.name,
+        average=how,
+        base_samples=n,
+        lr=lr,
+        steps=steps,
+        flow_time=T,
+        weight_decay=weight_decay,
+        known_laws=[f"{k.name} ({k.symmetry})" for k in known],
+        augmentation_laws=[
             {
                 "name": s.name,
                 "scalar_laws": s.count,
@@ -246,22 +310,23 @@ def train_check(
             }
             for s in sub
         ],
-        "notes": notes,
-        "gradient_flow_successful": runs["gradient flow"].successful,
-        "diverged": sorted(name for name, v in verdicts.items() if v),
-        "final_drift": final,
-        "step_size_scaling": scaling,
-        "weight_decay_fit": wd,
-        "seconds": 0.0,
-    }
-    if out is not None:
-        from noetherlab.io import run_directory
-        from noetherlab.training._check_report import write_report
+        notes=notes,
+        gradient_flow_successful=runs["gradient flow"].successful,
+        diverged=sorted(name for name, v in verdicts.items() if v),
+        final_drift=final,
+        step_size_scaling=scaling,
+        weight_decay_fit=wd,
+        files=[],
+        seconds=time.perf_counter() - start,
+    )
+    if out is None:
+        return check
+    from noetherlab.io import from_jsonable, run_directory
+    from noetherlab.training._check_report import write_report
 
-        with run_directory(out, "out") as directory:
-            report["files"] = write_report(directory, report, runs, series)
-    report["seconds"] = time.perf_counter() - start
-    return report
+    with run_directory(out, "out") as directory:  # the report's figures need numbers, not "nan"
+        files = write_report(directory, from_jsonable(check.as_dict()), runs, series)
+    return dataclasses.replace(check, files=files, seconds=time.perf_counter() - start)
 
 
 def _divergence(tr: Trajectory) -> str | None:

@@ -41,12 +41,20 @@ import numpy as np
 import scipy.linalg
 
 from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab.io import JsonRecord
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.groups import Group
 from noetherlab.training.lie import FieldFamily, LawCount, count_family_laws
 from noetherlab.training.losses import get_loss
 
-__all__ = ["LiftedAction", "Tensorization", "lifted_action", "lifted_report", "tensorization"]
+__all__ = [
+    "LiftedAction",
+    "LiftedReport",
+    "Tensorization",
+    "lifted_action",
+    "lifted_report",
+    "tensorization",
+]
 
 Array = jax.Array
 
@@ -383,6 +391,46 @@ def _symmetry_algebra_dimension(forms: np.ndarray, fixed: np.ndarray) -> int:
     return int(_null_space(np.concatenate(rows)).shape[0])
 
 
+@dataclass(frozen=True)
+class LiftedReport(JsonRecord):
+    """Result of :func:`lifted_report`.
+
+    Attributes:
+        feature_dimension, feature_span: ``F`` and ``F' = dim span Ψ(x)``.
+        factorisation_residual, equivariance_residual: checks of ``g = ΦΨ`` and ``Ψ(Gx) = ρ(G)Ψ(x)``.
+        invariant_forms, symmetric_forms: ρ-invariant symmetric forms, out of ``F'(F'+1)/2``.
+        fixed_vectors: ρ-fixed vectors; ``symmetry_algebra_dimension``: ``dim Lie(H)``.
+        dimension: ``D``, the number of parameters.
+        laws_without, laws_with, extra_laws: the measured MSE counts (exact group average).
+        lifted_without, lifted_with: counts of all quadratics of ``Φ`` / the ``H``-invariant ones.
+        predicted_extra: ``lifted_with − lifted_without``; ``accounted``: ``laws_with == lifted_with``
+            (every extra law explained by the lifted symmetry).
+        certified, gap: all four counts certified; their smallest rank gap. ``seconds``: wall time.
+    """
+
+    architecture: str
+    group: str
+    feature_dimension: int
+    feature_span: int
+    factorisation_residual: float
+    equivariance_residual: float
+    invariant_forms: int
+    symmetric_forms: int
+    fixed_vectors: int
+    symmetry_algebra_dimension: int
+    dimension: int
+    laws_without: int | None
+    laws_with: int | None
+    extra_laws: int | None
+    lifted_without: int | None
+    lifted_with: int | None
+    predicted_extra: int | None
+    accounted: bool
+    certified: bool
+    gap: float
+    seconds: float
+
+
 def lifted_report(
     arch: Architecture,
     group: Group,
@@ -390,14 +438,10 @@ def lifted_report(
     *,
     points: int = 4,
     seed: int = 0,
-) -> dict[str, Any]:
-    """Explain the extra MSE laws created by augmenting ``arch``'s data with ``group``.
-
-    Returns a JSON-ready dict with the feature dimensions, the lifted invariants
-    (``invariant_forms``, ``fixed_vectors``, ``symmetry_algebra_dimension`` = ``dim Lie(H)``), the
-    measured counts (``laws_without``, ``laws_with``, exact group average) and the counts of the lifted
-    families (``lifted_without``: all quadratics of ``Φ``; ``lifted_with``: the ``H``-invariant ones),
-    ``predicted_extra = lifted_with - lifted_without`` and ``accounted`` (every extra law explained)."""
+) -> LiftedReport:
+    """Explain the extra MSE laws created by augmenting ``arch``'s data with ``group``: the feature
+    dimensions, the lifted invariants, the measured counts (exact group average) and the counts of
+    the lifted families (see :class:`LiftedReport`)."""
     start = time.perf_counter()
     tz = tensorization(arch) if tz is None else tz
     act = lifted_action(tz, group, seed=seed)
@@ -413,26 +457,26 @@ def lifted_report(
     laws = [c.laws for c in counts]
     extra = None if None in laws[:2] else laws[1] - laws[0]  # type: ignore[operator]
     predicted = None if None in laws[2:] else laws[3] - laws[2]  # type: ignore[operator]
-    return {
-        "architecture": arch.name,
-        "group": group.name,
-        "feature_dimension": int(tz.basis.shape[0]),
-        "feature_span": Fp,
-        "factorisation_residual": tz.residual,
-        "equivariance_residual": act.residual,
-        "invariant_forms": int(act.forms.shape[0]),
-        "symmetric_forms": Fp * (Fp + 1) // 2,
-        "fixed_vectors": int(act.fixed.shape[0]),
-        "symmetry_algebra_dimension": _symmetry_algebra_dimension(act.forms, act.fixed),
-        "dimension": arch.dimension,
-        "laws_without": laws[0],
-        "laws_with": laws[1],
-        "extra_laws": extra,
-        "lifted_without": laws[2],
-        "lifted_with": laws[3],
-        "predicted_extra": predicted,
-        "accounted": extra is not None and predicted is not None and laws[1] == laws[3],
-        "certified": all(c.certified for c in counts),
-        "gap": min(c.gap for c in counts),
-        "seconds": time.perf_counter() - start,
-    }
+    return LiftedReport(
+        architecture=arch.name,
+        group=group.name,
+        feature_dimension=int(tz.basis.shape[0]),
+        feature_span=Fp,
+        factorisation_residual=tz.residual,
+        equivariance_residual=act.residual,
+        invariant_forms=int(act.forms.shape[0]),
+        symmetric_forms=Fp * (Fp + 1) // 2,
+        fixed_vectors=int(act.fixed.shape[0]),
+        symmetry_algebra_dimension=_symmetry_algebra_dimension(act.forms, act.fixed),
+        dimension=arch.dimension,
+        laws_without=laws[0],
+        laws_with=laws[1],
+        extra_laws=extra,
+        lifted_without=laws[2],
+        lifted_with=laws[3],
+        predicted_extra=predicted,
+        accounted=extra is not None and predicted is not None and laws[1] == laws[3],
+        certified=all(c.certified for c in counts),
+        gap=min(c.gap for c in counts),
+        seconds=time.perf_counter() - start,
+    )

@@ -28,14 +28,55 @@ anything else is refused (:class:`UnsupportedModelError`). Derivations of every 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from noetherlab.errors import UnsupportedModelError
+from noetherlab.io import JsonRecord
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.groups import Group
 from noetherlab.training.lie import count_family_laws, count_laws
 
-__all__ = ["augmentation_report", "stand_in_exact"]
+__all__ = ["AugmentationReport", "augmentation_report", "stand_in_exact"]
+
+
+@dataclass(frozen=True)
+class AugmentationReport(JsonRecord):
+    """Result of :func:`augmentation_report`: the certified law counts without and with the group.
+
+    Attributes:
+        group_order: number of group elements (``None`` for a continuous group averaged exactly).
+        average: how the group average was taken (exact Haar average, finite sum, finite stand-in).
+        dimension: ``D``, the number of parameters.
+        laws_without, laws_with: the two counts (``None`` where a rank decision is ambiguous).
+        extra_laws: ``laws_with − laws_without``.
+        trace_dimension: ``dim Lie(W)(θ)`` of the augmented fields.
+        certified: both counts certified; ``gap``, ``gap_without``, ``gap_with``: rank gaps.
+        seconds: wall time of both counts.
+        lifted: the lifted-action explanation (:func:`~noetherlab.training.lifted.lifted_report`)
+            when asked for, else ``None``.
+    """
+
+    architecture: str
+    loss: str
+    group: str
+    group_order: int | None
+    average: str
+    dimension: int
+    laws_without: int | None
+    laws_with: int | None
+    extra_laws: int | None
+    trace_dimension: int
+    certified: bool
+    gap: float
+    gap_without: float
+    gap_with: float
+    seconds: float
+    lifted: JsonRecord | None = None
+
+    @property
+    def laws(self) -> int | None:
+        """The number of laws of the augmented training (``laws_with``)."""
+        return self.laws_with
 
 
 def _input_degree(model: Architecture) -> int | None:
@@ -64,11 +105,9 @@ def stand_in_exact(model: Architecture, group: Group, loss: str) -> bool:
 
 def augmentation_report(
     model: Architecture, group: Group, loss: str = "mse", points: int = 4, seed: int = 0
-) -> dict[str, Any]:
-    """Count the laws for ``loss`` with and without augmentation by ``group`` (both certified).
-
-    Returns a JSON-ready dict: ``laws_without``, ``laws_with``, ``extra_laws``, ``certified``, gaps,
-    the group and, for continuous groups, whether the finite stand-in is exact for this model."""
+) -> AugmentationReport:
+    """Count the laws for ``loss`` with and without augmentation by ``group`` (both certified);
+    :meth:`AugmentationReport.as_dict` gives the JSON form."""
     exact = None
     if group.lie_algebra is not None and loss == "mse":
         from noetherlab.training.lifted import averaged_mse_fields, lifted_action, tensorization
@@ -93,27 +132,26 @@ def augmentation_report(
     else:
         with_g = count_laws(model, loss=loss, group=group.matrices, n_points=points, seed=seed)
     extra = None if without.laws is None or with_g.laws is None else with_g.laws - without.laws
-    return {
-        "architecture": model.name,
-        "loss": loss,
-        "group": group.name,
-        "group_order": None if group.lie_algebra is not None else len(group),
-        "average": "exact Haar average through the lifted action"
+    return AugmentationReport(
+        architecture=model.name,
+        loss=loss,
+        group=group.name,
+        group_order=None if group.lie_algebra is not None else len(group),
+        average="exact Haar average through the lifted action"
         if exact is not None
         else (
             "finite group sum"
             if group.continuous is None
             else f"finite stand-in {len(group)} elements"
         ),
-        "dimension": with_g.dimension,
-        "laws_without": without.laws,
-        "laws_with": with_g.laws,
-        "laws": with_g.laws,
-        "extra_laws": extra,
-        "trace_dimension": with_g.trace_dimension,
-        "certified": bool(without.certified and with_g.certified),
-        "gap": min(without.gap, with_g.gap),
-        "gap_without": without.gap,
-        "gap_with": with_g.gap,
-        "seconds": without.seconds + with_g.seconds,
-    }
+        dimension=with_g.dimension,
+        laws_without=without.laws,
+        laws_with=with_g.laws,
+        extra_laws=extra,
+        trace_dimension=with_g.trace_dimension,
+        certified=bool(without.certified and with_g.certified),
+        gap=min(without.gap, with_g.gap),
+        gap_without=without.gap,
+        gap_with=with_g.gap,
+        seconds=without.seconds + with_g.seconds,
+    )
