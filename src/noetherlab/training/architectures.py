@@ -63,8 +63,18 @@ class Architecture:
         input_shape: shape of one input ``x``.
         output_dim: number of outputs.
         param_names: one readable name per flat parameter (``"W1[0,1]"``).
-        kind: the family (``"linear"``, ``"relu"``, ...) used to look up known laws.
+        kind: the family (``"linear"``, ``"relu"``, ...): the key of the known-laws library
+            (:mod:`noetherlab.training.known`), the only place that looks at it.
         layers: family-specific structure (e.g. the sizes), for the known-laws library.
+        features: ``x ↦ Ψ(x)`` (flat) when the model is *tensorizable*, ``g(θ, x) = Φ(θ)Ψ(x)``
+            (linear, polynomial without bias, lightning attention, the polynomial unit), else
+            ``None``.
+        feature_map: ``θ ↦ Φ(θ)`` of shape ``(output_dim, F)`` in closed form where known (else
+            :func:`~noetherlab.training.lifted.tensorization` solves for it from ``features``).
+        input_degree: an upper bound on the polynomial degree of ``g`` in ``x`` (``None``: not
+            polynomial, or unknown).
+        input_weights: ``θ ↦ M(θ)``, the weights whose rows read the input (``g = h(θ, M(θ)x)``,
+            so augmenting ``x`` by ``G`` acts on ``M`` as ``M ↦ MG``), else ``None``.
     """
 
     name: str
@@ -75,6 +85,10 @@ class Architecture:
     param_names: tuple[str, ...]
     kind: str = "custom"
     layers: dict[str, Any] = field(default_factory=dict)
+    features: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
+    feature_map: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
+    input_degree: int | None = None
+    input_weights: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
     #: derived objects kept with the model (its law-counting generators and their compiled
     #: brackets), so that a second count of the same model compiles nothing again
     cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -124,6 +138,33 @@ def _sizes(sizes: Sequence[int], minimum: int = 2) -> list[int]:
     return out
 
 
+def _monomial_features(degree: int) -> Callable[[Array], Array]:
+    """``Ψ(x) = (1, x, x⊗x, …, x^{⊗degree})`` flattened."""
+
+    def psi(x: Array) -> Array:
+        parts, t = [jnp.ones(1)], jnp.ones(())
+        for _ in range(degree):
+            t = jnp.multiply.outer(t, x)
+            parts.append(t.ravel())
+        return jnp.concatenate(parts)
+
+    return psi
+
+
+def _lightning_features(X: Array) -> Array:
+    """``Ψ(X) = x_1 ⊗ XᵀX`` (``X`` rows are tokens)."""
+    return jnp.einsum("a,bc->abc", X[0], X.T @ X).ravel()
+
+
+def _weights_of(params: Any, *keys: str) -> Callable[[Array], Array]:
+    """``θ ↦ M(θ)``: the input-reading matrices ``params[key]`` (input on their last axis for a
+    single key; stacked along the input's columns and transposed for several)."""
+    unravel = ravel_pytree(params)[1]
+    if len(keys) == 1:
+        return lambda th: unravel(th)[keys[0]]
+    return lambda th: jnp.concatenate([unravel(th)[k] for k in keys], axis=1).T
+
+
 def _dense_params(sizes: list[int], bias: bool) -> dict[str, Array]:
     params: dict[str, Array] = {}
     for i in range(len(sizes) - 1):
@@ -164,6 +205,9 @@ def linear_net(sizes: Sequence[int]) -> Architecture:
         _names(p),
         "linear",
         {"sizes": s},
+        features=lambda x: x,
+        input_degree=1,
+        input_weights=_weights_of(p, "W1"),
     )
 
 
@@ -180,6 +224,7 @@ def relu_net(sizes: Sequence[int], bias: bool = False) -> Architecture:
         _names(p),
         "relu",
         {"sizes": s, "bias": bias},
+        input_weights=_weights_of(p, "W1"),
     )
 
 
@@ -201,6 +246,7 @@ def polynomial_net(
     act = lambda z: jnp.polyval(c[::-1], z)
     p = _dense_params(s, bias)
     homogeneous = int(np.flatnonzero(coeffs)[-1]) if np.count_nonzero(coeffs) == 1 else None
+    x_degree = (len(coeffs) - 1) ** (len(s) - 2)  # g is a polynomial of this degree in x
     return Architecture(
         f"polynomial{s}(deg {len(coeffs) - 1})",
         _mlp(s, bias, act),
@@ -210,6 +256,10 @@ def polynomial_net(
         _names(p),
         "polynomial",
         {"sizes": s, "bias": bias, "homogeneous_degree": homogeneous, "degree": len(coeffs) - 1},
+        # the features (1, x, …, x^{⊗n}) need no bias inside: with biases Φ is not built-in
+        features=None if bias else _monomial_features(x_degree),
+        input_degree=x_degree,
+        input_weights=_weights_of(p, "W1"),
     )
 
 
@@ -235,6 +285,15 @@ def polynomial_unit(
     assert coeffs is not None
     c = jnp.asarray(coeffs)
     p = {"p": jnp.zeros((d,))}
+
+    def phi(theta: Array) -> Array:
+        """``Φ(p) = (c_0, c_1 p, c_2 p⊗p, …)``, shape ``(1, F)``."""
+        parts, t = [c[0] * jnp.ones(1)], jnp.ones(())
+        for j in range(1, c.size):
+            t = jnp.multiply.outer(t, theta)
+            parts.append(c[j] * t.ravel())
+        return jnp.concatenate(parts)[None, :]
+
     return Architecture(
         f"polynomial-unit(d={d}, deg {coeffs.size - 1})",
         lambda q, x: jnp.polyval(c[::-1], q["p"] @ x)[None],
@@ -244,6 +303,10 @@ def polynomial_unit(
         tuple(f"p{i + 1}" for i in range(d)),
         "polynomial-unit",
         {"degree": coeffs.size - 1, "coefficients": coeffs.tolist()},
+        features=_monomial_features(coeffs.size - 1),
+        feature_map=phi,
+        input_degree=coeffs.size - 1,
+        input_weights=lambda th: th[None, :],
     )
 
 
@@ -317,6 +380,7 @@ def attention(tokens: int, d: int, d_k: int, d_v: int, d_out: int = 1) -> Archit
         _names(p),
         "attention",
         {},
+        input_weights=_weights_of(p, "Q", "K", "V"),
     )
 
 
@@ -330,6 +394,13 @@ def lightning_attention(tokens: int, d: int, d_k: int, d_out: int) -> Architectu
     def apply(q: dict[str, Array], X: Array) -> Array:
         return (X @ q["Q"] @ q["K"].T @ X.T @ X @ q["V"])[0]
 
+    unravel = ravel_pytree(p)[1]
+
+    def phi(theta: Array) -> Array:
+        """``Φ(θ)[o, (a, b, c)] = (QKᵀ)[a, b] V[c, o]``, shape ``(d_out, d³)``."""
+        q = unravel(theta)
+        return jnp.einsum("ab,co->oabc", q["Q"] @ q["K"].T, q["V"]).reshape(q["V"].shape[1], -1)
+
     return Architecture(
         f"lightning-attention(L={tokens}, d={d}, dk={d_k})",
         apply,
@@ -339,6 +410,10 @@ def lightning_attention(tokens: int, d: int, d_k: int, d_out: int) -> Architectu
         _names(p),
         "lightning",
         {},
+        features=_lightning_features,
+        feature_map=phi,
+        input_degree=3,
+        input_weights=_weights_of(p, "Q", "K", "V"),
     )
 
 
@@ -356,6 +431,8 @@ def softmax_layer(n_in: int, n_classes: int) -> Architecture:
         _names(p),
         "softmax",
         {},
+        features=lambda x: x,
+        input_weights=_weights_of(p, "W"),
     )
 
 

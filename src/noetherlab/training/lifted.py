@@ -81,63 +81,6 @@ class Tensorization:
         return jnp.asarray(self.basis).T @ self.psi(x)
 
 
-def _monomial_features(degree: int) -> Callable[[Array], Array]:
-    """``(1, x, x⊗x, …, x^{⊗degree})`` flattened."""
-
-    def psi(x: Array) -> Array:
-        parts, t = [jnp.ones(1)], jnp.ones(())
-        for _ in range(degree):
-            t = jnp.multiply.outer(t, x)
-            parts.append(t.ravel())
-        return jnp.concatenate(parts)
-
-    return psi
-
-
-def _lightning_features(X: Array) -> Array:
-    """``Ψ(X) = x_1 ⊗ XᵀX`` (``X`` rows are tokens)."""
-    return jnp.einsum("a,bc->abc", X[0], X.T @ X).ravel()
-
-
-def _builtin_phi(arch: Architecture) -> Callable[[Array], Array] | None:
-    """Closed-form ``Φ(θ) (m, F)`` where we have one (else ``None``: interpolation)."""
-    if arch.kind == "lightning":
-
-        def phi(theta: Array) -> Array:
-            q = arch.unravel(theta)
-            return jnp.einsum("ab,co->oabc", q["Q"] @ q["K"].T, q["V"]).reshape(q["V"].shape[1], -1)
-
-        return phi
-    if arch.kind == "polynomial-unit":
-        c = jnp.asarray(arch.layers["coefficients"])
-
-        def phi_unit(theta: Array) -> Array:
-            parts, t = [c[0] * jnp.ones(1)], jnp.ones(())
-            for j in range(1, c.size):
-                t = jnp.multiply.outer(t, theta)
-                parts.append(c[j] * t.ravel())
-            return jnp.concatenate(parts)[None, :]
-
-        return phi_unit
-    return None
-
-
-def _builtin_psi(arch: Architecture) -> Callable[[Array], Array]:
-    kind, layers = arch.kind, arch.layers
-    if kind in ("linear", "softmax"):
-        return lambda x: x
-    if kind == "lightning":
-        return _lightning_features
-    if kind == "polynomial" and not layers.get("bias"):
-        return _monomial_features(int(layers["degree"]) ** (len(layers["sizes"]) - 2))
-    if kind == "polynomial-unit":
-        return _monomial_features(int(layers["degree"]))
-    raise UnsupportedModelError(
-        f"{arch.name} has no built-in tensorization. Fix: pass psi=Ψ(x) with g(θ, x) = Φ(θ)Ψ(x) "
-        "to tensorization()."
-    )
-
-
 def tensorization(
     arch: Architecture,
     psi: Callable[[Array], Array] | None = None,
@@ -152,7 +95,12 @@ def tensorization(
     Raises :class:`InvalidArgumentError` when the factorisation does not reproduce ``g`` (relative
     residual above ``tol`` at random points)."""
     if psi is None:
-        psi_fn, phi = _builtin_psi(arch), _builtin_phi(arch) if phi is None else phi
+        if arch.features is None:
+            raise UnsupportedModelError(
+                f"{arch.name} has no built-in tensorization. Fix: pass psi=Ψ(x) with "
+                "g(θ, x) = Φ(θ)Ψ(x) to tensorization()."
+            )
+        psi_fn, phi = arch.features, arch.feature_map if phi is None else phi
     else:
         psi_fn = psi
     key = jax.random.PRNGKey(seed)

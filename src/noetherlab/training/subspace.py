@@ -32,7 +32,7 @@ import sympy
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.lie import FieldFamily
 
-__all__ = ["SubspaceLaw", "input_weights", "subspace_laws"]
+__all__ = ["SubspaceLaw", "subspace_laws"]
 
 Array = jax.Array
 
@@ -78,19 +78,6 @@ class SubspaceLaw:
         return V @ V.T
 
 
-def input_weights(arch: Architecture) -> Callable[[Array], Array] | None:
-    """``θ ↦ M(θ)`` (rows act on input coordinates) for the built-in families, else ``None``."""
-    kind = arch.kind
-    if kind in ("linear", "relu", "polynomial", "softmax"):
-        key = "W" if kind == "softmax" else "W1"
-        return lambda th: arch.unravel(th)[key]
-    if kind == "polynomial-unit":
-        return lambda th: arch.unravel(th)["p"][None, :]
-    if kind in ("lightning", "attention"):
-        return lambda th: jnp.concatenate([arch.unravel(th)[k] for k in ("Q", "K", "V")], axis=1).T
-    return None
-
-
 def _isotypic_blocks(mats: np.ndarray) -> list[np.ndarray]:
     """Input blocks ``V`` where every invariant form of the finite group is scalar and uncoupled to
     the rest and which is orthogonal to the fixed vectors."""
@@ -133,7 +120,7 @@ def subspace_laws(
 ) -> tuple[list[SubspaceLaw], list[str]]:
     """Certified subspace laws of the augmented flows ``family`` (``mats``: the finite group, or
     ``continuous=True`` for ``O(d)``). Returns the laws and notes on rejected candidates."""
-    M = input_weights(arch)
+    M = arch.input_weights
     notes: list[str] = []
     if M is None:
         return [], [f"{arch.name}: no input-facing weight matrix known; no subspace candidates"]

@@ -79,27 +79,13 @@ class AugmentationReport(JsonRecord):
         return self.laws_with
 
 
-def _input_degree(model: Architecture) -> int | None:
-    """Polynomial degree of ``g(θ, x)`` in ``x`` when known (tensorizable nets)."""
-    kind = model.kind
-    if kind == "linear":
-        return 1
-    if kind == "lightning":
-        return 3
-    if kind == "polynomial":
-        return model.layers.get("homogeneous_degree")
-    if kind == "polynomial-unit":
-        return int(model.layers["degree"])
-    return None
-
-
 def stand_in_exact(model: Architecture, group: Group, loss: str) -> bool:
     """Whether summing over ``group.matrices`` gives the exact group average of ``loss``: always for
     finite groups, and for a continuous group's stand-in when the loss is a polynomial in ``x`` of
     degree ``<= group.exact_degree``."""
     if group.continuous is None or group.exact_degree is None:
         return True
-    deg = _input_degree(model)
+    deg = model.input_degree
     return loss == "mse" and deg is not None and 2 * deg <= group.exact_degree
 
 
@@ -116,7 +102,7 @@ def augmentation_report(
             exact = averaged_mse_fields(lifted_action(tensorization(model), group, seed=seed))
         except UnsupportedModelError:
             exact = None  # not tensorizable: the finite stand-in below, where it is exact
-    deg = _input_degree(model)
+    deg = model.input_degree
     if exact is None and group.continuous is not None and group.exact_degree is not None:
         loss_deg = None if deg is None or loss != "mse" else 2 * deg
         if loss_deg is None or loss_deg > group.exact_degree:
