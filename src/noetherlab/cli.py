@@ -192,7 +192,8 @@ def path(
         params = _params(param)
         sde = resolve_model(model, params)
         kw: dict[str, Any] = {"T": T} if energy is None else {"energy": energy}
-        with err_console.status(f"solving the most likely path of {sde.name}..."):
+        title = f"most likely path of {sde.name}"
+        with err_console.status(f"{title}...") as status:
             res = most_likely_path(
                 sde,
                 _floats(x0, "--x0"),
@@ -202,6 +203,7 @@ def path(
                 method=method,
                 refine=refine,
                 rtol=rtol,
+                progress=lambda line: status.update(f"{title}: {line}"),
                 **kw,
             )
         if out is not None:

@@ -45,6 +45,7 @@ def test_refinement_and_warning():
     sde = models.three_attractor()
     with pytest.warns(UnderResolvedWarning, match="discretisation error"):
         nl.most_likely_path(sde, [3.0, 0.1], [0.1, 3.0], T=1.0, n=16, rtol=1e-6)
+    lines: list[str] = []
     res = nl.most_likely_path(
         sde,
         [3.0, 0.1],
@@ -52,5 +53,14 @@ def test_refinement_and_warning():
         T=1.0,
         n=100,
         resolution=ResolutionControl(rtol=1e-5, refine=True),
+        progress=lines.append,
     )
     assert res.resolved and res.resolution.relative_error <= 1e-5 and res.n > 100
+    # progress: the first solve, one line per coarse grid of the study, one per bisection
+    study = [line for line in lines if line.startswith("resolution study")]
+    refinements = [line for line in lines if line.startswith("refining")]
+    assert lines[0].startswith("solving on n = 100") and len(lines) == 1 + len(study) + len(
+        refinements
+    )
+    assert len(study) + 1 + len(refinements) == len(res.resolution.n) and refinements
+    assert refinements[-1].startswith(f"refining: n = {res.n // 2} -> {res.n}")

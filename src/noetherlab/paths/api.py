@@ -14,6 +14,7 @@ study. Everything it does can be done step by step with the objects themselves::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
@@ -55,6 +56,7 @@ def most_likely_path(
     check_resolution: bool | None = None,
     gtol: float | None = None,
     max_iter: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> PathResult:
     r"""Most likely path of ``sde`` from ``x0`` to ``x1`` at fixed time ``T`` or fixed ``energy``.
 
@@ -83,6 +85,8 @@ def most_likely_path(
         check_resolution: shortcut for ``ResolutionControl(check=...)``.
         gtol: shortcut for the solver's tolerance (with ``method``).
         max_iter: shortcut for the solver's iteration cap (with ``method``).
+        progress: called with one line of text before each solve (the first, the resolution
+            study's coarse grids, each refinement), e.g. to update a status display.
 
     Returns:
         :class:`PathResult` (``converged`` iff its ``status`` is ``Status.successful``).
@@ -127,6 +131,8 @@ def most_likely_path(
     sde.check_states(start(problem, x_init), grid_t, what="initial path")
     if the_solver.needs_inverse_diffusion:
         _check_derivatives(problem, x_init)
+    if progress is not None:
+        progress(f"solving on n = {problem.n} ({the_solver.name})")
     result = the_solver.solve(problem, x_init)
     if grid == "adaptive":
         result = _adapt(problem, result, the_solver)
@@ -136,6 +142,7 @@ def most_likely_path(
         the_solver.solve,
         curve=the_solver.places_nodes_on_curve,
         coarse_solve=the_solver.for_resolution_study(control.rtol).solve,
+        progress=progress,
     )
     return with_symmetry_charges(result, problem)
 

@@ -68,16 +68,19 @@ class ResolutionControl:
         *,
         curve: bool = False,
         coarse_solve: Solve | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> PathResult:
         """Run the study (and refinement) on a solved ``result`` of ``problem``. ``curve``: the
         solver places its nodes along the curve itself (geometric solvers), so paths are restricted,
         prolonged and compared in the node index, not in time. ``coarse_solve`` (default ``solve``)
-        solves the coarse grids."""
+        solves the coarse grids. ``progress`` is called with a line before each solve."""
         if not (self.check or self.refine) or result.n < 4 or not result.converged:
             return result
+        say = progress or (lambda line: None)
         by_time = problem.is_fixed_time and not curve
         levels: list[PathResult] = []
         for m in _coarse_levels(result.n):
+            say(f"resolution study: solving on n = {m} (the path has n = {result.n})")
             guess = _restrict(result, m, by_time)
             coarse = (coarse_solve or solve)(_coarser(problem, result, m), guess)
             if not coarse.converged:
@@ -88,6 +91,10 @@ class ResolutionControl:
         while (
             self.refine and not report.resolved and 2 * result.n <= self.n_max and result.converged
         ):
+            say(
+                f"refining: n = {result.n} -> {2 * result.n}, estimated error "
+                f"{report.relative_error:.1e} > rtol {self.rtol:g}"
+            )
             fine_problem = _finer(problem, result)
             finer = solve(fine_problem, _prolong(result, fine_problem, by_time))
             if not finer.converged:
