@@ -158,3 +158,13 @@ def test_float64_everywhere():
     sde = nl.SDE(drift2, diffusion=np.float32(0.5), dim=2)
     assert sde.D(jnp.zeros(2)).dtype == jnp.float64
     assert sde.f(jnp.zeros(2, dtype=jnp.float64)).dtype == jnp.float64
+
+
+def test_drift_at_many_states_matches_the_drift_in_closed_form():
+    # Maier–Stein f = (x − x³ − β x y², −(1 + x²) y) (models.maier_stein's docstring), β = 10
+    x = np.random.default_rng(0).normal(size=(7, 2))
+    f = nl.models.maier_stein(beta=10.0).drift_at(x)
+    expected = np.stack(
+        [x[:, 0] - x[:, 0] ** 3 - 10.0 * x[:, 0] * x[:, 1] ** 2, -(1 + x[:, 0] ** 2) * x[:, 1]], 1
+    )
+    np.testing.assert_allclose(f, expected, rtol=1e-14, atol=1e-14)

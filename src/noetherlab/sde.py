@@ -371,6 +371,13 @@ class SDE(eqx.Module):
         t = jnp.asarray(t, dtype=jnp.float64)
         return jnp.trace(jax.jacfwd(self.drift)(x, t))
 
+    def drift_at(self, x: Any, t: Any = 0.0) -> np.ndarray:
+        """``f`` at many states: ``x (m, N)``, times ``t`` (scalar or ``(m,)``) -> ``(m, N)``
+        (one compiled, vectorised evaluation)."""
+        x = jnp.asarray(x, dtype=jnp.float64).reshape(-1, self.dim)
+        t = jnp.broadcast_to(jnp.asarray(t, dtype=jnp.float64), (x.shape[0],))
+        return np.asarray(_batched_drift(self, x, t))
+
     # ------------------------------------------------------------------ checks (eager)
     def check_states(self, x: Any, t: Any, what: str = "path") -> None:
         """Validate the model *at use*: finite drift and SPD ``D`` at the states ``x`` (shape ``(m, N)``)

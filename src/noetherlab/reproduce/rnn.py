@@ -21,7 +21,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from noetherlab.charges import noether_charge
@@ -31,7 +30,6 @@ from noetherlab.paths import PathResult, most_likely_path
 from noetherlab.plotting import OKABE_ITO, colour, figure, save
 from noetherlab.reproduce.fig1 import check
 from noetherlab.sampling import simulate
-from noetherlab.sde import _batched_drift
 from noetherlab.symmetries import Generator
 from noetherlab.symmetry_defects import approximate_symmetries, symmetry_defect
 from noetherlab.symmetry_learning import LearnedSymmetries, learn_symmetries
@@ -171,8 +169,7 @@ def _conditioned(net: TrainedRNN, a: dict[str, Any], quick: bool) -> dict[str, A
         if keep.sum() < 5:
             continue
         X = ens.paths[:, keep]  # (steps, M, N)
-        flat = jnp.asarray(X.reshape(-1, net.N))
-        f = np.asarray(_batched_drift(sde, flat, jnp.zeros(flat.shape[0]))).reshape(X.shape)
+        f = sde.drift_at(X.reshape(-1, net.N)).reshape(X.shape)
         force = np.diff(X, axis=0) / h - 0.5 * (f[1:] + f[:-1])  # (steps-1, M, N)
         mid = 0.5 * (X[1:] + X[:-1])
         J_each = np.mean(np.sum(force / (2.0 * d_sim) * (mid @ rot.A.T + rot.b), axis=2), axis=0)

@@ -95,6 +95,11 @@ class FieldFamily:
             return jax.random.normal(key, (n, self.dimension))
         return self.points(key, n)
 
+    def sample_bundles(self, key: Array, batch: int, bundle: int) -> Any:
+        """``batch`` bundles of ``bundle`` samples each (leading axes ``(batch, bundle)``)."""
+        flat = self.sample(key, batch * bundle)
+        return jax.tree_util.tree_map(lambda a: a.reshape(batch, bundle, *a.shape[1:]), flat)
+
 
 def on_flow(family: FieldFamily, flow: Flow, names: Sequence[str]) -> FieldFamily:
     """The generators of ``flow`` (:func:`~noetherlab.training.dynamics.flow_family`) built on the
@@ -343,7 +348,7 @@ def trace_dimension(
             parts = []
             for _ in range(-(-batch // chunk)):  # batch elements, chunk by chunk
                 key, *subkeys = jax.random.split(key, level + 1)
-                xis = tuple(_bundles(family, k, chunk, bundle) for k in subkeys)
+                xis = tuple(family.sample_bundles(k, chunk, bundle) for k in subkeys)
                 parts.append(element(points, xis))  # (chunk, P, D), (chunk, P)
             vals = np.concatenate([np.asarray(v) for v, _ in parts])
             scales = np.concatenate([np.asarray(c) for _, c in parts])
@@ -433,7 +438,7 @@ def _fit_element(
     chunk = batch
     while True:
         subkeys = jax.random.split(key, level)
-        xis = tuple(_bundles(family, k, chunk, bundle) for k in subkeys)
+        xis = tuple(family.sample_bundles(k, chunk, bundle) for k in subkeys)
         compiled = fn.lower(points, xis).compile()
         stats = compiled.memory_analysis()
         if stats is None:  # the backend gives no plan: trust the batch as asked
@@ -459,12 +464,6 @@ def _rank_revealing_qr(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     Q1, R1 = scipy.linalg.qr(A, mode="economic")
     Q2, R, piv = scipy.linalg.qr(R1, pivoting=True)
     return Q1 @ Q2, R, piv
-
-
-def _bundles(family: FieldFamily, key: Array, batch: int, bundle: int) -> Any:
-    """``batch`` bundles of ``bundle`` samples each (leading axes ``(batch, bundle)``)."""
-    flat = family.sample(key, batch * bundle)
-    return jax.tree_util.tree_map(lambda a: a.reshape(batch, bundle, *a.shape[1:]), flat)
 
 
 def _rank_and_gap(M: np.ndarray, rtol: float) -> tuple[int, float]:

@@ -36,7 +36,6 @@ from noetherlab.training.architectures import Architecture
 from noetherlab.training.dynamics import Flow, parse_flow
 from noetherlab.training.lie import (
     FieldFamily,
-    _bundles,
     architecture_fields,
     bracket_field,
     loss_fields,
@@ -135,7 +134,7 @@ def _features(
 def _generator_values(family: FieldFamily, points: Array, key: Array, per_point: int) -> Array:
     """``per_point`` random generators (bundles of 4 samples) at every point: ``(F, P, S)``."""
     field_fn = bracket_field(family.vector_field, 1)
-    xis = _bundles(family, key, per_point, 4)
+    xis = family.sample_bundles(key, per_point, 4)
     X, _ = jax.jit(jax.vmap(jax.vmap(field_fn, in_axes=(0, None)), in_axes=(None, 0)))(
         points, (xis,)
     )
