@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from noetherlab._interp import resample
 from noetherlab._resources import check_memory, warn_if_long
 from noetherlab._validation import as_state, choice, positive_int
 from noetherlab.errors import InvalidArgumentError, NonFiniteError, UnsupportedModelError
@@ -220,7 +221,7 @@ class Ensemble:
         if self.n_paths == 0:
             raise InvalidArgumentError("ensemble", "is empty", "relax the conditioning")
         t, x = np.asarray(t, float), np.asarray(x, float).reshape(len(t), -1)
-        ref = np.stack([np.interp(self.times, t, x[:, j]) for j in range(x.shape[1])], axis=-1)
+        ref = resample(x, t, self.times)
         mean = self.paths.mean(axis=1)
         tube = np.sqrt(np.mean(np.sum((self.paths - mean[:, None]) ** 2, -1), axis=1))
         dist = np.max(np.linalg.norm(self.paths - ref[:, None], axis=-1), axis=0)

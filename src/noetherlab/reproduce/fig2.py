@@ -21,6 +21,7 @@ import numpy as np
 import scipy.optimize
 from jax import Array
 
+from noetherlab._interp import resample
 from noetherlab.models import gaussian_ring_reverse, pf_ode_velocity
 from noetherlab.paths import most_likely_path
 from noetherlab.paths.solvers.shooting import shoot
@@ -70,7 +71,7 @@ def _notebook_converged(z_init: np.ndarray, points: int) -> dict[str, Any]:
     t = nb.fig2_grid(points, jnp.float64)
     t_np = np.asarray(t)
     t50 = np.logspace(-0.4, 1.5, z_init.shape[0])
-    z0 = np.stack([np.interp(t_np, t50, z_init[:, j]) for j in range(2)], axis=1)
+    z0 = resample(z_init, t50, t_np)
     first, last = jnp.asarray(z0[0]), jnp.asarray(z0[-1])
 
     def fun(v: np.ndarray) -> tuple[float, np.ndarray]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from noetherlab._interp import resample
 from noetherlab.charges import noether_charge
 from noetherlab.fixed_points import find_fixed_points
 from noetherlab.models import drift_diffusion, gaussian_ring_reverse, ornstein_uhlenbeck
@@ -149,7 +150,7 @@ def _conditioned(net: TrainedRNN, a: dict[str, Any], quick: bool) -> dict[str, A
     dt, every = 0.05, 10
     h = dt * every
     t_grid = h * np.arange(round(T_TRANSIT / h) + 1)
-    mlp = np.stack([np.interp(t_grid, res.t, res.x[:, k]) for k in range(net.N)], axis=1)
+    mlp = resample(res.x, res.t, t_grid)
     span = float(np.linalg.norm((x1 - x0) @ U))
     out: dict[str, Any] = {"transition": [i, j], "runs": []}
     for action, n_paths in ((3.0, 1000),) if quick else ((3.0, 4000), (4.0, 8000)):
