@@ -183,3 +183,21 @@ def test_ensembles_shard_across_local_devices():
     assert sharded["devices"] == 2
     # the same key gives the same paths whether the chunk is split over one device or two
     assert np.allclose(np.asarray(sharded["final"]), single.final, rtol=0, atol=1e-12)
+
+
+def test_simulation_compiles_once_per_model_and_boundary_rule():
+    # new drift parameter, new bounds, new start time and key: the compiled chunk is reused
+    # (counted in the jit cache of the module-level runner); only a new rule (a ball) compiles
+    from noetherlab import sampling
+
+    def compiled() -> int:
+        return sampling._run_chunk._cached._cache_size()
+
+    simulate(drift_diffusion(v=0.1), [0.0], 1.0, 0.01, 64, key=1, boundary=interval(-1.0, 1.0))
+    before = compiled()
+    ens = simulate(
+        drift_diffusion(v=0.7), [0.0], 1.0, 0.01, 64, key=2, t0=0.5, boundary=interval(-2.0, 0.5)
+    )
+    assert compiled() == before and ens.exit_fraction("upper") > 0
+    simulate(drift_diffusion(v=0.7), [0.0], 1.0, 0.01, 64, boundary=ball([0.4], 0.1))
+    assert compiled() == before + 1

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -55,16 +56,28 @@ Array = jax.Array
 
 
 # ----------------------------------------------------------------------------------- boundaries
-@dataclass(frozen=True)
-class Boundary:
+class Boundary(eqx.Module):
     """An absorbing boundary: ``check(x) -> (label, x_on_boundary)`` for one state ``x`` (traceable).
 
     ``label`` is an int: 0 inside the domain, ``k >= 1`` for having left through boundary part ``k``
     (``labels[k - 1]`` names it). ``x_on_boundary`` is the state the absorbed path is frozen at.
+    The rule is code (``rule(params, x)``, compiled once) and the bounds are data (``params``), so
+    a new boundary with other bounds reuses the compiled simulation.
     """
 
-    check: Callable[[Array], tuple[Array, Array]]
-    labels: tuple[str, ...]
+    rule: Callable[[Any, Array], tuple[Array, Array]] = eqx.field(static=True)
+    params: Any
+    labels: tuple[str, ...] = eqx.field(static=True)
+
+    def check(self, x: Array) -> tuple[Array, Array]:
+        return self.rule(self.params, x)
+
+
+def _interval_rule(params: Array, x: Array) -> tuple[Array, Array]:
+    lower, upper, axis = params[0], params[1], params[2].astype(jnp.int32)
+    v = x[axis]
+    label = jnp.where(v <= lower, 1, jnp.where(v >= upper, 2, 0))
+    return label, x.at[axis].set(jnp.clip(v, lower, upper))
 
 
 def interval(lower: float, upper: float, axis: int = 0) -> Boundary:
@@ -76,13 +89,13 @@ def interval(lower: float, upper: float, axis: int = 0) -> Boundary:
             f"need lower < upper (±inf allowed), got {lower}, {upper}",
             "swap or fix them",
         )
+    params = jnp.asarray([lower, upper, axis], dtype=jnp.float64)
+    return Boundary(_interval_rule, params, ("lower", "upper"))
 
-    def check(x: Array) -> tuple[Array, Array]:
-        v = x[axis]
-        label = jnp.where(v <= lower, 1, jnp.where(v >= upper, 2, 0))
-        return label, x.at[axis].set(jnp.clip(v, lower, upper))
 
-    return Boundary(check, ("lower", "upper"))
+def _ball_rule(params: tuple[Array, Array], x: Array) -> tuple[Array, Array]:
+    center, radius = params
+    return jnp.where(jnp.linalg.norm(x - center) <= radius, 1, 0), x
 
 
 def ball(center: Any, radius: float) -> Boundary:
@@ -90,21 +103,23 @@ def ball(center: Any, radius: float) -> Boundary:
     c = jnp.asarray(np.asarray(center, dtype=float))
     if not radius > 0:
         raise InvalidArgumentError("radius", f"must be positive, got {radius}", "pass radius > 0")
+    return Boundary(_ball_rule, (c, jnp.asarray(float(radius))), ("ball",))
 
-    def check(x: Array) -> tuple[Array, Array]:
-        return jnp.where(jnp.linalg.norm(x - c) <= radius, 1, 0), x
 
-    return Boundary(check, ("ball",))
+@dataclass(frozen=True)
+class _PredicateRule:
+    """A user predicate as a boundary rule (equal, and compiled once, for the same ``fn``)."""
+
+    fn: Callable[[Array], Any]
+
+    def __call__(self, params: Any, x: Array) -> tuple[Array, Array]:
+        return jnp.asarray(self.fn(x)).astype(jnp.int32), x
 
 
 def predicate(fn: Callable[[Array], Any], labels: tuple[str, ...] = ("exit",)) -> Boundary:
     """A user boundary: ``fn(x)`` returns an int label (0 = inside, ``k`` = left through part ``k``)
     or a bool (True = left); the path is frozen at the first state outside."""
-
-    def check(x: Array) -> tuple[Array, Array]:
-        return jnp.asarray(fn(x)).astype(jnp.int32), x
-
-    return Boundary(check, labels)
+    return Boundary(_PredicateRule(fn), None, tuple(labels))
 
 
 # ----------------------------------------------------------------------------------- result
@@ -337,10 +352,10 @@ def density(samples: Any, bins: int | Any = 30, range: Any = None) -> Any:
 
 
 # ----------------------------------------------------------------------------------- kernels
-def _step_fn(sde: SDE, boundary: Boundary | None, dt: float) -> Callable[..., Any]:
+def _step_fn(sde: SDE, boundary: Boundary | None, dt: Array) -> Callable[..., Any]:
     """One EM step for a batch: ``(state, t, xi, i) -> state``; ``state = (x, label, exit_step,
     bad_step)``. Absorbed or failed paths stay frozen."""
-    sqdt = math.sqrt(dt)
+    sqdt = jnp.sqrt(dt)
     drift = jax.vmap(sde.f, in_axes=(0, None))
     const_G = sde.noise_matrix if sde.noise_matrix is not None else None
     if const_G is None and sde.constant_diffusion:
@@ -369,49 +384,91 @@ def _step_fn(sde: SDE, boundary: Boundary | None, dt: float) -> Callable[..., An
     return step
 
 
-def _chunk_runner(
+def _noise_dimension(sde: SDE) -> int:
+    if sde.noise_matrix is not None:
+        return int(sde.noise_matrix.shape[1])
+    return int(jax.eval_shape(sde.G, jnp.zeros(sde.dim)).shape[-1])
+
+
+@eqx.filter_jit
+def _em_step(
+    sde: SDE, boundary: Boundary | None, dt: Array, state: Any, t: Array, xi: Array, i: Array
+) -> Any:
+    """One EM step of a batch (the NumPy-stream replay), compiled once per model and boundary rule."""
+    return _step_fn(sde, boundary, dt)(state, t, xi, i)
+
+
+@eqx.filter_jit
+def _run_chunk(
     sde: SDE,
     boundary: Boundary | None,
-    dt: float,
-    t0: float,
+    key: Array,
+    x0: Array,
+    dt: Array,
+    t0: Array,
     n_steps: int,
     every: int,
     stats: bool,
-    noise_dtype: Any = jnp.float64,
-) -> Callable[[Array, Array], Any]:
-    """Jitted ``(key, x0_batch) -> (state, saved)`` running ``n_steps`` steps; ``saved`` holds the
-    states after every ``every``-th step (or their sums/sums of squares over the batch if ``stats``)."""
+    noise_dtype: Any,
+) -> Any:
+    """``n_steps`` EM steps of the batch ``x0 (B, N)``: ``(state, saved)``, ``saved`` holding the
+    states after every ``every``-th step (or their sums / sums of squares over the batch if
+    ``stats``). Step ``i`` draws its noise from ``fold_in(key, i)``. Compiled once per model class,
+    boundary rule, batch shape and step counts: parameters, bounds, ``dt`` and ``t0`` are data."""
     step = _step_fn(sde, boundary, dt)
-    M = (
-        int(sde.G(jnp.zeros(sde.dim)).shape[-1])
-        if sde.noise_matrix is None
-        else sde.noise_matrix.shape[1]
+    M = _noise_dimension(sde)
+    B = x0.shape[0]
+    state0 = (x0, jnp.zeros(B, jnp.int32), jnp.full(B, -1, jnp.int32), jnp.full(B, -1, jnp.int32))
+
+    def one(state: Any, i: Array) -> Any:
+        xi = jax.random.normal(jax.random.fold_in(key, i), (B, M), noise_dtype).astype(x0.dtype)
+        return step(state, t0 + i * dt, xi, i), None
+
+    def block(state: Any, j: Array) -> Any:
+        state, _ = jax.lax.scan(one, state, j * every + jnp.arange(every, dtype=jnp.int32))
+        x = state[0]
+        return state, ((jnp.sum(x, 0), jnp.sum(x * x, 0)) if stats else x)
+
+    n_blocks, rem = divmod(n_steps, every) if every else (0, n_steps)
+    state, saved = jax.lax.scan(block, state0, jnp.arange(n_blocks, dtype=jnp.int32))
+    state, _ = jax.lax.scan(one, state, n_blocks * every + jnp.arange(rem, dtype=jnp.int32))
+    return state, saved
+
+
+def simulate_chunk(
+    sde: SDE,
+    boundary: Boundary | None,
+    x0: Any,
+    key: Array,
+    chunk: int,
+    dt: float,
+    t0: float,
+    n_steps: int,
+    every: int = 0,
+    stats: bool = False,
+    noise_precision: str = "float64",
+) -> Any:
+    """Chunk number ``chunk`` of an ensemble (internal API shared by :func:`simulate` and the
+    distributed ensembles): its paths start at ``x0 (B, N)`` and draw their noise from
+    ``fold_in(key, chunk)``, so the chunk's result does not depend on where it runs. Returns the
+    host arrays ``((x, label, exit_step, bad_step), saved)``."""
+    batch = jnp.asarray(x0, dtype=jnp.float64)
+    sharding = _device_sharding()
+    if sharding is not None and batch.shape[0] % len(jax.local_devices()) == 0:
+        batch = jax.device_put(batch, sharding)
+    out = _run_chunk(
+        sde,
+        boundary,
+        jax.random.fold_in(key, chunk),
+        batch,
+        jnp.asarray(dt, jnp.float64),
+        jnp.asarray(t0, jnp.float64),
+        n_steps,
+        every,
+        stats,
+        jnp.dtype(noise_precision),
     )
-
-    def run(key: Array, x0: Array) -> Any:
-        B = x0.shape[0]
-        state0 = (
-            x0,
-            jnp.zeros(B, jnp.int32),
-            jnp.full(B, -1, jnp.int32),
-            jnp.full(B, -1, jnp.int32),
-        )
-
-        def one(state: Any, i: Array) -> Any:
-            xi = jax.random.normal(jax.random.fold_in(key, i), (B, M), noise_dtype).astype(x0.dtype)
-            return step(state, t0 + i * dt, xi, i), None
-
-        def block(state: Any, j: Array) -> Any:
-            state, _ = jax.lax.scan(one, state, j * every + jnp.arange(every, dtype=jnp.int32))
-            x = state[0]
-            return state, ((jnp.sum(x, 0), jnp.sum(x * x, 0)) if stats else x)
-
-        n_blocks, rem = divmod(n_steps, every) if every else (0, n_steps)
-        state, saved = jax.lax.scan(block, state0, jnp.arange(n_blocks, dtype=jnp.int32))
-        state, _ = jax.lax.scan(one, state, n_blocks * every + jnp.arange(rem, dtype=jnp.int32))
-        return state, saved
-
-    return jax.jit(run)
+    return jax.device_get(out)
 
 
 def _device_sharding() -> NamedSharding | None:
@@ -540,17 +597,23 @@ def simulate(
         offsets = [0]
     else:
         base_key = jax.random.PRNGKey(key) if isinstance(key, int) else key
-        run = _chunk_runner(
-            sde, boundary, dt, t0, n_steps, every, save == "stats", jnp.dtype(noise_precision)
-        )
-        sharding = _device_sharding()
         chunks, offsets = [], list(range(0, n_paths, chunk_size))
         for c, lo in enumerate(_progress(offsets, progress, "simulating chunks")):
-            batch = jnp.asarray(x0s[lo : lo + chunk_size])
-            if sharding is not None and batch.shape[0] % len(jax.local_devices()) == 0:
-                batch = jax.device_put(batch, sharding)
-            out = run(jax.random.fold_in(base_key, c), batch)
-            chunks.append(jax.device_get(out))
+            chunks.append(
+                simulate_chunk(
+                    sde,
+                    boundary,
+                    x0s[lo : lo + chunk_size],
+                    base_key,
+                    c,
+                    dt,
+                    t0,
+                    n_steps,
+                    every,
+                    save == "stats",
+                    noise_precision,
+                )
+            )
     ens = _assemble(
         sde,
         chunks,
@@ -613,9 +676,9 @@ def _simulate_numpy_stream(
     seed: int,
     progress: bool,
 ) -> Any:
-    step = jax.jit(_step_fn(sde, boundary, dt))
     n = x0s.shape[0]
-    M = int(np.asarray(sde.G(jnp.zeros(sde.dim))).shape[-1])
+    M = _noise_dimension(sde)
+    dt_a = jnp.asarray(dt, jnp.float64)
     np.random.seed(seed)  # the notebooks' legacy global stream, on purpose  # noqa: NPY002
     state = (
         jnp.asarray(x0s),
@@ -626,7 +689,15 @@ def _simulate_numpy_stream(
     saved: list[Any] = []
     for i in _progress(list(range(n_steps)), progress, "simulating (NumPy stream)"):
         xi = np.stack([np.random.normal(size=n) for _ in range(M)], axis=1)  # noqa: NPY002
-        state = step(state, jnp.asarray(t0 + i * dt), jnp.asarray(xi), jnp.asarray(i, jnp.int32))
+        state = _em_step(
+            sde,
+            boundary,
+            dt_a,
+            state,
+            jnp.asarray(t0 + i * dt),
+            jnp.asarray(xi),
+            jnp.asarray(i, jnp.int32),
+        )
         if every and (i + 1) % every == 0 and (i + 1) // every <= n_steps // every:
             x = np.asarray(state[0])
             saved.append((x.sum(0), (x * x).sum(0)) if stats else x)
