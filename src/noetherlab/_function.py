@@ -38,12 +38,21 @@ Array = jax.Array
 
 
 class _Program:
-    """A jaxpr with all constants as leading inputs; equality and hash by its printed form."""
+    """A jaxpr with all constants as leading inputs; equality and hash by its printed form.
 
-    def __init__(self, jaxpr: Any, key: str) -> None:
+    Pickled (to run on another process, e.g. a Dask worker) as the function it was traced from and
+    the example shapes: the receiver traces it again (jaxprs themselves do not pickle)."""
+
+    def __init__(self, jaxpr: Any, key: str, source: tuple[Any, ...] = ()) -> None:
         self.jaxpr = jaxpr
         self.key = key
         self._hash = hash(key)
+        self.source = source
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if not self.source:
+            raise TypeError("this traced program does not know its source function")
+        return (_retraced_program, self.source)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Program) and other.key == self.key
@@ -125,13 +134,19 @@ def trace_function(fn: Callable[..., Array], *example: Any) -> tuple[TracedFunct
     out_shape = jax.ShapeDtypeStruct(out_aval.shape, out_aval.dtype)
     try:
         jaxpr, consts = _lift_literals(closed)
-        program = _Program(jaxpr, _ADDRESS.sub("", str(jaxpr)))
+        specs = tuple(jax.ShapeDtypeStruct(jnp.shape(e), jnp.result_type(e)) for e in example)
+        program = _Program(jaxpr, _ADDRESS.sub("", str(jaxpr)), (fn, *specs))
         params = tuple(jnp.asarray(c) for c in consts)
         if not _agrees(fn, program, params, example):
             raise ValueError("traced program disagrees with the function")
         return TracedFunction(params, program), out_shape
     except Exception:  # any internal-API or replay problem: keep the function as it is
         return TracedFunction((), _Opaque(fn)), out_shape
+
+
+def _retraced_program(fn: Callable[..., Array], *specs: Any) -> _Program | _Opaque:
+    """The program of ``fn`` traced again at ``specs`` (unpickling a :class:`_Program`)."""
+    return trace_function(fn, *specs)[0].program
 
 
 def _agrees(

@@ -18,6 +18,7 @@ __all__ = [
     "NonFiniteError",
     "NotPositiveDefiniteError",
     "ResourceLimitError",
+    "SchedulerUnreachableError",
     "ShapeError",
     "UnderResolvedWarning",
     "UnsupportedModelError",
@@ -48,6 +49,18 @@ class NotPositiveDefiniteError(InvalidArgumentError):
 
 class ResourceLimitError(InvalidArgumentError):
     """The computation asked for would not fit in this machine's memory (refused before it starts)."""
+
+
+class SchedulerUnreachableError(NoetherlabError, ConnectionError):
+    """No Dask scheduler answered at the address given (within the connection timeout)."""
+
+    def __init__(self, address: str, seconds: float, detail: str) -> None:
+        self.address = address
+        super().__init__(
+            f"argument `scheduler`: no Dask scheduler answered at {address} within {seconds:g} s "
+            f"({detail}). Fix: start one there (`dask scheduler`, then `dask worker {address}`), "
+            "check the address and port, or omit the scheduler to run on a local cluster."
+        )
 
 
 class NonFiniteError(NoetherlabError, FloatingPointError):

@@ -35,6 +35,8 @@ __all__ = [
     "check_kind",
     "check_output_dir",
     "check_output_file",
+    "create_zarr",
+    "exclusive_lock",
     "from_jsonable",
     "run_directory",
     "save_dataset",
@@ -170,17 +172,12 @@ def check_output_dir(path: str | Path, argument: str = "--out") -> Path:
 
 
 @contextlib.contextmanager
-def run_directory(path: str | Path, argument: str = "--out") -> Iterator[Path]:
-    """Write a run's files into a fresh sibling directory and switch it into ``path`` at the end.
-
-    A lock (``.<name>.lock`` next to it) refuses a second run into the same directory while this
-    one is writing. On success the previous contents of ``path`` are replaced as a whole (rename of
-    the old directory, rename of the new one, removal of the old); on an exception or interrupt the
-    fresh directory is removed and ``path`` is left as it was — results of two runs are never mixed."""
-    path = check_output_dir(path, argument)
+def exclusive_lock(path: str | Path, argument: str = "--out") -> Iterator[None]:
+    """Hold the lock ``.<name>.lock`` next to ``path`` (an advisory ``flock``) while writing into
+    it; a second writer is refused at once with an error naming ``argument``."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.parent / f".{path.name}.lock"
-    with open(lock_path, "w") as lock:
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -188,11 +185,23 @@ def run_directory(path: str | Path, argument: str = "--out") -> Iterator[Path]:
                 raise _io_error(
                     argument,
                     f"another noetherlab run is writing into {str(path)!r} right now",
-                    "wait for it to finish, or pass another --out",
+                    f"wait for it to finish, or pass another {argument}",
                 ) from None
             raise
-        fresh = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new-"))
-        os.chmod(fresh, 0o777 & ~_umask())
+        yield
+
+
+@contextlib.contextmanager
+def run_directory(path: str | Path, argument: str = "--out") -> Iterator[Path]:
+    """Write a run's files into a fresh sibling directory and switch it into ``path`` at the end.
+
+    A lock (:func:`exclusive_lock`) refuses a second run into the same directory while this
+    one is writing. On success the previous contents of ``path`` are replaced as a whole (rename of
+    the old directory, rename of the new one, removal of the old); on an exception or interrupt the
+    fresh directory is removed and ``path`` is left as it was — results of two runs are never mixed."""
+    path = check_output_dir(path, argument)
+    with exclusive_lock(path, argument):
+        fresh = _fresh_sibling(path, "new")
         try:
             yield fresh
         except BaseException:
@@ -206,6 +215,39 @@ def run_directory(path: str | Path, argument: str = "--out") -> Iterator[Path]:
         os.replace(fresh, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _fresh_sibling(path: Path, what: str) -> Path:
+    fresh = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{what}-"))
+    os.chmod(fresh, 0o777 & ~_umask())
+    return fresh
+
+
+def create_zarr(
+    path: str | Path,
+    ds: Any,
+    parameters: dict[str, Any] | None = None,
+    encoding: dict[str, Any] | None = None,
+) -> Path:
+    """Create the Zarr store ``path`` (format 2, consolidated metadata) from ``ds`` with the version
+    and the parameters (JSON) in its attributes: written into a fresh sibling directory and renamed
+    into place, so the store exists complete or not at all. An existing ``path`` is refused."""
+    path = Path(path)
+    if path.exists():
+        raise _io_error("store", f"{str(path)!r} exists already", "open it, or pass a new path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = ds.copy()
+    meta = _meta(parameters)
+    ds.attrs["noetherlab_version"] = meta["noetherlab_version"]
+    ds.attrs["parameters"] = json.dumps(meta["parameters"])
+    fresh = _fresh_sibling(path, "new")
+    try:
+        ds.to_zarr(fresh, mode="w", zarr_format=2, consolidated=True, encoding=encoding)
+        os.replace(fresh, path)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    return path
 
 
 def _umask() -> int:

@@ -1,0 +1,231 @@
+r"""What one grid point of a sweep computes: the registry of sweepable computations.
+
+Each :class:`Computation` names its parameters, checks them *before* anything is submitted, and
+runs one grid point into a flat record of declared outputs (numbers only, so that every output is
+one array of the sweep's Zarr store). A failure of the point itself (a bad parameter value, a model
+that blows up) is returned as the point's status and error message, not raised: one bad point does
+not stop a sweep.
+
+* ``path`` — :func:`~noetherlab.paths.most_likely_path` of a model (built-in name or
+  ``package.module:function``) between ``x0`` and ``x1`` at fixed ``T`` or ``energy``; model
+  parameters are named ``model.<name>`` (e.g. ``model.D``).
+* ``laws`` — :func:`~noetherlab.training.count_laws` of an architecture (``arch``, ``sizes``,
+  ``loss``, ``flow``, ...), the peers' "random networks" studies.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from noetherlab.errors import InvalidArgumentError
+
+__all__ = ["COMPUTATIONS", "Computation", "run_point"]
+
+#: point statuses stored in the sweep's ``status`` array (CF ``flag_values`` / ``flag_meanings``)
+PENDING, DONE, FAILED = 0, 1, 2
+STATUS_NAMES = ("pending", "done", "failed")
+
+
+@dataclass(frozen=True)
+class Computation:
+    """A sweepable computation.
+
+    Attributes:
+        name: its name in a spec (``computation = "path"``).
+        parameters: the parameter names it accepts (besides ``model.<name>`` where it has a model).
+        required: the parameters every point needs.
+        outputs: output name -> ``(units or meaning, dtype)``; ``float`` outputs are NaN until
+            computed, ``int`` ones ``-1``.
+        run: ``params -> {output: value}`` for one point (may raise; :func:`run_point` records it).
+        check: validates the parameters of one point before the sweep starts (raises
+            :class:`~noetherlab.errors.InvalidArgumentError` naming the parameter).
+    """
+
+    name: str
+    parameters: tuple[str, ...]
+    required: tuple[str, ...]
+    outputs: Mapping[str, tuple[str, str]]
+    run: Callable[[dict[str, Any]], dict[str, Any]]
+    check: Callable[[dict[str, Any]], None]
+    model_parameters: bool = False
+
+
+def _split_model(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    own = {k: v for k, v in params.items() if not k.startswith("model.")}
+    model = {k.removeprefix("model."): v for k, v in params.items() if k.startswith("model.")}
+    return own, model
+
+
+# ------------------------------------------------------------------------------ path
+_PATH_PARAMETERS = (
+    "model",
+    "x0",
+    "x1",
+    "T",
+    "energy",
+    "n",
+    "lagrangian",
+    "method",
+    "rtol",
+    "refine",
+    "grid",
+)
+
+
+def _path_problem(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from noetherlab.models import resolve_model
+
+    own, model_params = _split_model(params)
+    sde = resolve_model(own.pop("model"), model_params)
+    return sde, own
+
+
+def _check_path(params: dict[str, Any]) -> None:
+    sde, own = _path_problem(params)
+    if ("T" in own) == ("energy" in own):
+        raise InvalidArgumentError(
+            "T/energy",
+            "a path sweep needs exactly one of T (fixed time) or energy (fixed energy)",
+            "put T (or energy) in [parameters] or [grid], e.g. T = [0.5, 1.0]",
+        )
+    for name in ("x0", "x1"):
+        v = own[name]
+        dim = 1 if isinstance(v, (int, float)) else len(v)
+        if dim != sde.dim:
+            raise InvalidArgumentError(
+                name, f"has {dim} components, the model {sde.name} has {sde.dim}", "fix the state"
+            )
+
+
+def _run_path(params: dict[str, Any]) -> dict[str, Any]:
+    from noetherlab.paths import most_likely_path
+
+    sde, own = _path_problem(params)
+    x0, x1 = own.pop("x0"), own.pop("x1")
+    res = most_likely_path(sde, x0, x1, **own)
+    certified = [c["drift"] for c in res.symmetry_charges or [] if c.get("certified")]
+    r = res.resolution
+    return {
+        "action": res.action,
+        "energy": res.energy,
+        "transit_time": res.T,
+        "converged": int(res.converged),
+        "resolved": -1 if r is None else int(r.resolved),
+        "relative_error": math.nan if r is None else r.relative_error,
+        "grad_norm": res.grad_norm,
+        "el_residual": res.el_residual,
+        "charge_drift": max(certified) if certified else math.nan,
+        "iterations": int(res.iterations),
+        "n": int(res.n),
+    }
+
+
+PATH = Computation(
+    name="path",
+    parameters=_PATH_PARAMETERS,
+    required=("model", "x0", "x1"),
+    outputs={
+        "action": ("S = ¼∫(ẋ−f)ᵀD⁻¹(ẋ−f)dt", "float"),
+        "energy": ("E along the path", "float"),
+        "transit_time": ("T (the free time of a fixed-energy path)", "float"),
+        "converged": ("1 converged, 0 not", "int"),
+        "resolved": ("1 within rtol, 0 not, -1 not studied", "int"),
+        "relative_error": ("estimated relative discretisation error of S", "float"),
+        "grad_norm": ("final gradient norm", "float"),
+        "el_residual": ("normalised Euler–Lagrange residual", "float"),
+        "charge_drift": ("largest drift of the model's certified charges", "float"),
+        "iterations": ("solver iterations", "int"),
+        "n": ("intervals of the final grid", "int"),
+    },
+    run=_run_path,
+    check=_check_path,
+    model_parameters=True,
+)
+
+
+# ------------------------------------------------------------------------------ laws
+_LAWS_PARAMETERS = ("arch", "sizes", "bias", "kernel", "loss", "flow", "friction", "points", "seed")
+
+
+def _architecture(params: dict[str, Any]) -> Any:
+    from noetherlab.training.architectures import build_architecture
+
+    sizes = params.get("sizes", [3, 1])
+    return build_architecture(
+        str(params["arch"]),
+        [int(s) for s in sizes],
+        bias=bool(params.get("bias", False)),
+        kernel=int(params.get("kernel", 2)),
+    )
+
+
+def _flow(params: dict[str, Any]) -> Any:
+    from noetherlab.training.dynamics import parse_flow
+
+    return parse_flow(str(params.get("flow", "gradient")), float(params.get("friction", 1.0)))
+
+
+def _check_laws(params: dict[str, Any]) -> None:
+    _architecture(params)
+    _flow(params)
+
+
+def _run_laws(params: dict[str, Any]) -> dict[str, Any]:
+    from noetherlab.training.lie import count_laws
+
+    res = count_laws(
+        _architecture(params),
+        loss=params.get("loss"),
+        n_points=params.get("points"),
+        seed=int(params.get("seed", 0)),
+        flow=_flow(params),
+    )
+    return {
+        "laws": -1 if res.laws is None else int(res.laws),
+        "dimension": int(res.dimension),
+        "trace_dimension": int(res.trace_dimension),
+        "certified": int(res.certified),
+        "gap": float(res.gap),
+        "explained": -1 if res.explained is None else int(res.explained),
+    }
+
+
+LAWS = Computation(
+    name="laws",
+    parameters=_LAWS_PARAMETERS,
+    required=("arch",),
+    outputs={
+        "laws": ("independent conservation laws (-1: rank ambiguous)", "int"),
+        "dimension": ("state dimension D", "int"),
+        "trace_dimension": ("dim Lie(W)(θ)", "int"),
+        "certified": ("1 certified, 0 not", "int"),
+        "gap": ("smallest singular-value gap", "float"),
+        "explained": ("laws the known-laws library accounts for (-1: none known)", "int"),
+    },
+    run=_run_laws,
+    check=_check_laws,
+)
+
+#: every sweepable computation by name
+COMPUTATIONS: dict[str, Computation] = {c.name: c for c in (PATH, LAWS)}
+
+
+def run_point(computation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run one grid point (on a Dask worker or here): ``{"status", "error", "wall_time",
+    "outputs"}``. Exceptions of the computation are recorded, not raised."""
+    start = time.perf_counter()
+    try:
+        outputs = COMPUTATIONS[computation].run(dict(params))
+        status, error = DONE, ""
+    except Exception as exc:  # the point failed: record why, keep the sweep going
+        outputs, status, error = {}, FAILED, f"{type(exc).__name__}: {exc}"
+    return {
+        "status": status,
+        "error": error,
+        "wall_time": time.perf_counter() - start,
+        "outputs": outputs,
+    }
