@@ -80,6 +80,12 @@ _LAZY = {
     "Ensemble": "noetherlab.sampling",
     "load_ensemble": "noetherlab.sampling",
     "simulate": "noetherlab.sampling",
+    # beyond one machine
+    "EnsembleStatistics": "noetherlab.distributed",
+    "SweepResult": "noetherlab.distributed",
+    "SweepSpec": "noetherlab.distributed",
+    "ensemble_statistics": "noetherlab.distributed",
+    "sweep": "noetherlab.distributed",
     # symmetries
     "Generator": "noetherlab.symmetries",
     "Symmetry": "noetherlab.symmetries",
@@ -143,6 +149,13 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         noether_charge,
         noether_charges,
         trajectory_charges,
+    )
+    from noetherlab.distributed import (
+        EnsembleStatistics,
+        SweepResult,
+        SweepSpec,
+        ensemble_statistics,
+        sweep,
     )
     from noetherlab.escape_rates import EscapeTime
     from noetherlab.fixed_points import FixedPoint, FixedPointSearch, find_fixed_points

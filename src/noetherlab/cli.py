@@ -656,18 +656,45 @@ def simulate(
     lower: Annotated[float | None, typer.Option(help="absorbing lower bound on x[0]")] = None,
     upper: Annotated[float | None, typer.Option(help="absorbing upper bound on x[0]")] = None,
     param: ParamOpt = None,
-    out: Annotated[Path, typer.Option(help="netCDF file to write (.nc)")] = Path("ensemble.nc"),
+    out: Annotated[
+        Path, typer.Option(help="netCDF file (.nc), or a new Zarr store (.zarr) with --workers")
+    ] = Path("ensemble.nc"),
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="split into chunk tasks on a local Dask cluster of this many processes "
+            "(0: this process); keeps statistics, written to --out .zarr"
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="run the chunk tasks on this Dask scheduler (tcp://host:port)"),
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(help="paths per chunk task")] = 100_000,
+    keep_final: Annotated[
+        bool, typer.Option(help="with --workers/--scheduler: also store every final state")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Simulate an ensemble (Euler–Maruyama) and save it as netCDF with its parameters."""
+    """Simulate an ensemble (Euler–Maruyama) and save it as netCDF with its parameters; with
+    --workers or --scheduler, as chunk tasks on Dask, keeping statistics (exit counts, moments,
+    histograms) in a Zarr store."""
 
     def go() -> None:
-        from noetherlab.io import check_output_file, save_dataset
+        from noetherlab.io import NETCDF_SUFFIXES, check_output_file, save_dataset
         from noetherlab.models import resolve_model
         from noetherlab.sampling import interval
         from noetherlab.sampling import simulate as sim
 
-        check_output_file(out)
+        distributed = workers is not None or scheduler is not None
+        if not distributed:
+            check_output_file(out, suffixes=NETCDF_SUFFIXES)
+        elif out.suffix != ".zarr":
+            raise InvalidArgumentError(
+                "--out",
+                f"{str(out)!r}: with --workers/--scheduler the statistics go to a Zarr store",
+                f"name it with .zarr, e.g. {out.with_suffix('.zarr')}",
+            )
         params = _params(param)
         sde = resolve_model(model, params)
         boundary = None
@@ -675,6 +702,46 @@ def simulate(
             boundary = interval(
                 -np.inf if lower is None else lower, np.inf if upper is None else upper
             )
+        if distributed:
+            if save_every is not None:
+                raise InvalidArgumentError(
+                    "--save-every",
+                    "keeps whole paths, but --workers/--scheduler keep statistics",
+                    "drop --save-every, or drop --workers/--scheduler",
+                )
+            from noetherlab.distributed import ensemble_statistics
+
+            stats = ensemble_statistics(
+                sde,
+                _floats(x0, "--x0"),
+                T,
+                dt,
+                n_paths,
+                key=key,
+                boundary=boundary,
+                chunk_size=chunk_size,
+                workers=workers,
+                scheduler=scheduler,
+                store=out,
+                keep_final=keep_final,
+                progress=not as_json,
+            )
+            exits_d = {name: stats.exit_fraction(name) for name in stats.labels}
+            _emit(
+                {
+                    "store": str(out),
+                    "n_paths": stats.n_paths,
+                    "chunks": stats.chunks,
+                    "workers": stats.workers,
+                    "exit_fraction": exits_d or None,
+                    "mean_final": stats.final_mean,
+                    "var_final": stats.final_var,
+                    "seconds": stats.seconds,
+                },
+                as_json,
+                f"ensemble statistics of {sde.name}",
+            )
+            return
         ens = sim(
             sde,
             _floats(x0, "--x0"),
@@ -706,7 +773,80 @@ def simulate(
             f"ensemble of {sde.name}",
         )
 
-    _run(go, ("x0", "T", "dt", "n_paths", "key", "save_every", "lower", "upper"))
+    _run(
+        go,
+        ("x0", "T", "dt", "n_paths", "key", "save_every", "lower", "upper", "workers", "scheduler"),
+    )
+
+
+@app.command()
+def sweep(
+    spec: Annotated[
+        Path, typer.Argument(help="TOML sweep spec: computation, [parameters], [grid]")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Zarr store of the results (resumed if it exists)")
+    ] = Path("sweep.zarr"),
+    workers: Annotated[
+        int | None,
+        typer.Option(help="local Dask worker processes (default: CPU count; 0: this process)"),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="address of a running Dask scheduler (tcp://host:port)")
+    ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option(help="run again the points that failed in an earlier run")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every point of a parameter grid as a Dask task; results, status, errors and wall times
+    go to one Zarr store, and a second run resumes what is missing. Example spec:
+
+    computation = "path" / [parameters] model = "ou", x0 = [1.0, 1.0], x1 = [0.0, 1.0] /
+    [grid] T = [0.5, 1.0, 2.0], "model.D" = [0.5, 1.0]
+    """
+
+    def go() -> None:
+        from noetherlab.distributed import load_spec
+        from noetherlab.distributed import sweep as run_sweep
+
+        the_spec = load_spec(spec)
+        if as_json:
+            res = run_sweep(
+                the_spec, out, workers=workers, scheduler=scheduler, retry_failed=retry_failed
+            )
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=err_console,
+            ) as bar:
+                task = bar.add_task(f"sweep of {the_spec.size} points", total=None)
+
+                def show(p: Any) -> None:
+                    bar.update(
+                        task,
+                        total=p.total,
+                        completed=p.done + p.failed,
+                        description=f"done {p.done}, failed {p.failed}, running {p.running}",
+                    )
+
+                res = run_sweep(
+                    the_spec,
+                    out,
+                    workers=workers,
+                    scheduler=scheduler,
+                    retry_failed=retry_failed,
+                    progress=show,
+                )
+        _emit(res.summary(), as_json, f"sweep {spec}")
+        if res.failed:
+            raise typer.Exit(1)
+
+    _run(go, ("workers", "scheduler", "out"))
 
 
 def main() -> None:  # pragma: no cover - entry point

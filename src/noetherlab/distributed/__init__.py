@@ -11,7 +11,7 @@
 from noetherlab.distributed.cluster import dask_client
 from noetherlab.distributed.ensemble import EnsembleStatistics, ensemble_statistics
 from noetherlab.distributed.spec import SweepSpec, load_spec
-from noetherlab.distributed.sweep import SweepProgress, SweepResult, sweep
+from noetherlab.distributed.sweeps import SweepProgress, SweepResult, sweep
 
 __all__ = [
     "EnsembleStatistics",

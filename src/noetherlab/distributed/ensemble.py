@@ -115,6 +115,8 @@ def chunk_statistics(
     out: dict[str, Any] = {"chunk": chunk, "size": size}
     failed = np.flatnonzero(bad >= 0)
     out["bad"] = None if failed.size == 0 else (int(failed[0]), int(bad[failed[0]]), x[failed[0]])
+    if failed.size:
+        return out  # no statistics of a chunk with a failed path: the caller raises
     out["counts"] = np.array([np.sum(label == k) for k in range(1, K + 1)], dtype=np.int64)
     t_exit = t0 + (exit_step + 1) * dt
     out["t_mean"], out["t_m2"] = _moments_by_label(t_exit, label, K)
@@ -282,7 +284,8 @@ def ensemble_statistics(
             else _finals(directory, n_paths, sde.dim, chunk_size)
         )
         n_workers = 0 if c is None else len(c.scheduler_info().get("workers", {}))
-        first = _run_tasks(c, [task(0, edges, keep_final or edges is None)], None, 1)[0]
+        first = _run_tasks(c, [task(0, edges, keep_final or edges is None)], None, None)[0]
+        _raise_if_bad(first, chunk_size, dt, t0, n_paths)
         if edges is None:
             edges = _edges_from(first["final"], bins)
             first["hist"], first["under"], first["over"] = _histogram(first["final"], edges)
@@ -372,7 +375,8 @@ def _maybe_client(local: bool, scheduler: Any, workers: Any, client: Any) -> Ite
         return
     from noetherlab.distributed.cluster import dask_client
 
-    with dask_client(scheduler, workers, client) as c:
+    remote = scheduler is not None or client is not None
+    with dask_client(scheduler, None if remote and workers == 0 else workers, client) as c:
         yield c
 
 

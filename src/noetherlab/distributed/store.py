@@ -57,7 +57,11 @@ def _template(spec: SweepSpec) -> Any:
     )
     data["error"] = (dims, np.full(shape, "", dtype=object), {"meaning": "why the point failed"})
     data["wall_time"] = (dims, np.full(shape, np.nan), {"units": "s"})
-    data["finished_at"] = (dims, np.full(shape, np.nan), {"meaning": "when the point finished, Unix time (s)"})
+    data["finished_at"] = (
+        dims,
+        np.full(shape, np.nan),
+        {"meaning": "when the point finished, Unix time (s)"},
+    )
     coords = {a: _coordinate(list(v)) for a, v in spec.grid.items()}
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update({"kind": "Sweep", "spec": spec.canonical(), "spec_digest": spec.digest()})

@@ -11,6 +11,7 @@ Dask distributed, each result written to the sweep's Zarr store the moment it ar
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -121,19 +122,29 @@ def sweep(
     the_spec = _as_spec(spec)
     the_spec.check()
     path = Path(store)
-    with exclusive_lock(path, "store"):
+    here = workers == 0 and scheduler is None and client is None
+    with contextlib.ExitStack() as stack:
+        # a scheduler given by address is reached before the store is touched; a local cluster
+        # is started only when there is something to run
+        c = (
+            None
+            if here or (scheduler is None and client is None)
+            else stack.enter_context(dask_client(scheduler, workers, client))
+        )
+        stack.enter_context(exclusive_lock(path, "store"))
         st = open_store(path, the_spec)
         status = st.status()
         wanted = (PENDING, FAILED) if retry_failed else (PENDING,)
         todo = [(i, p) for i, p in the_spec.points() if status[i] in wanted]
         skipped = int(np.sum(status == DONE))
         n_workers = 0
-        if todo and workers == 0 and scheduler is None and client is None:
+        if todo and here:
             _run_here(the_spec.computation, todo, st.write_point, progress)
         elif todo:
-            with dask_client(scheduler, workers, client) as c:
-                n_workers = len(c.scheduler_info().get("workers", {}))
-                _run(c, the_spec.computation, todo, st.write_point, progress)
+            if c is None:
+                c = stack.enter_context(dask_client(None, workers, None))
+            n_workers = len(c.scheduler_info().get("workers", {}))
+            _run(c, the_spec.computation, todo, st.write_point, progress)
         ds = st.dataset()
     codes = ds["status"].values
     return SweepResult(
