@@ -14,6 +14,7 @@ written from another spec is refused before anything is written (:func:`open_sto
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -83,17 +84,23 @@ class SweepStore:
         group: Any = zarr.open_group(self.path, mode="r")
         return np.asarray(group["status"][...])
 
-    def write_point(self, index: tuple[int, ...], record: dict[str, Any]) -> None:
-        """Write one point's outputs, then its error, times and — last — its status."""
+    @functools.cached_property
+    def _arrays(self) -> dict[str, Any]:
+        """The store's arrays, opened once for writing."""
         import zarr
 
         group: Any = zarr.open_group(self.path, mode="r+")
+        return {name: group[name] for name in group.array_keys()}
+
+    def write_point(self, index: tuple[int, ...], record: dict[str, Any]) -> None:
+        """Write one point's outputs, then its error, times and — last — its status."""
+        arrays = self._arrays
         for name, value in record["outputs"].items():
-            group[name][index] = value
-        group["error"][index] = record["error"]
-        group["wall_time"][index] = record["wall_time"]
-        group["finished_at"][index] = time.time()
-        group["status"][index] = record["status"]
+            arrays[name][index] = value
+        arrays["error"][index] = record["error"]
+        arrays["wall_time"][index] = record["wall_time"]
+        arrays["finished_at"][index] = time.time()
+        arrays["status"][index] = record["status"]
 
     def dataset(self) -> Any:
         """The whole store as an in-memory ``xarray.Dataset``."""
