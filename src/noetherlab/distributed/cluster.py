@@ -68,7 +68,7 @@ def dask_client(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: clusters side by side never collide
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster, set_as_default=False) as local,
