@@ -142,3 +142,33 @@ def test_landscape_noise_sets_the_noise_and_scales_the_barrier():
     assert abs(b10 - 10 * b1) <= 1e-6 * b10  # S = ΔΦ/D, 0.1700207/D
     res = runner.invoke(app, ["landscape", "maier-stein", "--noise", "-1"])
     assert res.exit_code == 2 and "`--noise`" in res.output
+
+
+def test_sweep_command_runs_a_toml_spec_and_resumes(tmp_path):
+    # OU bridge x0 = (1, 1) -> (0, 1) at T = 1: S scales as 1/D (the action halves when D doubles)
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        'computation = "path"\n[parameters]\nmodel = "ou"\nx0 = [1.0, 1.0]\nx1 = [0.0, 1.0]\n'
+        "n = 100\n[grid]\nT = [1.0]\nmodel.D = [0.5, 1.0]\n"
+    )
+    out = tmp_path / "s.zarr"
+    args = ["sweep", str(spec), "--out", str(out), "--workers", "0", "--json"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["done"] == 2
+    with xr.open_zarr(out) as ds:
+        a = ds["action"].values[0]
+    np.testing.assert_allclose(a[0], 2 * a[1], rtol=1e-10)
+    again = runner.invoke(app, args)
+    assert json.loads(again.output)["skipped"] == 2 and json.loads(again.output)["ran"] == 0
+
+
+def test_simulate_with_workers_writes_statistics_to_zarr(tmp_path):
+    base = ["simulate", "ddm", "--x0", "0", "--T", "1", "--dt", "0.01", "--paths", "20000"]
+    base += ["--lower", "-1", "--upper", "1", "--workers", "0", "--chunk-size", "5000"]
+    res = runner.invoke(app, [*base, "--out", str(tmp_path / "e.zarr"), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["chunks"] == 4 and 0 < data["exit_fraction"]["upper"] < 1
+    bad = runner.invoke(app, [*base, "--out", str(tmp_path / "e.nc")])
+    assert bad.exit_code == 2 and "--out" in bad.output and ".zarr" in bad.output

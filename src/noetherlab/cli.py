@@ -128,6 +128,9 @@ ParamOpt = Annotated[
     typer.Option("--param", "-p", help="model parameter override key=value (repeatable)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option(help="run the tasks on this Dask scheduler (tcp://host:port)")
+]
 
 
 @app.command()
@@ -666,10 +669,7 @@ def simulate(
             "(0: this process); keeps statistics, written to --out .zarr"
         ),
     ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="run the chunk tasks on this Dask scheduler (tcp://host:port)"),
-    ] = None,
+    scheduler: SchedulerOpt = None,
     chunk_size: Annotated[int, typer.Option(help="paths per chunk task")] = 100_000,
     keep_final: Annotated[
         bool, typer.Option(help="with --workers/--scheduler: also store every final state")
@@ -791,9 +791,7 @@ def sweep(
         int | None,
         typer.Option(help="local Dask worker processes (default: CPU count; 0: this process)"),
     ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="address of a running Dask scheduler (tcp://host:port)")
-    ] = None,
+    scheduler: SchedulerOpt = None,
     retry_failed: Annotated[
         bool, typer.Option(help="run again the points that failed in an earlier run")
     ] = True,
