@@ -1,4 +1,4 @@
-"""Models as users hold them: Equinox and Flax (nnx, linen) modules (issue 15, item 2).
+"""Models as users hold them: Equinox, Flax (nnx, linen) and PyTorch modules (issue 15, item 2).
 
 The same two-layer ReLU MLP with biases, [2, 3, 1], written in each framework must give the same
 count (3: one rescaling balance per hidden unit, Marcotte et al. 2023) and the same laws
@@ -19,6 +19,28 @@ flax = pytest.importorskip(
     "flax", reason="the flax extra (pip install noetherlab[flax]) is missing"
 )
 from flax import linen, nnx  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # the torch extra (pip install noetherlab[torch]) is missing
+    torch = None
+needs_torch = pytest.mark.skipif(
+    torch is None, reason="the torch extra (pip install noetherlab[torch]) is missing"
+)
+
+
+def _torch_mlp():
+    class TorchMLP(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Sequential(
+                torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)
+            )
+
+        def forward(self, x):
+            return self.net(x)
+
+    return TorchMLP()
 
 
 class NnxMLP(nnx.Module):
@@ -42,7 +64,7 @@ def _models():
     ln = LinenMLP()
     variables = ln.init(jax.random.PRNGKey(0), jnp.ones(2))
     # (architecture, incoming weight name of unit j from input i, bias of j, outgoing weight of j)
-    return {
+    models = {
         "equinox": (
             tr.from_module(eq, (2,)),
             lambda j, i: f"layers[0].weight[{j},{i}]",
@@ -62,9 +84,19 @@ def _models():
             lambda j: f"out.kernel[{j},0]",
         ),
     }
+    if torch is not None:
+        models["torch"] = (
+            tr.from_module(_torch_mlp(), (2,)),
+            lambda j, i: f"net.0.weight[{j},{i}]",
+            lambda j: f"net.0.bias[{j}]",
+            lambda j: f"net.2.weight[0,{j}]",
+        )
+    return models
 
 
-@pytest.mark.parametrize("framework", ["equinox", "nnx", "linen"])
+@pytest.mark.parametrize(
+    "framework", ["equinox", "nnx", "linen", pytest.param("torch", marks=needs_torch)]
+)
 def test_same_mlp_same_count_and_laws_in_its_own_names(framework):
     arch, w_in, b, w_out = _models()[framework]
     assert arch.dimension == 13 and arch.output_dim == 1
@@ -92,6 +124,7 @@ def test_same_mlp_same_count_and_laws_in_its_own_names(framework):
         "equinox": ["layers[0]", "layers[1]"],
         "nnx": ["l1", "l2"],
         "linen": ["hidden", "out"],
+        "torch": ["net.0", "net.2"],
     }
     assert all(
         r["kind"] == "balance" and r["blocks"] == layers[framework] for r in found.by_block()
@@ -113,7 +146,9 @@ def test_module_bad_input():
         tr.from_module(mlp, (2,), output_dim=1)
     with pytest.raises(ShapeError, match="input_shape"):
         tr.from_module(mlp, (5,))
-    with pytest.raises(InvalidArgumentError, match="not an Equinox module or a Flax model"):
+    with pytest.raises(
+        InvalidArgumentError, match="not an Equinox module, a Flax model or a PyTorch module"
+    ):
         tr.from_module(lambda x: x, (2,))
     with pytest.raises(InvalidArgumentError, match="variables"):
         tr.from_module(LinenMLP(), (2,))
@@ -122,7 +157,56 @@ def test_module_bad_input():
         tr.custom(lambda p, x: p["w"] @ x, {"w": jnp.ones((2, 3))}, (4,))
 
 
-def test_pytorch_module_refused_with_the_reason():
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
-    with pytest.raises(UnsupportedModelError, match="port it to Equinox"):
-        tr.from_module(torch.nn.Linear(2, 1), (2,))
+@needs_torch
+def test_pytorch_translation_matches_the_module_and_counts_channel_laws():
+    # a 1-D convolution (3 channels, ReLU) read out linearly: one rescaling law per channel
+    class Conv(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv1d(2, 3, 3, padding=1)
+            self.read = torch.nn.Linear(3 * 8, 1)
+
+        def forward(self, x):
+            return self.read(torch.relu(self.conv(x)).flatten(1))
+
+    model = Conv()
+    arch = tr.from_module(model, (2, 8))
+    assert arch.dimension == sum(p.numel() for p in model.parameters()) == 46
+    x = torch.randn(2, 8, dtype=torch.float64)
+    with torch.no_grad():
+        ref = model.double()(x[None]).numpy().ravel()
+    theta = jnp.concatenate([jnp.ravel(v) for _, v in sorted(arch.template.items())])
+    assert abs(float(arch.flat(theta, jnp.asarray(x.numpy()))[0]) - ref[0]) < 1e-12
+    res = tr.count_laws(arch)
+    assert res.certified and res.laws == 3
+
+
+@needs_torch
+def test_pytorch_bad_input_is_refused_with_the_reason():
+    with pytest.raises(UnsupportedModelError, match=r"'1' \(LSTMCell\).*port the model to Equinox"):
+        tr.from_module(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LSTMCell(2, 1)), (2,))
+
+    class Branchy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.lin(x) if x.sum() > 0 else -self.lin(x)
+
+    with pytest.raises(UnsupportedModelError, match="control flow"):
+        tr.from_module(Branchy(), (2,))
+
+    class IntParam(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+            self.n = torch.nn.Parameter(torch.ones(1, dtype=torch.int64), requires_grad=False)
+
+        def forward(self, x):
+            return self.lin(x) * self.n
+
+    with pytest.raises(InvalidArgumentError, match=r"parameter n has dtype torch.int64"):
+        tr.from_module(IntParam(), (2,))
+    with pytest.raises(ShapeError, match=r"output_dim.*returns 1 values"):
+        tr.from_module(_torch_mlp(), (2,), output_dim=2)

@@ -9,10 +9,11 @@ result is an ordinary :class:`Architecture`: :func:`~noetherlab.training.count_l
 :func:`~noetherlab.training.find_polynomial_laws` and the training checks take it, and the law
 formulas are printed in the module's own parameter names. Parameters are cast to float64.
 
-Flax is an optional extra (``pip install noetherlab[flax]``). PyTorch modules are recognised and
-refused with the reason: their forward pass is not a JAX function, so the Lie brackets (nested JVPs)
-cannot be formed; port the model to Equinox (a ``torch.nn.Linear`` is an ``eqx.nn.Linear`` with the
-same ``weight`` and ``bias``).
+Flax and PyTorch are optional extras (``pip install noetherlab[flax]``, ``noetherlab[torch]``). A
+PyTorch module's forward pass is not a JAX function (the Lie brackets need nested JAX derivatives):
+it is captured with ``torch.fx`` and rebuilt in JAX, then checked against the module
+(:mod:`noetherlab.training.torch_modules`); its parameters keep their PyTorch names
+(``net.0.weight[2,1]``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.errors import InvalidArgumentError, ShapeError, UnsupportedModelError
+from noetherlab.errors import InvalidArgumentError, ShapeError
 from noetherlab.training.architectures import Architecture, output_size
 
 __all__ = ["from_module"]
@@ -56,12 +57,6 @@ def from_module(
     """
     shape = _shape(input_shape)
     kind = _framework(module)
-    if kind == "torch":
-        raise UnsupportedModelError(
-            f"argument `module`: {type(module).__name__} is a PyTorch module, whose forward pass "
-            "is not a JAX function (the Lie brackets need nested JAX JVPs). Fix: port it to "
-            "Equinox (eqx.nn.Linear/eqx.nn.MLP take the same weight and bias arrays) and pass that"
-        )
     if variables is not None and kind != "flax":
         raise InvalidArgumentError(
             "variables",
@@ -72,11 +67,16 @@ def from_module(
         params, apply = _equinox(module)
     elif kind == "flax":
         params, apply = _flax(module, variables)
+    elif kind == "torch":
+        from noetherlab.training.torch_modules import torch_to_jax
+
+        params, apply = torch_to_jax(module, shape)
     else:
         raise InvalidArgumentError(
             "module",
-            f"{type(module).__name__} is not an Equinox module or a Flax model",
-            "pass an equinox.Module, a flax.nnx.Module, or a flax.linen.Module with variables=, "
+            f"{type(module).__name__} is not an Equinox module, a Flax model or a PyTorch module",
+            "pass an equinox.Module, a flax.nnx.Module, a flax.linen.Module with variables=, a "
+            "torch.nn.Module, "
             "or wrap a plain function with noetherlab.training.custom",
         )
     names, params = _named_float64(params)

@@ -1,0 +1,260 @@
+r"""PyTorch modules rebuilt as JAX functions, so their laws can be counted.
+
+The Lie brackets of the training flow are nested JAX derivatives, so a PyTorch forward pass cannot
+be used as it is. :func:`torch_to_jax` captures the module's graph with ``torch.fx`` (the standard
+PyTorch graph capture) and replays it node by node with ``jax.numpy`` on the module's parameters,
+which become a flat dict keyed by their PyTorch names (``net.0.weight``). The translation is then
+checked against the module itself, in float64, on random inputs: a mismatch is refused, never used.
+
+Supported: ``nn.Linear``, ``nn.Conv1d`` (any stride, padding, dilation, groups), ``nn.Bilinear`` is
+not; the activations ``ReLU, LeakyReLU, ELU, GELU, SiLU, Tanh, Sigmoid, Softplus, Identity`` (and
+their functional and tensor-method forms), ``Flatten``, ``Dropout`` (evaluation mode: the identity),
+arithmetic (``+ − × ÷``, negation, powers, ``@``), ``view``/``reshape``/``flatten``/``transpose``/
+``permute``/``cat``/``sum``/``mean``. Anything else is named in the error, with the fix (port the
+model to Equinox). Inputs are given one at a time without a batch axis; the module is run on a
+batch of one, as PyTorch layers expect.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
+
+__all__ = ["torch_to_jax"]
+
+Array = jax.Array
+
+
+def _unsupported(what: str) -> UnsupportedModelError:
+    return UnsupportedModelError(
+        f"argument `module`: the PyTorch graph uses {what}, which noetherlab does not translate to "
+        "JAX. Fix: port the model to Equinox (eqx.nn.Linear/eqx.nn.Conv1d take the same weight and "
+        "bias arrays) and pass that"
+    )
+
+
+def _activation(module: Any) -> Callable[[Array], Array] | None:
+    import torch.nn as nn
+
+    if isinstance(module, nn.ReLU):
+        return jax.nn.relu
+    if isinstance(module, nn.LeakyReLU):
+        slope = float(module.negative_slope)
+        return lambda x: jax.nn.leaky_relu(x, slope)
+    if isinstance(module, nn.ELU):
+        alpha = float(module.alpha)
+        return lambda x: jax.nn.elu(x, alpha)
+    if isinstance(module, nn.GELU):
+        approximate = module.approximate == "tanh"
+        return lambda x: jax.nn.gelu(x, approximate=approximate)
+    if isinstance(module, nn.SiLU):
+        return jax.nn.silu
+    if isinstance(module, nn.Tanh):
+        return jnp.tanh
+    if isinstance(module, nn.Sigmoid):
+        return jax.nn.sigmoid
+    if isinstance(module, nn.Softplus):
+        beta, threshold = float(module.beta), float(module.threshold)
+        return lambda x: jnp.where(beta * x > threshold, x, jnp.log1p(jnp.exp(beta * x)) / beta)
+    if isinstance(module, (nn.Identity, nn.Dropout)):
+        return lambda x: x
+    return None
+
+
+def _call_module(module: Any, name: str, p: dict[str, Array], x: Array) -> Array:
+    import torch.nn as nn
+
+    act = _activation(module)
+    if act is not None:
+        return act(x)
+    if isinstance(module, nn.Linear):
+        y = x @ p[f"{name}.weight"].T
+        return y + p[f"{name}.bias"] if module.bias is not None else y
+    if isinstance(module, nn.Conv1d):
+        if isinstance(module.padding, str):
+            padding: Any = module.padding.upper()
+        else:
+            padding = [(int(module.padding[0]), int(module.padding[0]))]
+        if module.padding_mode != "zeros":
+            raise _unsupported(f"Conv1d with padding_mode={module.padding_mode!r}")
+        y = jax.lax.conv_general_dilated(
+            x,
+            p[f"{name}.weight"],
+            window_strides=(int(module.stride[0]),),
+            padding=padding,
+            rhs_dilation=(int(module.dilation[0]),),
+            feature_group_count=int(module.groups),
+            dimension_numbers=("NCH", "OIH", "NCH"),
+        )
+        return y + p[f"{name}.bias"][None, :, None] if module.bias is not None else y
+    if isinstance(module, nn.Flatten):
+        return _flatten(x, module.start_dim, module.end_dim)
+    raise _unsupported(f"the layer {name!r} ({type(module).__name__})")
+
+
+def _flatten(x: Array, start: int = 0, end: int = -1) -> Array:
+    start, end = start % x.ndim, end % x.ndim
+    return x.reshape(*x.shape[:start], -1, *x.shape[end + 1 :])
+
+
+def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "div": operator.truediv,
+    "neg": operator.neg,
+    "pow": operator.pow,
+    "matmul": jnp.matmul,
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "silu": jax.nn.silu,
+    "exp": jnp.exp,
+    "log": jnp.log,
+    "sin": jnp.sin,
+    "cos": jnp.cos,
+    "square": jnp.square,
+    "abs": jnp.abs,
+    "gelu": lambda x, approximate="none": jax.nn.gelu(x, approximate=approximate == "tanh"),
+    "leaky_relu": lambda x, negative_slope=0.01: jax.nn.leaky_relu(x, negative_slope),
+    "linear": lambda x, w, b=None: x @ w.T + (0.0 if b is None else b),
+    "flatten": lambda x, start_dim=0, end_dim=-1: _flatten(x, start_dim, end_dim),
+    "reshape": lambda x, *s: x.reshape(_shape_args(s)),
+    "view": lambda x, *s: x.reshape(_shape_args(s)),
+    "transpose": lambda x, a, b: jnp.swapaxes(x, a, b),
+    "permute": lambda x, *d: jnp.transpose(x, _shape_args(d)),
+    "cat": lambda xs, dim=0: jnp.concatenate(xs, axis=dim),
+    "sum": lambda x, dim=None, keepdim=False: jnp.sum(x, axis=dim, keepdims=keepdim),
+    "mean": lambda x, dim=None, keepdim=False: jnp.mean(x, axis=dim, keepdims=keepdim),
+    "getitem": operator.getitem,
+    "size": lambda x, dim=None: x.shape if dim is None else x.shape[dim],
+    "contiguous": lambda x: x,
+}
+
+
+def _function_name(target: Any) -> str:
+    """``operator.iadd`` -> ``add``, ``torch.relu`` -> ``relu``, ``F.gelu`` -> ``gelu``."""
+    name = str(getattr(target, "__name__", target)).strip("_")
+    if name not in _FUNCTIONS and name.startswith("i") and name[1:] in _FUNCTIONS:
+        return name[1:]
+    return name
+
+
+def torch_to_jax(
+    module: Any, input_shape: tuple[int, ...], tol: float = 1e-10
+) -> tuple[dict[str, Array], Callable[[dict[str, Array], Array], Array]]:
+    """``(params, apply)`` with ``apply(params, x)`` the module's forward pass on one input ``x`` of
+    ``input_shape`` (no batch axis), in JAX; ``params`` maps PyTorch parameter names to float64
+    arrays. Checked against the module (float64, 3 random inputs, relative error <= ``tol``).
+
+    Raises:
+        UnsupportedModelError: the graph cannot be captured or uses an operation not translated.
+        InvalidArgumentError: a parameter that is not floating point; the translation disagrees.
+    """
+    import copy
+
+    import torch
+    import torch.fx
+
+    model = copy.deepcopy(module).double().eval()
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception as exc:
+        raise _unsupported(f"Python control flow that torch.fx cannot capture ({exc})") from None
+    params: dict[str, Array] = {}
+    for name, tensor in module.named_parameters():
+        if not tensor.dtype.is_floating_point:
+            raise InvalidArgumentError(
+                "module",
+                f"parameter {name} has dtype {tensor.dtype} (not floating point): gradient flow "
+                "needs real parameters",
+                "make it a float tensor, or register it as a buffer",
+            )
+        params[name] = jnp.asarray(tensor.detach().cpu().double().numpy())
+    buffers = {n: jnp.asarray(b.detach().cpu().double().numpy()) for n, b in model.named_buffers()}
+    submodules = dict(model.named_modules())
+    nodes = list(graph.nodes)
+    for node in nodes:  # refuse before use, naming the first unsupported operation
+        if node.op == "call_function" and _function_name(node.target) not in _FUNCTIONS:
+            raise _unsupported(f"the function {node.target!r}")
+        if node.op == "call_method" and node.target not in _FUNCTIONS:
+            raise _unsupported(f"the tensor method .{node.target}()")
+        if node.op == "call_module":
+            sub = submodules[node.target]
+            if _activation(sub) is None and not isinstance(
+                sub, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Flatten)
+            ):
+                raise _unsupported(f"the layer {node.target!r} ({type(sub).__name__})")
+
+    def apply(p: dict[str, Array], x: Array) -> Array:
+        env: dict[str, Any] = {}
+
+        def value(a: Any) -> Any:
+            if isinstance(a, torch.fx.Node):
+                return env[a.name]
+            if isinstance(a, (tuple, list)):
+                return type(a)(value(v) for v in a)
+            if isinstance(a, dict):
+                return {k: value(v) for k, v in a.items()}
+            return a
+
+        out = None
+        for node in nodes:
+            args, kwargs = value(node.args), value(node.kwargs)
+            if node.op == "placeholder":
+                env[node.name] = x[None]
+            elif node.op == "get_attr":
+                env[node.name] = p[node.target] if node.target in p else buffers[node.target]
+            elif node.op == "call_module":
+                env[node.name] = _call_module(submodules[node.target], node.target, p, args[0])
+            elif node.op in ("call_function", "call_method"):
+                key = node.target if node.op == "call_method" else _function_name(node.target)
+                kwargs.pop("inplace", None)
+                env[node.name] = _FUNCTIONS[key](*args, **kwargs)
+            elif node.op == "output":
+                out = args[0]
+        return jnp.reshape(out[0], (-1,))  # type: ignore[index]
+
+    _check(model, params, apply, input_shape, tol)
+    return params, apply
+
+
+def _check(
+    model: Any,
+    params: dict[str, Array],
+    apply: Callable[[dict[str, Array], Array], Array],
+    shape: tuple[int, ...],
+    tol: float,
+) -> None:
+    """The JAX replay equals the module's own forward pass at random inputs."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = rng.standard_normal(shape)
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x)[None]).numpy().reshape(-1)
+        got = np.asarray(apply(params, jnp.asarray(x)))
+        err = float(np.max(np.abs(got - ref))) / max(1.0, float(np.max(np.abs(ref))))
+        if not err <= tol or got.shape != ref.shape:
+            raise InvalidArgumentError(
+                "module",
+                f"its JAX translation disagrees with the PyTorch forward pass (relative error "
+                f"{err:.2e}, shapes {got.shape} vs {ref.shape})",
+                "port the model to Equinox, or report the model so the translation can be fixed",
+            )
+    if not math.isfinite(float(np.sum(np.asarray(apply(params, jnp.zeros(shape)))))):
+        raise InvalidArgumentError("module", "returns non-finite values at x = 0", "check it")
