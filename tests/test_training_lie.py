@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from noetherlab import training as tr
@@ -86,11 +87,33 @@ def test_streamed_qr_rank_decision_agrees_with_the_svd(arch, expected, monkeypat
 
 def test_an_algebra_not_closed_by_max_level_is_not_certified():
     # deep linear nets need level-2 brackets (closed form above: [4,4,4] has 10 laws)
-    res = tr.count_laws(tr.linear_net([4, 4, 4]), max_level=1)
+    arch = tr.linear_net([4, 4, 4])
+    res = tr.count_laws(arch, max_level=1)
     assert res.laws is None and not res.certified and "raise max_level" in res.message
-    # level 2 completes the algebra, level 3 (adding nothing) shows it
-    assert tr.count_laws(tr.linear_net([4, 4, 4]), max_level=2).laws is None
-    assert tr.count_laws(tr.linear_net([4, 4, 4]), max_level=3).laws == 10
+    # without the known laws: level 2 completes the algebra, level 3 (adding nothing) shows it
+    assert tr.count_laws(arch, max_level=2, known=False).laws is None
+    assert tr.count_laws(arch, max_level=3, known=False).laws == 10
+
+
+def test_known_laws_bound_the_trace_so_the_search_stops_at_the_bound():
+    # the 10 GL(4) laws W1W1ᵀ − W2ᵀW2 bound the trace of linear[4,4,4] (D = 32) at 22; level 2
+    # reaches it at every point, one more round of level-2 elements adds nothing: certified
+    # without level 3, with the same count as the closure rule
+    arch = tr.linear_net([4, 4, 4])
+    res = tr.count_laws(arch, max_level=2)
+    assert res.certified and res.laws == 10 and res.trace_dimension == 22
+    assert "no further bracket level needed" in res.message and len(res.levels) == 2
+    assert res.gap >= 1e4
+    # ReLU [3,4,1]: the four neuron rescalings; the bound is reached as well
+    relu = tr.count_laws(tr.relu_net([3, 4, 1]))
+    assert relu.certified and relu.laws == 4
+    # a wrong bound (20 < 22) is caught: an element raises the rank above it
+    from noetherlab.training.lie import architecture_fields, count_family_laws
+
+    wrong = count_family_laws(
+        architecture_fields(arch), max_level=2, ceiling=lambda pts: np.full(len(pts), 20)
+    )
+    assert not wrong.certified and wrong.laws is None and "not conserved" in wrong.message
 
 
 def test_bracket_elements_are_evaluated_within_memory(monkeypatch):

@@ -43,29 +43,76 @@ import numpy as np
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.dynamics import Flow
 
-__all__ = ["KnownLaw", "explain", "known_laws"]
+__all__ = [
+    "KnownLaw",
+    "explain",
+    "known_ceiling",
+    "known_laws",
+    "law_gradients",
+    "stacked_laws",
+]
 
 Array = jax.Array
 
 
 @dataclass(frozen=True)
 class KnownLaw:
+    """A known law ``fn(z)`` of the flow's state ``z``, the symmetry that explains it, and — for
+    the entries of a matrix-valued law — the shared ``block`` (``z -> matrix``) and the ``entry``
+    index, so that many laws are evaluated with one matrix computation (:func:`stacked_laws`)."""
+
     name: str
     fn: Callable[..., Array]  # flat θ -> scalar (extra keyword defaults bind loop indices)
     symmetry: str
+    block: Callable[[Array], Array] | None = None
+    entry: tuple[int, ...] | None = None
+
+
+def stacked_laws(laws: list[KnownLaw]) -> Callable[[Array], Array]:
+    """``z -> (len(laws),)``: every law's value, each ``block`` computed once."""
+    blocks: dict[int, Callable[[Array], Array]] = {}
+    for law in laws:
+        if law.block is not None:
+            blocks.setdefault(id(law.block), law.block)
+
+    def values(z: Array) -> Array:
+        computed = {k: b(z) for k, b in blocks.items()}
+        return jnp.stack(
+            [
+                computed[id(law.block)][law.entry]
+                if law.block is not None and law.entry is not None
+                else law.fn(z)
+                for law in laws
+            ]
+        )
+
+    return values
+
+
+def law_gradients(laws: list[KnownLaw], points: Array) -> np.ndarray:
+    """``(P, K, dim)``: the gradients of the ``K`` laws at each of the ``P`` points (one compiled
+    Jacobian of :func:`stacked_laws`)."""
+    jac = jax.jit(jax.vmap(jax.jacrev(stacked_laws(laws))))
+    return np.asarray(jac(jnp.asarray(points)))
 
 
 def _sym_entries(
     name: str, matrix_fn: Callable[..., Array], n: int, arch: Architecture, symmetry: str
 ) -> list[KnownLaw]:
     laws = []
+
+    def block(th: Array) -> Array:
+        return matrix_fn(arch.unravel(th))
+
     for i in range(n):
         for j in range(i, n):
             laws.append(
                 KnownLaw(
                     f"{name}[{i},{j}]",
-                    lambda th, i=i, j=j: matrix_fn(arch.unravel(th))[i, j],
+                    lambda th, i=i, j=j: block(th)[i, j],
                     symmetry,
+                    block,
+                    (i, j),
                 )
             )
     return laws
@@ -96,20 +143,23 @@ def known_laws(
         if deg is not None:
             s = lay["sizes"]
             for i in range(1, len(s) - 1):
+
+                def balances(th: Array, i: int = i, deg: int = deg) -> Array:
+                    """``|in_j|² - deg |out_j|²`` for every neuron ``j`` of hidden layer ``i``."""
+                    p = arch.unravel(th)
+                    inc = jnp.sum(p[f"W{i}"] ** 2, axis=1) + (
+                        p[f"b{i}"] ** 2 if lay["bias"] else 0.0
+                    )
+                    return inc - deg * jnp.sum(p[f"W{i + 1}"] ** 2, axis=0)
+
                 for j in range(s[i]):
-
-                    def law(th: Array, i: int = i, j: int = j, deg: int = deg) -> Array:
-                        p = arch.unravel(th)
-                        inc = jnp.sum(p[f"W{i}"][j] ** 2) + (
-                            p[f"b{i}"][j] ** 2 if lay["bias"] else 0.0
-                        )
-                        return inc - deg * jnp.sum(p[f"W{i + 1}"][:, j] ** 2)
-
                     laws.append(
                         KnownLaw(
                             f"|in(L{i},n{j})|² - {deg}|out(L{i},n{j})|²",
-                            law,
+                            lambda th, j=j, b=balances: b(th)[j],
                             f"rescaling of neuron {j} of layer {i}",
+                            balances,
+                            (j,),
                         )
                     )
     elif k == "conv":
@@ -243,9 +293,37 @@ def explain(result: Any, arch: Architecture, loss: str | None, flow: Flow | None
     laws = known_laws(arch, loss, flow)
     if not laws:
         return
-    theta = jnp.asarray(result.points[0])
-    grads = np.stack([np.asarray(jax.grad(law.fn)(theta)) for law in laws])
+    grads = law_gradients(laws, jnp.asarray(result.points[:1]))[0]
     result.explained = int(np.linalg.matrix_rank(grads, tol=1e-9 * np.max(np.abs(grads))))
     result.known = [f"{law.name}  ({law.symmetry})" for law in laws]
     if result.laws is not None:
         result.message += f"; {result.explained} of them explained by known laws"
+
+
+def known_ceiling(
+    arch: Architecture, loss: str | None, flow: Flow | None = None
+) -> Callable[[Array], np.ndarray | None] | None:
+    """``points -> D − k_p``: the trace dimension can be no larger than the state dimension minus
+    the number ``k_p`` of independent known laws at each point (their gradients are orthogonal to
+    every generator). ``None`` without known laws; the bound is withheld (``None`` from the
+    callable) unless the known gradients are clearly independent at every point (smallest
+    singular value above ``1e-6`` of the largest, rows normalised)."""
+    laws = known_laws(arch, loss, flow)
+    if not laws:
+        return None
+
+    def ceiling(points: Array) -> np.ndarray | None:
+        G = law_gradients(laws, points)  # (P, K, dim)
+        out = []
+        for g in G:
+            norms = np.linalg.norm(g, axis=1, keepdims=True)
+            if np.any(norms == 0) or not np.all(np.isfinite(g)):
+                return None
+            rows = g / norms
+            eig = np.linalg.eigvalsh(rows @ rows.T)  # σ² of the normalised gradients
+            if eig[0] < 1e-12 * eig[-1]:
+                return None  # dependent (or nearly): no trustworthy bound
+            out.append(g.shape[1] - g.shape[0])
+        return np.asarray(out)
+
+    return ceiling

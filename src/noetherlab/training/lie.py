@@ -309,6 +309,10 @@ class Trace:
     gaps: list[float]
     levels: list[int]
     closed: bool
+    #: every point reached its ceiling (and a further round of elements added nothing)
+    at_ceiling: bool = False
+    #: an element raised the rank above a ceiling: the bound was wrong
+    ceiling_violated: bool = False
 
 
 def trace_dimension(
@@ -323,8 +327,14 @@ def trace_dimension(
     bundle: int = 8,
     keep_values: bool = True,
     progress: Callable[[str], None] | None = None,
+    ceiling: np.ndarray | None = None,
 ) -> Trace:
     """Grow the algebra at the points ``θ_p`` (``(P, D)``).
+
+    ``ceiling``: an upper bound on the trace dimension at each point (``D`` minus the number of
+    independent laws already known there). Once every point reaches it, one more round of
+    elements is drawn — every one must be rejected, which also measures the gap — and the
+    algebra is complete without climbing further bracket levels.
 
     Each point has its own orthonormal basis of the trace seen so far (``(D, D)`` at most), updated
     as the random elements stream in: an element is kept when it raises the rank at some point
@@ -341,10 +351,15 @@ def trace_dimension(
     n_kept = 0
     levels: list[int] = []
     closed = False  # a level added nothing (or the trace is everything): the algebra is complete
+    target = np.full(P, D) if ceiling is None else np.minimum(np.asarray(ceiling, int), D)
+    verified = violated = False  # the round drawn after every point reached its ceiling
     for level in range(1, max_level + 1):
         element, chunk = _element_within_memory(family, level, points, key, batch, bundle)
         added, stale = 0, 0
-        while stale < patience and np.any(ranks < D):
+        while stale < patience and not verified:
+            verifying = bool(np.all(ranks >= target))
+            if verifying and ceiling is None:
+                break
             parts = []
             for _ in range(-(-batch // chunk)):  # batch elements, chunk by chunk
                 key, *subkeys = jax.random.split(key, level + 1)
@@ -381,12 +396,14 @@ def trace_dimension(
             n_kept += len(chosen)
             added += len(chosen)
             stale = stale + 1 if not chosen else 0
+            if verifying:
+                verified, violated = True, bool(chosen)
             if progress is not None:
                 progress(
                     f"bracket level {level}: trace rank {int(ranks.min())}–{int(ranks.max())} of {D}"
                 )
         levels.append(n_kept)
-        if added == 0 or np.all(ranks == D):
+        if added == 0 or np.all(ranks == D) or verified:
             closed = True
             break
     per_point = (
@@ -398,7 +415,16 @@ def trace_dimension(
         float(a / max(r, 1e-15)) if np.isfinite(a) else float("inf")
         for a, r in zip(accepted, rejected, strict=True)
     ]
-    return Trace(per_point, [int(r) for r in ranks], gaps, levels, closed)
+    violated = violated or bool(ceiling is not None and np.any(ranks > target))
+    return Trace(
+        per_point,
+        [int(r) for r in ranks],
+        gaps,
+        levels,
+        closed,
+        verified and not violated,
+        violated,
+    )
 
 
 def _element_within_memory(
@@ -512,6 +538,9 @@ def count_laws(
             memory; two agreeing points are the least a certified count needs).
         batch: random bracket elements drawn per round (default ``min(128, max(16, D))``).
         rtol: relative singular-value threshold of the rank decision; ``min_gap``: certification gap.
+        known: use the known laws (:mod:`~noetherlab.training.known`): they bound the trace
+            dimension at ``D − k`` (``k`` independent known laws), so the search stops as soon as
+            every point reaches that bound; and the result says how many laws they explain.
 
     Returns:
         :class:`LawCount` (``laws = None`` when ambiguous).
@@ -525,6 +554,11 @@ def count_laws(
     the_flow = parse_flow(flow)
     family = architecture_fields(arch) if loss is None else loss_fields(arch, loss, group)
     family = on_flow(family, the_flow, arch.param_names)
+    bound = None
+    if known:
+        from noetherlab.training.known import known_ceiling
+
+        bound = known_ceiling(arch, loss, the_flow)
     result = count_family_laws(
         family,
         n_points=n_points,
@@ -534,6 +568,7 @@ def count_laws(
         rtol=rtol,
         min_gap=min_gap,
         progress=progress,
+        ceiling=bound,
     )
     result.flow = the_flow.name
     if known:
@@ -553,8 +588,12 @@ def count_family_laws(
     rtol: float = 1e-8,
     min_gap: float = 1e4,
     progress: Callable[[str], None] | None = None,
+    ceiling: Callable[[Array], np.ndarray | None] | None = None,
 ) -> LawCount:
-    """:func:`count_laws` for any family of generators ``∇_θ h(θ, ξ)`` (same arguments)."""
+    """:func:`count_laws` for any family of generators ``∇_θ h(θ, ξ)`` (same arguments).
+
+    ``ceiling(points)``: an upper bound on the trace dimension at each point (``D`` minus the
+    independent laws known there), or ``None``; see :func:`trace_dimension`."""
     start = time.perf_counter()
     D = family.dimension
     svd = D <= SVD_MAX_DIMENSION
@@ -572,6 +611,7 @@ def count_family_laws(
         key = jax.random.PRNGKey(seed + 7919 * attempt)
         kp, kf = jax.random.split(key)
         points = family.random_points(kp, n_points * (attempt + 1))
+        bound = None if ceiling is None else ceiling(points)
         trace = trace_dimension(
             family,
             points,
@@ -580,9 +620,10 @@ def count_family_laws(
             max_level=max_level,
             keep_values=svd,
             progress=progress,
+            ceiling=bound,
         )
         levels = trace.levels
-        if trace.values is not None:
+        if trace.values is not None and not trace.at_ceiling:
             ranks, gaps = zip(*(_rank_and_gap(M, rtol) for M in trace.values), strict=True)
         else:  # above SVD_MAX_DIMENSION the streamed QR decides (rank-revealing, O(D²) per element)
             ranks, gaps = tuple(trace.ranks), tuple(trace.gaps)
@@ -594,7 +635,12 @@ def count_family_laws(
     r_max = max(ranks)
     generic = [i for i, r in enumerate(ranks) if r == r_max]
     gap = float(min(gaps))
-    certified = len(generic) >= min(2, n_points) and gap >= min_gap and trace.closed
+    certified = (
+        len(generic) >= min(2, n_points)
+        and gap >= min_gap
+        and trace.closed
+        and not trace.ceiling_violated
+    )
     laws = D - r_max if certified else None
     lower = [i for i in range(n_points) if ranks[i] < r_max]
     message = (
@@ -606,6 +652,16 @@ def count_family_laws(
         message = (
             f"not certified: bracket level {max_level} still raised the rank (trace {r_max} of "
             f"D = {D} so far, {D - r_max} laws at most); raise max_level"
+        )
+    if trace.ceiling_violated:
+        message = (
+            "not certified: an element raised the trace above D minus the known laws, so a "
+            "'known' law is not conserved by these generators"
+        )
+    elif certified and trace.at_ceiling:
+        message += (
+            f"; the known laws bound the trace at {r_max}, reached at every point (no further "
+            "bracket level needed)"
         )
     if certified and lower:
         message += (
