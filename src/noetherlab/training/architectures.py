@@ -75,6 +75,10 @@ class Architecture:
             polynomial, or unknown).
         input_weights: ``θ ↦ M(θ)``, the weights whose rows read the input (``g = h(θ, M(θ)x)``,
             so augmenting ``x`` by ``G`` acts on ``M`` as ``M ↦ MG``), else ``None``.
+        point_scale: standard deviation of the random parameter points at which laws are counted
+            (the count is the same at every generic point; attention takes ``(d·√d_k)^{-1/2}`` so
+            that its logits are of order one and the softmax is not saturated, which would make
+            the rank decisions ill-conditioned).
     """
 
     name: str
@@ -89,6 +93,7 @@ class Architecture:
     feature_map: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
     input_degree: int | None = None
     input_weights: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
+    point_scale: float = 1.0
     #: derived objects kept with the model (its law-counting generators and their compiled
     #: brackets), so that a second count of the same model compiles nothing again
     cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -381,6 +386,7 @@ def attention(tokens: int, d: int, d_k: int, d_v: int, d_out: int = 1) -> Archit
         "attention",
         {},
         input_weights=_weights_of(p, "Q", "K", "V"),
+        point_scale=float((d * np.sqrt(d_k)) ** -0.5),
     )
 
 

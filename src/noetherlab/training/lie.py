@@ -140,7 +140,21 @@ def _architecture_fields(arch: Architecture) -> FieldFamily:
         kx, kc = jax.random.split(key)
         return arch.random_inputs(kx, n), jax.random.normal(kc, (n, arch.output_dim))
 
-    return FieldFamily(h, sample, arch.dimension, f"span of ∇θ g(θ, x) over inputs ({arch.name})")
+    return FieldFamily(
+        h,
+        sample,
+        arch.dimension,
+        f"span of ∇θ g(θ, x) over inputs ({arch.name})",
+        points=_scaled_points(arch),
+    )
+
+
+def _scaled_points(arch: Architecture) -> Callable[[Array, int], Array] | None:
+    """Random parameter points ``N(0, s² I)`` with the architecture's ``point_scale`` ``s``."""
+    if arch.point_scale == 1.0:
+        return None
+    s, D = arch.point_scale, arch.dimension
+    return lambda key, n: s * jax.random.normal(key, (n, D))
 
 
 def loss_fields(arch: Architecture, loss: str, group: np.ndarray | None = None) -> FieldFamily:
@@ -163,7 +177,9 @@ def loss_fields(arch: Architecture, loss: str, group: np.ndarray | None = None) 
     desc = f"gradients of the {loss} loss" + (
         "" if group is None else f" averaged over a group of {len(group)} elements"
     )
-    return FieldFamily(h, sample, arch.dimension, f"{desc} ({arch.name})")
+    return FieldFamily(
+        h, sample, arch.dimension, f"{desc} ({arch.name})", points=_scaled_points(arch)
+    )
 
 
 def _act(mats: Array, x: Array) -> Array:
