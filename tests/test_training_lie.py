@@ -159,3 +159,24 @@ def test_one_field_family_and_compiled_elements_per_model():
     assert (first.laws, again.laws) == (1, 1)
     assert all(momentum_family.cache[k] is v for k, v in elements.items())
     assert lie.architecture_fields(tr.linear_net([2, 2, 1])) is not family  # another model
+
+
+def test_stacked_known_laws_equal_each_law_and_its_gradient():
+    import jax
+    import jax.numpy as jnp
+
+    from noetherlab.training.known import known_laws, law_gradients, stacked_laws
+
+    for arch in (
+        tr.linear_net([3, 4, 2]),
+        tr.relu_net([3, 4, 2], bias=True),
+        tr.attention(2, 3, 2, 2),
+    ):
+        laws = known_laws(arch)
+        theta = jax.random.normal(jax.random.PRNGKey(1), (2, arch.dimension))
+        each = jnp.stack([jnp.stack([law.fn(t) for law in laws]) for t in theta])
+        np.testing.assert_allclose(
+            jax.vmap(stacked_laws(laws))(theta), each, rtol=1e-14, atol=1e-14
+        )
+        grads = np.stack([[np.asarray(jax.grad(law.fn)(t)) for law in laws] for t in theta])
+        np.testing.assert_allclose(law_gradients(laws, theta), grads, rtol=1e-13, atol=1e-13)

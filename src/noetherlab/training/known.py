@@ -69,22 +69,28 @@ class KnownLaw:
 
 
 def stacked_laws(laws: list[KnownLaw]) -> Callable[[Array], Array]:
-    """``z -> (len(laws),)``: every law's value, each ``block`` computed once."""
-    blocks: dict[int, Callable[[Array], Array]] = {}
-    for law in laws:
-        if law.block is not None:
-            blocks.setdefault(id(law.block), law.block)
+    """``z -> (len(laws),)``: every law's value; the laws that are entries of one ``block`` are
+    read from one evaluation of it with one gather (so thousands of laws compile as a few ops)."""
+    groups: dict[int, tuple[Callable[[Array], Array], list[int], list[tuple[int, ...]]]] = {}
+    single: list[int] = []
+    for i, law in enumerate(laws):
+        if law.block is not None and law.entry is not None:
+            groups.setdefault(id(law.block), (law.block, [], []))
+            groups[id(law.block)][1].append(i)
+            groups[id(law.block)][2].append(law.entry)
+        else:
+            single.append(i)
+    order = [i for _, idx, _ in groups.values() for i in idx] + single
+    inverse = jnp.asarray(np.argsort(np.asarray(order, dtype=int)))
+    gathers = [
+        (block, tuple(jnp.asarray(np.asarray(entries, dtype=int).T)))
+        for block, _, entries in groups.values()
+    ]
 
     def values(z: Array) -> Array:
-        computed = {k: b(z) for k, b in blocks.items()}
-        return jnp.stack(
-            [
-                computed[id(law.block)][law.entry]
-                if law.block is not None and law.entry is not None
-                else law.fn(z)
-                for law in laws
-            ]
-        )
+        parts = [block(z)[index] for block, index in gathers]
+        parts += [jnp.reshape(laws[i].fn(z), (1,)) for i in single]
+        return jnp.concatenate(parts)[inverse]
 
     return values
 
