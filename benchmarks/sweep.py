@@ -9,6 +9,11 @@ Cases (each cluster started before the clock, workers warmed by one task):
   * an ensemble of 1e8 path-steps (DDM, 1e7 paths x 10 steps, chunks of 1e6), 1 and 2 workers,
     and in this process; the statistics are checked to be bit-identical.
 Prints a table with throughput and the scaling ratio 2 workers / 1 worker.
+
+``--pin`` pins this process to core 0 and worker ``i`` to core ``i`` (``os.sched_setaffinity``):
+one process then uses one core, so the ratio shows how the tasks scale per core. Unpinned, one
+JAX process already spreads over the cores through XLA's threads, and on a 2-core machine two
+workers have little left to gain.
 """
 
 from __future__ import annotations
@@ -70,8 +75,14 @@ def _ensemble(**kw):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=64)
+    ap.add_argument("--pin", action="store_true", help="one core per process (see the docstring)")
     args = ap.parse_args()
+    import os
+
     from noetherlab.distributed import dask_client
+
+    if args.pin:
+        os.sched_setaffinity(0, {0})
 
     rows = []
     # baselines in this process (compiled first)
@@ -86,6 +97,9 @@ def main() -> None:
     per_task = {}
     for n in (1, 2):
         with dask_client(workers=n) as c:
+            if args.pin:
+                for i, w in enumerate(sorted(c.scheduler_info()["workers"])):
+                    c.run(os.sched_setaffinity, 0, {i % os.cpu_count()}, workers=[w])
             _timed_sweep(_spec(4 * n), client=c)  # warm every worker
             _timed_sweep(_law_spec(2 * n), client=c)
             _ensemble(client=c)
