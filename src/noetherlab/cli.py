@@ -702,6 +702,8 @@ def simulate(
             boundary = interval(
                 -np.inf if lower is None else lower, np.inf if upper is None else upper
             )
+        problem = (sde, _floats(x0, "--x0"), T, dt, n_paths)
+        common: dict[str, Any] = {"key": key, "boundary": boundary, "progress": not as_json}
         if distributed:
             if save_every is not None:
                 raise InvalidArgumentError(
@@ -712,19 +714,13 @@ def simulate(
             from noetherlab.distributed import ensemble_statistics
 
             stats = ensemble_statistics(
-                sde,
-                _floats(x0, "--x0"),
-                T,
-                dt,
-                n_paths,
-                key=key,
-                boundary=boundary,
+                *problem,
+                **common,
                 chunk_size=chunk_size,
                 workers=workers,
                 scheduler=scheduler,
                 store=out,
                 keep_final=keep_final,
-                progress=not as_json,
             )
             exits_d = {name: stats.exit_fraction(name) for name in stats.labels}
             _emit(
@@ -743,16 +739,10 @@ def simulate(
             )
             return
         ens = sim(
-            sde,
-            _floats(x0, "--x0"),
-            T,
-            dt,
-            n_paths,
-            key=key,
-            boundary=boundary,
+            *problem,
+            **common,
             save="paths" if save_every is not None else "final",
             save_every=save_every,
-            progress=not as_json,
         )
         save_dataset(
             out, ens.to_dataset(), {"model": model, "model_params": params, **ens.parameters}
