@@ -308,10 +308,19 @@ def _transition(
             f"match the saddle's (mismatch {max(t.saddle_mismatch for t in times):.2g}: a stiff "
             "drift, or a saddle whose quasi-potential Hessian is not the Lyapunov solution)"
         )
-    elif len(times) > 1 and not gradient:
+    kinked = False
+    if not reason and len(times) > 1 and not gradient:
         H = [np.asarray(t.saddle_hessian) for t in times]
         gap = max(float(np.linalg.norm(h - H[0]) / np.linalg.norm(H[0])) for h in H)
-        if gap > 1e-3:
+        # mirror images (the same prefactor, and Hessians of the same determinant): each carries
+        # its own branch of the quasi-potential to the saddle; their rates add
+        mirror = all(
+            abs(t.prefactor / times[0].prefactor - 1) < 1e-3
+            and abs(np.linalg.det(h) / np.linalg.det(H[0]) - 1) < 1e-3
+            for t, h in zip(times, H, strict=True)
+        )
+        kinked = gap > 1e-3 and mirror
+        if gap > 1e-3 and not mirror:
             reason = (
                 f"not available: {len(times)} instantons reach the saddle with different "
                 f"quasi-potential Hessians (relative difference {gap:.2g}), so the "
@@ -325,6 +334,12 @@ def _transition(
     tau = 1.0 / sum(1.0 / t.mean_exit_time for t in times)
     summed = len(times) > 1
     method = times[0].method + (f" ({len(times)} instantons)" if summed else "")
+    if kinked:
+        method = (
+            f"{times[0].method} ({len(times)} mirror-image instantons, rates added; the "
+            "quasi-potential has a kink at the saddle: slow approach to the weak-noise limit, "
+            "see noetherlab.escape_rates)"
+        )
     return Transition(
         a,
         b,
