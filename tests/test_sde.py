@@ -168,3 +168,17 @@ def test_drift_at_many_states_matches_the_drift_in_closed_form():
         [x[:, 0] - x[:, 0] ** 3 - 10.0 * x[:, 0] * x[:, 1] ** 2, -(1 + x[:, 0] ** 2) * x[:, 1]], 1
     )
     np.testing.assert_allclose(f, expected, rtol=1e-14, atol=1e-14)
+
+
+def test_a_model_pickles_for_another_process():
+    # what Dask does to send a model to a worker: the traced program is re-traced from its
+    # source function there, the parameters travel as data
+    import pickle
+
+    import cloudpickle
+
+    sde = nl.models.maier_stein(beta=7.0)
+    back = pickle.loads(cloudpickle.dumps(sde))
+    x = jnp.array([0.3, 0.2])
+    np.testing.assert_allclose(back.f(x), [0.3 - 0.027 - 7.0 * 0.3 * 0.04, -(1 + 0.09) * 0.2])
+    assert back.drift.program == sde.drift.program and back.name == sde.name
