@@ -173,12 +173,10 @@ def test_drift_at_many_states_matches_the_drift_in_closed_form():
 def test_a_model_pickles_for_another_process():
     # what Dask does to send a model to a worker: the traced program is re-traced from its
     # source function there, the parameters travel as data
-    import pickle
-
-    import cloudpickle
+    from distributed.protocol.pickle import dumps, loads
 
     sde = nl.models.maier_stein(beta=7.0)
-    back = pickle.loads(cloudpickle.dumps(sde))
+    back = loads(dumps(sde))
     x = jnp.array([0.3, 0.2])
     np.testing.assert_allclose(back.f(x), [0.3 - 0.027 - 7.0 * 0.3 * 0.04, -(1 + 0.09) * 0.2])
     assert back.drift.program == sde.drift.program and back.name == sde.name
