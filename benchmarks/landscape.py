@@ -28,7 +28,7 @@ from rich.table import Table
 
 import noetherlab as nl
 from noetherlab import models
-from noetherlab.sampling import predicate, simulate
+from noetherlab.ensembles import predicate, simulate
 
 
 def run_landscape(sde, box, seeds):
@@ -109,7 +109,7 @@ def main() -> None:
         sad = land.saddles[tr.saddle].x
         tau_sim, se, exits, sim_s = simulated_exit(make(D), src, sad, dst, T, args.paths)
         if tr.mean_exit_time is None:
-            notes.append((name, tr.rate_method))
+            notes.append((name, tr.rate_message))
         table.add_row(
             name,
             str(len(land.attractors)),

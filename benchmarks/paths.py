@@ -155,7 +155,7 @@ def two_d(console, n, gd_steps, budget):
                 str(r.iterations),
                 f"{r.action:.10f}",
                 f"{r.action / ref.action - 1:+.1e}",
-                r.status.value,
+                r.status.name,
             )
         la, lt, reach, lit, _ = lbfgs_trace(prob, ref.action, budget)
         table.add_row(
@@ -210,7 +210,7 @@ def rnn_one(N, budget, dense_max):
             f"{rk.iterations} ({rk.stats['cg_iterations']} CG)",
             peak_mb(),
             rk.action,
-            rk.status.value,
+            rk.status.name,
         ]
     )
     td = None
@@ -224,7 +224,7 @@ def rnn_one(N, budget, dense_max):
                 str(rd.iterations),
                 peak_mb(),
                 rd.action,
-                rd.status.value,
+                rd.status.name,
             ]
         )
     else:

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/sampling.py [--paths 100000] [--steps 2000]
 
 Compares, in path-steps per second (each case in its own subprocess, so peak memory is per case):
-  * ours: ``noetherlab.sampling.simulate`` (EM, lax.scan + vmap, chunked);
+  * ours: ``noetherlab.ensembles.simulation.simulate`` (EM, lax.scan + vmap, chunked);
   * random-only: the same number of normal variates drawn with ``jax.random`` alone (hardware bound);
   * NumPy loop: the notebook's per-step NumPy update (run for fewer steps, rate extrapolated);
   * diffrax: ``diffeqsolve`` with ``Euler`` + ``VirtualBrownianTree``, vmapped over paths (on a
@@ -28,8 +28,8 @@ def _peak_mb() -> float:
 
 
 def case_ours(paths: int, steps: int, chunk: int, precision: str = "float64") -> dict:
+    from noetherlab.ensembles.simulation import simulate
     from noetherlab.models import three_attractor
-    from noetherlab.sampling import simulate
 
     m = three_attractor()
     kw = {"chunk_size": chunk, "noise_precision": precision}
@@ -49,7 +49,7 @@ def case_random(paths: int, steps: int, chunk: int, precision: str = "float64") 
     import jax
     import jax.numpy as jnp
 
-    from noetherlab import _config  # noqa: F401  (float64)
+    import noetherlab  # noqa: F401  (float64)
 
     @jax.jit
     def draw(key: jax.Array) -> jax.Array:

@@ -54,8 +54,8 @@ def _timed_sweep(spec, **kw) -> tuple[float, object]:
 
 def _ensemble(**kw):
     from noetherlab.distributed import ensemble_statistics
+    from noetherlab.ensembles import interval
     from noetherlab.models import drift_diffusion
-    from noetherlab.sampling import interval
 
     t = time.perf_counter()
     s = ensemble_statistics(

@@ -26,14 +26,14 @@ from typer.testing import CliRunner
 
 import noetherlab as nl
 from noetherlab import models
-from noetherlab.cli import app
-from noetherlab.errors import (
+from noetherlab._core.errors import (
     InvalidArgumentError,
     NoetherlabError,
     NonFiniteError,
     ResourceLimitError,
 )
-from noetherlab.sampling import interval, simulate
+from noetherlab.cli import app
+from noetherlab.ensembles import interval, simulate
 
 runner = CliRunner()
 
@@ -99,7 +99,7 @@ def test_stamp_3_converged_only_at_a_stationary_path():
         [30.0, 30.0],
         T=1.0,
         n=200,
-        check_resolution=False,
+        resolution=nl.ResolutionControl(check=False),
     )
     assert res.converged == (res.el_residual <= res.el_tol)
     assert res.converged and res.action < 0.6
@@ -143,7 +143,12 @@ def test_stamp_5_misc():
         ["path", "ou", "--x0", "1,0", "--x1", "0,1", "--T", "1", "--energy", "0.5"], "--T/--energy"
     )
     tiny = nl.most_likely_path(
-        models.ornstein_uhlenbeck(), [-2.0, 2.0], [2.0, 2.0], T=1e-12, n=50, check_resolution=False
+        models.ornstein_uhlenbeck(),
+        [-2.0, 2.0],
+        [2.0, 2.0],
+        T=1e-12,
+        n=50,
+        resolution=nl.ResolutionControl(check=False),
     )
     assert tiny.converged and tiny.el_residual < 1e-10  # normalised, not 2.4e12
     with pytest.raises(NonFiniteError):  # NaN derivative: was "Hessian factorisation failed at nan"

@@ -13,37 +13,42 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from noetherlab import (
-    _config,  # float64 before anything else
-    errors,
-)
-from noetherlab.lagrangian import (  # eager: the function `lagrangian` shares its module's name
+from noetherlab._core import config as _config  # float64 before anything else
+from noetherlab._core import errors
+from noetherlab._core.version import VERSION as __version__
+from noetherlab.sde import (  # eager: the function `lagrangian` shares its module's name
+    SDE,
     action,
     euler_lagrange_residual,
     hamilton_vector_field,
     hamiltonian,
     lagrangian,
 )
-from noetherlab.sde import SDE
-
-__version__ = "0.1.0"
 
 #: public name -> module that defines it
 _LAZY = {
-    "io": "noetherlab.io",
+    # statuses: how every result ended
+    "Status": "noetherlab._core.status",
+    "PathStatus": "noetherlab._core.status",
+    "CountStatus": "noetherlab._core.status",
+    "RateStatus": "noetherlab._core.status",
+    "SearchStatus": "noetherlab._core.status",
+    "FlowStatus": "noetherlab._core.status",
+    "SweepStatus": "noetherlab._core.status",
+    "io": "noetherlab._core.io",
+    "plotting": "noetherlab.plotting",
     "models": "noetherlab.models",
     # charges and Lagrangians
-    "ChargeTrace": "noetherlab.charges",
-    "Charges": "noetherlab.charges",
-    "noether_charge": "noetherlab.charges",
-    "noether_charges": "noetherlab.charges",
-    "trajectory_charges": "noetherlab.charges",
+    "ChargeTrace": "noetherlab.noether.charges",
+    "Charges": "noetherlab.noether.charges",
+    "noether_charge": "noetherlab.noether.charges",
+    "noether_charges": "noetherlab.noether.charges",
+    "trajectory_charges": "noetherlab.noether.charges",
     # paths
     "PathProblem": "noetherlab.paths",
     "PathResult": "noetherlab.paths",
     "ResolutionControl": "noetherlab.paths",
     "ResolutionReport": "noetherlab.paths",
-    "Status": "noetherlab.paths",
     "load_path": "noetherlab.paths",
     "geometric_action": "noetherlab.paths",
     "most_likely_path": "noetherlab.paths",
@@ -60,26 +65,26 @@ _LAZY = {
     "shooting_path": "noetherlab.paths.solvers.shooting",
     "path_family": "noetherlab.paths.continuation",
     # landscape
-    "FixedPoint": "noetherlab.fixed_points",
-    "FixedPointSearch": "noetherlab.fixed_points",
-    "find_fixed_points": "noetherlab.fixed_points",
-    "Landscape": "noetherlab.attractor_landscape",
-    "Transition": "noetherlab.attractor_landscape",
-    "landscape": "noetherlab.attractor_landscape",
-    "Basins": "noetherlab.attraction_basins",
-    "basins": "noetherlab.attraction_basins",
-    "EscapeTime": "noetherlab.escape_rates",
-    "FokkerPlanck": "noetherlab.grid_generator",
-    "ReactiveFlux": "noetherlab.grid_generator",
-    "fokker_planck": "noetherlab.grid_generator",
-    "StringResult": "noetherlab.minimum_energy_path",
-    "QuasiPotential": "noetherlab.quasi_potential_field",
-    "quasi_potential": "noetherlab.quasi_potential_field",
-    "string_method": "noetherlab.minimum_energy_path",
+    "FixedPoint": "noetherlab.metastability.fixed_points",
+    "FixedPointSearch": "noetherlab.metastability.fixed_points",
+    "find_fixed_points": "noetherlab.metastability.fixed_points",
+    "Landscape": "noetherlab.metastability.landscape",
+    "Transition": "noetherlab.metastability.landscape",
+    "landscape": "noetherlab.metastability.landscape",
+    "Basins": "noetherlab.metastability.basins",
+    "basins": "noetherlab.metastability.basins",
+    "EscapeTime": "noetherlab.metastability.escape_rates",
+    "FokkerPlanck": "noetherlab.metastability.fokker_planck",
+    "ReactiveFlux": "noetherlab.metastability.fokker_planck",
+    "fokker_planck": "noetherlab.metastability.fokker_planck",
+    "StringResult": "noetherlab.metastability.string_method",
+    "QuasiPotential": "noetherlab.metastability.quasi_potential",
+    "quasi_potential": "noetherlab.metastability.quasi_potential",
+    "string_method": "noetherlab.metastability.string_method",
     # ensembles
-    "Ensemble": "noetherlab.sampling",
-    "load_ensemble": "noetherlab.sampling",
-    "simulate": "noetherlab.sampling",
+    "Ensemble": "noetherlab.ensembles.ensemble",
+    "load_ensemble": "noetherlab.ensembles.ensemble",
+    "simulate": "noetherlab.ensembles.simulation",
     # beyond one machine
     "EnsembleStatistics": "noetherlab.distributed",
     "SweepResult": "noetherlab.distributed",
@@ -87,30 +92,30 @@ _LAZY = {
     "ensemble_statistics": "noetherlab.distributed",
     "sweep": "noetherlab.distributed",
     # symmetries
-    "Generator": "noetherlab.symmetries",
-    "Symmetry": "noetherlab.symmetries",
-    "SymmetryCheck": "noetherlab.symmetries",
-    "SymmetryReport": "noetherlab.symmetries",
-    "check_symmetry": "noetherlab.symmetries",
-    "find_symmetries": "noetherlab.symmetries",
-    "ApproximateSymmetries": "noetherlab.symmetry_defects",
-    "ApproximateSymmetry": "noetherlab.symmetry_defects",
-    "approximate_symmetries": "noetherlab.symmetry_defects",
-    "symmetry_defect": "noetherlab.symmetry_defects",
-    "LearnedSymmetries": "noetherlab.symmetry_learning",
-    "LearnedSymmetry": "noetherlab.symmetry_learning",
-    "learn_symmetries": "noetherlab.symmetry_learning",
+    "Generator": "noetherlab.noether.symmetries",
+    "Symmetry": "noetherlab.noether.symmetries",
+    "SymmetryCheck": "noetherlab.noether.symmetries",
+    "SymmetryReport": "noetherlab.noether.symmetries",
+    "check_symmetry": "noetherlab.noether.symmetries",
+    "find_symmetries": "noetherlab.noether.symmetries",
+    "ApproximateSymmetries": "noetherlab.noether.approximate",
+    "ApproximateSymmetry": "noetherlab.noether.approximate",
+    "approximate_symmetries": "noetherlab.noether.approximate",
+    "symmetry_defect": "noetherlab.noether.approximate",
+    "LearnedSymmetries": "noetherlab.noether.learning",
+    "LearnedSymmetry": "noetherlab.noether.learning",
+    "learn_symmetries": "noetherlab.noether.learning",
     # trained networks
-    "TrainedRNN": "noetherlab.trained_rnn",
-    "load_rnn": "noetherlab.trained_rnn",
-    "train_rnn": "noetherlab.trained_rnn",
+    "TrainedRNN": "noetherlab.models.trained_rnn",
+    "load_rnn": "noetherlab.models.trained_rnn",
+    "train_rnn": "noetherlab.models.trained_rnn",
     # conservation laws of training
     "LawCount": "noetherlab.training.lie",
     "count_laws": "noetherlab.training.lie",
     "load_law_count": "noetherlab.training.lie",
 }
 
-_MODULES = {"io", "models"}
+_MODULES = {"io", "models", "plotting"}
 
 __all__ = [
     "SDE",
@@ -140,15 +145,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static names for type checkers and IDEs
-    from noetherlab import io, models
-    from noetherlab.attraction_basins import Basins, basins
-    from noetherlab.attractor_landscape import Landscape, Transition, landscape
-    from noetherlab.charges import (
-        Charges,
-        ChargeTrace,
-        noether_charge,
-        noether_charges,
-        trajectory_charges,
+    from noetherlab import models, plotting
+    from noetherlab._core import io
+    from noetherlab._core.status import (
+        CountStatus,
+        FlowStatus,
+        PathStatus,
+        RateStatus,
+        SearchStatus,
+        Status,
+        SweepStatus,
     )
     from noetherlab.distributed import (
         EnsembleStatistics,
@@ -157,16 +163,47 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         ensemble_statistics,
         sweep,
     )
-    from noetherlab.escape_rates import EscapeTime
-    from noetherlab.fixed_points import FixedPoint, FixedPointSearch, find_fixed_points
-    from noetherlab.grid_generator import FokkerPlanck, ReactiveFlux, fokker_planck
-    from noetherlab.minimum_energy_path import StringResult, string_method
+    from noetherlab.ensembles.ensemble import Ensemble, load_ensemble
+    from noetherlab.ensembles.simulation import simulate
+    from noetherlab.metastability.basins import Basins, basins
+    from noetherlab.metastability.escape_rates import EscapeTime
+    from noetherlab.metastability.fixed_points import (
+        FixedPoint,
+        FixedPointSearch,
+        find_fixed_points,
+    )
+    from noetherlab.metastability.fokker_planck import FokkerPlanck, ReactiveFlux, fokker_planck
+    from noetherlab.metastability.landscape import Landscape, Transition, landscape
+    from noetherlab.metastability.quasi_potential import QuasiPotential, quasi_potential
+    from noetherlab.metastability.string_method import StringResult, string_method
+    from noetherlab.models.trained_rnn import TrainedRNN, load_rnn, train_rnn
+    from noetherlab.noether.approximate import (
+        ApproximateSymmetries,
+        ApproximateSymmetry,
+        approximate_symmetries,
+        symmetry_defect,
+    )
+    from noetherlab.noether.charges import (
+        Charges,
+        ChargeTrace,
+        noether_charge,
+        noether_charges,
+        trajectory_charges,
+    )
+    from noetherlab.noether.learning import LearnedSymmetries, LearnedSymmetry, learn_symmetries
+    from noetherlab.noether.symmetries import (
+        Generator,
+        Symmetry,
+        SymmetryCheck,
+        SymmetryReport,
+        check_symmetry,
+        find_symmetries,
+    )
     from noetherlab.paths import (
         PathProblem,
         PathResult,
         ResolutionControl,
         ResolutionReport,
-        Status,
         geometric_action,
         load_path,
         most_likely_path,
@@ -183,22 +220,4 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         TimeViaEnergy,
     )
     from noetherlab.paths.solvers.shooting import HamiltonianTrajectory, shoot, shooting_path
-    from noetherlab.quasi_potential_field import QuasiPotential, quasi_potential
-    from noetherlab.sampling import Ensemble, load_ensemble, simulate
-    from noetherlab.symmetries import (
-        Generator,
-        Symmetry,
-        SymmetryCheck,
-        SymmetryReport,
-        check_symmetry,
-        find_symmetries,
-    )
-    from noetherlab.symmetry_defects import (
-        ApproximateSymmetries,
-        ApproximateSymmetry,
-        approximate_symmetries,
-        symmetry_defect,
-    )
-    from noetherlab.symmetry_learning import LearnedSymmetries, LearnedSymmetry, learn_symmetries
-    from noetherlab.trained_rnn import TrainedRNN, load_rnn, train_rnn
     from noetherlab.training.lie import LawCount, count_laws, load_law_count

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from noetherlab._core.errors import InvalidArgumentError, NonFiniteError
 from noetherlab.distributed import ensemble_statistics
-from noetherlab.errors import InvalidArgumentError, NonFiniteError
+from noetherlab.ensembles import interval, simulate
 from noetherlab.models import drift_diffusion, ornstein_uhlenbeck
-from noetherlab.sampling import interval, simulate
-from noetherlab.sde import SDE
+from noetherlab.sde.model import SDE
 
 
 def test_ou_moments_match_the_exact_moments_of_the_scheme():

@@ -13,8 +13,8 @@ import pytest
 
 import noetherlab as nl
 from noetherlab.distributed import SweepSpec, dask_client, ensemble_statistics, sweep
+from noetherlab.ensembles import interval
 from noetherlab.models import drift_diffusion, ornstein_uhlenbeck
-from noetherlab.sampling import interval
 from noetherlab.training import count_laws, linear_net
 from noetherlab.training.dynamics import parse_flow
 

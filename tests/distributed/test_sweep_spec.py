@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from noetherlab._core.errors import InvalidArgumentError, SchedulerUnreachableError
 from noetherlab.distributed import SweepSpec, load_spec, sweep
-from noetherlab.errors import InvalidArgumentError, SchedulerUnreachableError
 
 K, X0, X1 = 1.3, -0.8, 1.5
 

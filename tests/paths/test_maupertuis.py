@@ -7,7 +7,7 @@ import pytest
 
 import noetherlab as nl
 from noetherlab import models
-from noetherlab.errors import InvalidArgumentError, ShapeError
+from noetherlab._core.errors import InvalidArgumentError, ShapeError
 
 
 def test_uphill_costs_the_potential_difference_and_downhill_costs_nothing():

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import noetherlab as nl
-from noetherlab import models
-from noetherlab.errors import (
+from noetherlab import PathStatus, models
+from noetherlab._core.errors import (
     InvalidArgumentError,
     NonFiniteError,
     ResourceLimitError,
@@ -20,7 +20,7 @@ from noetherlab.errors import (
     UnderResolvedWarning,
     UnsupportedModelError,
 )
-from noetherlab.paths import PathProblem, ResolutionControl, Status
+from noetherlab.paths import PathProblem
 from noetherlab.paths.diagnostics import finish
 from noetherlab.paths.solvers import AbstractPathSolver, BlockNewton
 from noetherlab.paths.solvers.base import straight_line
@@ -41,12 +41,9 @@ OU2 = models.ornstein_uhlenbeck(K=1.0, D=1.0, dim=2)
         ({"T": 1.0, "init": np.zeros((5, 2))}, ShapeError, "init"),
         ({"T": 5.0, "t": np.linspace(0, 1, 11)}, InvalidArgumentError, "T/t"),
         ({"n": 10, "t": np.linspace(0, 1, 11)}, InvalidArgumentError, "n/t"),
-        ({"T": 1.0, "solver": BlockNewton(), "gtol": 1e-9}, InvalidArgumentError, "solver"),
-        (
-            {"T": 1.0, "resolution": ResolutionControl(), "rtol": 1e-3},
-            InvalidArgumentError,
-            "resolution",
-        ),
+        ({"T": 1.0, "solver": BlockNewton(), "method": "newton"}, InvalidArgumentError, "solver"),
+        ({"T": 1.0, "solver": "newton"}, InvalidArgumentError, "solver"),
+        ({"T": 1.0, "resolution": {"rtol": 1e-3}}, InvalidArgumentError, "resolution"),
         ({"T": 1.0, "grid": "adaptive", "t": np.linspace(0, 1, 11)}, InvalidArgumentError, "T/t"),
         ({"energy": 1.0, "method": "newton"}, InvalidArgumentError, "method"),
     ],
@@ -118,7 +115,7 @@ class _Liar(AbstractPathSolver):
             x,
             problem.t,
             method="liar",
-            status=Status.successful,
+            status=PathStatus.successful,
             message="trust me",
             iterations=0,
             seconds=0.0,
@@ -128,9 +125,15 @@ class _Liar(AbstractPathSolver):
 
 def test_independent_check_demotes_a_false_success():
     res = nl.most_likely_path(
-        OU2, [-2.0, 2.0], [2.0, 2.0], T=1.0, n=100, solver=_Liar(), check_resolution=False
+        OU2,
+        [-2.0, 2.0],
+        [2.0, 2.0],
+        T=1.0,
+        n=100,
+        solver=_Liar(),
+        resolution=nl.ResolutionControl(check=False),
     )
-    assert res.status is Status.residual_too_large and not res.converged
+    assert res.status is PathStatus.residual_too_large and not res.converged
     assert res.el_residual > 1e-3  # the straight line is far from stationary for f = -x
 
 
@@ -143,16 +146,24 @@ def test_audit_x5_is_not_falsely_converged():
         warnings.simplefilter("ignore", UnderResolvedWarning)
         res = nl.most_likely_path(sde, [0.0, 0.0], [30.0, 30.0], T=1.0, n=200)
         again = nl.most_likely_path(
-            sde, [0.0, 0.0], [30.0, 30.0], T=1.0, n=200, init=res, check_resolution=False
+            sde,
+            [0.0, 0.0],
+            [30.0, 30.0],
+            T=1.0,
+            n=200,
+            init=res,
+            resolution=nl.ResolutionControl(check=False),
         )
-    assert res.status is Status.successful and res.el_residual <= res.el_tol
+    assert res.status is PathStatus.successful and res.el_residual <= res.el_tol
     assert again.action == pytest.approx(res.action, rel=1e-12)
     assert res.action < 0.6  # the false stamp's 0.728 was not a minimum
 
 
 def test_tiny_transit_time_is_normalised():
     """T = 1e-12: S = |Δx|²/(4 D T) to leading order; the residual is reported dimensionless."""
-    res = nl.most_likely_path(OU2, [-2.0, 2.0], [2.0, 2.0], T=1e-12, n=100, check_resolution=False)
+    res = nl.most_likely_path(
+        OU2, [-2.0, 2.0], [2.0, 2.0], T=1e-12, n=100, resolution=nl.ResolutionControl(check=False)
+    )
     assert res.converged and res.el_residual < 1e-10
     assert res.action == pytest.approx(16.0 / (4 * 1e-12), rel=1e-9)
 
@@ -160,17 +171,27 @@ def test_tiny_transit_time_is_normalised():
 def test_zero_action_path_is_converged():
     """Relaxation along the drift (x0 = 1 to the attractor 0 over T = 30): S ≈ 0, p ≈ 0."""
     res = nl.most_likely_path(
-        nl.SDE(lambda x: -x, diffusion=1.0, dim=1), 1.0, 0.0, T=30.0, n=1000, check_resolution=False
+        nl.SDE(lambda x: -x, diffusion=1.0, dim=1),
+        1.0,
+        0.0,
+        T=30.0,
+        n=1000,
+        resolution=nl.ResolutionControl(check=False),
     )
-    assert res.status is Status.successful
+    assert res.status is PathStatus.successful
     assert res.action < 1e-20  # exact: x = e^{-t}, up to the O(e^{-2T}) end correction
 
 
 def test_long_fixed_time_reports_and_suggests_energy():
     res = nl.most_likely_path(
-        models.maier_stein(), [-1.0, 0.0], [0.0, 0.0], T=200.0, n=1000, check_resolution=False
+        models.maier_stein(),
+        [-1.0, 0.0],
+        [0.0, 0.0],
+        T=200.0,
+        n=1000,
+        resolution=nl.ResolutionControl(check=False),
     )
-    assert res.status in (Status.line_search_failed, Status.stalled, Status.successful)
+    assert res.status in (PathStatus.line_search_failed, PathStatus.stalled, PathStatus.successful)
     if not res.converged:
         assert "method='time-via-energy'" in res.message
 
@@ -178,11 +199,18 @@ def test_long_fixed_time_reports_and_suggests_energy():
 def test_auto_method_by_dimension():
     from noetherlab.paths.api import DENSE_MAX_DIM
 
-    small = nl.most_likely_path(OU2, [-1.0, 0.0], [1.0, 0.0], T=1.0, n=50, check_resolution=False)
+    small = nl.most_likely_path(
+        OU2, [-1.0, 0.0], [1.0, 0.0], T=1.0, n=50, resolution=nl.ResolutionControl(check=False)
+    )
     big_dim = DENSE_MAX_DIM + 1
     big = models.ornstein_uhlenbeck(K=1.0, D=1.0, dim=big_dim)
     res = nl.most_likely_path(
-        big, np.zeros(big_dim), np.ones(big_dim), T=1.0, n=50, check_resolution=False
+        big,
+        np.zeros(big_dim),
+        np.ones(big_dim),
+        T=1.0,
+        n=50,
+        resolution=nl.ResolutionControl(check=False),
     )
     assert small.method == "newton" and res.method == "newton-krylov" and res.converged
 

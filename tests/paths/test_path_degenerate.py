@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 import noetherlab as nl
-from noetherlab.paths import Status
+from noetherlab import PathStatus
 from noetherlab.paths.solvers.shooting import shooting_path
 
 LANGEVIN = nl.SDE(
@@ -24,8 +24,8 @@ def test_langevin_action_tends_to_quasipotential():
     assert LANGEVIN.degenerate
     r10 = nl.most_likely_path(LANGEVIN, [-1.0, 0.0], [0.0, 0.0], T=10.0, n=2000)
     r20 = nl.most_likely_path(LANGEVIN, [-1.0, 0.0], [0.0, 0.0], T=20.0, n=2000)
-    assert r10.method == "hamiltonian" and r10.status is Status.successful
-    assert r20.status is Status.successful
+    assert r10.method == "hamiltonian" and r10.status is PathStatus.successful
+    assert r20.status is PathStatus.successful
     assert 0.5 < r20.action < r10.action  # decreasing in T towards the barrier
     assert r20.action == pytest.approx(0.5, abs=1e-4)
     # q̇ = v holds exactly on the discrete path (the constraint of the degenerate noise)
@@ -37,8 +37,13 @@ def test_langevin_shooting_agrees():
     """Shooting integrates Hamilton's equations (no D⁻¹): the continuous action at T = 10 agrees
     with the discrete Hamiltonian solution to its O(h²) error (h = 5e-3)."""
     r = nl.most_likely_path(
-        LANGEVIN, [-1.0, 0.0], [0.0, 0.0], T=10.0, n=2000, check_resolution=False
+        LANGEVIN,
+        [-1.0, 0.0],
+        [0.0, 0.0],
+        T=10.0,
+        n=2000,
+        resolution=nl.ResolutionControl(check=False),
     )
     s = shooting_path(LANGEVIN, [-1.0, 0.0], [0.0, 0.0], T=10.0, init=r, segments=4)
-    assert s.status is Status.successful
+    assert s.status is PathStatus.successful
     assert s.action == pytest.approx(r.action, rel=1e-5)

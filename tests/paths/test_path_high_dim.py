@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from noetherlab import models
-from noetherlab.paths import PathProblem, Status
+from noetherlab import PathStatus, models
+from noetherlab.paths import PathProblem
 from noetherlab.paths.solvers import BlockNewton, Geometric, NewtonKrylov
 
 N = 100
@@ -28,7 +28,7 @@ def nk_path(rnn):
 
 def test_newton_krylov_satisfies_euler_lagrange(rnn, nk_path):
     res = nk_path
-    assert res.status is Status.successful, res.message
+    assert res.status is PathStatus.successful, res.message
     assert res.el_residual < 1e-8  # independent check on the returned path
     assert res.stats["lambda_min"] >= 0  # Lanczos: a minimiser, not a saddle
 
@@ -47,7 +47,7 @@ def test_geometric_conserves_energy_at_n100(rnn, nk_path):
     (relative drift < 1e-6) and a transit time within the O(h²) discretisation difference of T."""
     sde, lo, hi = rnn
     geo = Geometric().solve(PathProblem.fixed_energy(sde, lo, hi, energy=nk_path.energy, n=100))
-    assert geo.status is Status.successful, geo.message
+    assert geo.status is PathStatus.successful, geo.message
     assert geo.charges.energy.drift < 1e-6
     assert geo.T == pytest.approx(10.0, rel=1e-3)
     assert geo.action == pytest.approx(nk_path.action, rel=1e-3)
@@ -61,6 +61,6 @@ def test_geometric_dense_and_krylov_inner_steps_agree():
     prob = PathProblem.fixed_energy(sde, lo, hi, energy=1.0, n=120)
     dense = Geometric(inner="dense").solve(prob)
     krylov = Geometric(inner="krylov").solve(prob)
-    assert dense.status is Status.successful and krylov.status is Status.successful
+    assert dense.status is PathStatus.successful and krylov.status is PathStatus.successful
     assert krylov.action == pytest.approx(dense.action, rel=1e-9)
     assert krylov.T == pytest.approx(dense.T, rel=1e-7)

@@ -9,7 +9,7 @@ import pytest
 
 import noetherlab as nl
 from noetherlab import models
-from noetherlab.errors import UnderResolvedWarning
+from noetherlab._core.errors import UnderResolvedWarning
 from noetherlab.paths import ResolutionControl
 
 
@@ -27,7 +27,9 @@ def test_estimate_is_conservative_before_the_asymptotic_regime():
     error must not be smaller than the true one (reference: n = 16000, Richardson)."""
     sde = models.three_attractor()
     a, b = [3.0, 0.1], [0.1, 3.0]
-    ref = nl.most_likely_path(sde, a, b, T=1.0, n=16000, rtol=1.0).resolution.extrapolated_action
+    ref = nl.most_likely_path(
+        sde, a, b, T=1.0, n=16000, resolution=nl.ResolutionControl(rtol=1.0)
+    ).resolution.extrapolated_action
     for n in (16, 32, 64):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnderResolvedWarning)
@@ -44,7 +46,9 @@ def test_odd_n_still_studied():
 def test_refinement_and_warning():
     sde = models.three_attractor()
     with pytest.warns(UnderResolvedWarning, match="discretisation error"):
-        nl.most_likely_path(sde, [3.0, 0.1], [0.1, 3.0], T=1.0, n=16, rtol=1e-6)
+        nl.most_likely_path(
+            sde, [3.0, 0.1], [0.1, 3.0], T=1.0, n=16, resolution=nl.ResolutionControl(rtol=1e-6)
+        )
     lines: list[str] = []
     res = nl.most_likely_path(
         sde,

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from noetherlab import models
-from noetherlab.paths import PathProblem, Status
+from noetherlab import PathStatus, models
+from noetherlab.paths import PathProblem
 from noetherlab.paths.solvers import (
     LBFGS,
     BlockNewton,
@@ -52,7 +52,7 @@ def _ou2_exact(t, T):
 def test_ou_1d_bridge(ou, name):
     solver, tol = FIXED_TIME[name]
     res = solver.solve(PathProblem.fixed_time(ou.sde(), ou.x0, ou.xT, T=ou.T, n=2000))
-    assert res.status is Status.successful and res.converged, res.message
+    assert res.status is PathStatus.successful and res.converged, res.message
     assert res.el_residual <= res.el_tol
     assert np.max(np.abs(res.x[:, 0] - ou.path(res.t))) < tol
     assert res.action == pytest.approx(ou.action, rel=max(tol, 1e-7))
@@ -63,7 +63,7 @@ def test_ou_1d_bridge(ou, name):
 def test_fig1b_ou_2d(name):
     solver, tol = FIXED_TIME[name]
     res = solver.solve(PathProblem.fixed_time(OU2, X0, X1, T=1.0, n=1000))
-    assert res.status is Status.successful, res.message
+    assert res.status is PathStatus.successful, res.message
     x, _ = _ou2_exact(res.t, 1.0)
     assert np.max(np.abs(res.x - x)) < 5 * tol
     x0, v0 = _ou2_exact([0.0], 1.0)
@@ -108,7 +108,7 @@ def test_fixed_energy_2d_inverts_fixed_time():
     """The geometric path at the fixed-T path's energy has T(E) = T and the same action."""
     rt = BlockNewton().solve(PathProblem.fixed_time(OU2, X0, X1, T=1.0, n=2000))
     re = Geometric().solve(PathProblem.fixed_energy(OU2, X0, X1, energy=rt.energy, n=2000))
-    assert re.status is Status.successful
+    assert re.status is PathStatus.successful
     assert re.T == pytest.approx(1.0, rel=1e-6)
     assert re.action == pytest.approx(rt.action, rel=1e-6)
     assert re.charges.energy.drift < 1e-10  # every interval has energy E exactly

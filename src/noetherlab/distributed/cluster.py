@@ -9,8 +9,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from noetherlab._validation import positive_int
-from noetherlab.errors import InvalidArgumentError, SchedulerUnreachableError
+from noetherlab._core.errors import InvalidArgumentError, SchedulerUnreachableError
+from noetherlab._core.validation import positive_int
 
 __all__ = ["dask_client"]
 

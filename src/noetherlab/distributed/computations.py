@@ -21,13 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from noetherlab.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.status import SweepStatus
 
 __all__ = ["COMPUTATIONS", "Computation", "run_point"]
-
-#: point statuses stored in the sweep's ``status`` array (CF ``flag_values`` / ``flag_meanings``)
-PENDING, DONE, FAILED = 0, 1, 2
-STATUS_NAMES = ("pending", "done", "failed")
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class Computation:
             computed, ``int`` ones ``-1``.
         run: ``params -> {output: value}`` for one point (may raise; :func:`run_point` records it).
         check: validates the parameters of one point before the sweep starts (raises
-            :class:`~noetherlab.errors.InvalidArgumentError` naming the parameter).
+            :class:`~noetherlab._core.errors.InvalidArgumentError` naming the parameter).
     """
 
     name: str
@@ -77,7 +74,7 @@ _PATH_PARAMETERS = (
 
 
 def _path_problem(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    from noetherlab.models import resolve_model
+    from noetherlab.models.registry import resolve_model
 
     own, model_params = _split_model(params)
     sde = resolve_model(own.pop("model"), model_params)
@@ -102,11 +99,12 @@ def _check_path(params: dict[str, Any]) -> None:
 
 
 def _run_path(params: dict[str, Any]) -> dict[str, Any]:
-    from noetherlab.paths import most_likely_path
+    from noetherlab.paths import ResolutionControl, most_likely_path
 
     sde, own = _path_problem(params)
     x0, x1 = own.pop("x0"), own.pop("x1")
-    res = most_likely_path(sde, x0, x1, **own)
+    study = {k: own.pop(k) for k in ("rtol", "refine") if k in own}
+    res = most_likely_path(sde, x0, x1, resolution=ResolutionControl(**study), **own)
     certified = [c["drift"] for c in res.symmetry_charges or [] if c.get("certified")]
     r = res.resolution
     return {
@@ -216,13 +214,14 @@ COMPUTATIONS: dict[str, Computation] = {c.name: c for c in (PATH, LAWS)}
 
 def run_point(computation: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run one grid point (on a Dask worker or here): ``{"status", "error", "wall_time",
-    "outputs"}``. Exceptions of the computation are recorded, not raised."""
+    "outputs"}`` with a :class:`~noetherlab._core.status.SweepStatus`. Exceptions of the
+    computation are recorded, not raised."""
     start = time.perf_counter()
     try:
         outputs = COMPUTATIONS[computation].run(dict(params))
-        status, error = DONE, ""
+        status, error = SweepStatus.done, ""
     except Exception as exc:  # the point failed: record why, keep the sweep going
-        outputs, status, error = {}, FAILED, f"{type(exc).__name__}: {exc}"
+        outputs, status, error = {}, SweepStatus.failed, f"{type(exc).__name__}: {exc}"
     return {
         "status": status,
         "error": error,

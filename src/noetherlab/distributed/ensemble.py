@@ -2,7 +2,7 @@ r"""Ensembles larger than one process: chunk tasks with independent keys, statis
 chunk order.
 
 Chunk ``c`` of ``chunk_size`` paths draws its noise from ``fold_in(key, c)`` exactly as
-:func:`~noetherlab.sampling.simulate` does, wherever it runs; each task returns only the chunk's
+:func:`~noetherlab.ensembles.simulation.simulate` does, wherever it runs; each task returns only the chunk's
 statistics (and, with ``store``, its final states, written straight into a Zarr array). The client
 merges the chunks in index order — exit counts, exit-time sums, Chan's pairwise update of the
 mean and the sum of squared deviations of the final states, histogram counts on fixed edges —
@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab._validation import as_state, choice, positive_int
-from noetherlab.errors import InvalidArgumentError, NonFiniteError
-from noetherlab.io import JsonRecord
+from noetherlab._core.errors import InvalidArgumentError, NonFiniteError
+from noetherlab._core.io import JsonRecord
+from noetherlab._core.validation import as_state, choice, positive_int
+from noetherlab._core.version import VERSION
 
 __all__ = ["EnsembleStatistics", "ensemble_statistics"]
 
@@ -97,7 +98,7 @@ def chunk_statistics(
     """Simulate chunk ``chunk`` (``size`` paths from ``x0``) and reduce it (runs on a worker)."""
     import jax.numpy as jnp
 
-    from noetherlab.sampling import simulate_chunk
+    from noetherlab.ensembles.simulation import simulate_chunk
 
     (x, label, exit_step, bad), _ = simulate_chunk(
         sde,
@@ -167,6 +168,7 @@ class _Reducer:
         self.mean, self.m2 = np.zeros(N), np.zeros(N)
         self.counts = np.zeros(K, np.int64)
         self.t_mean, self.t_m2 = np.full(K, np.nan), np.zeros(K)
+        self.edges = edges
         self.hist = np.zeros((N, edges.shape[1] - 1), np.int64)
         self.under, self.over = np.zeros(N, np.int64), np.zeros(N, np.int64)
 
@@ -186,6 +188,35 @@ class _Reducer:
         self.hist += o["hist"]
         self.under += o["under"]
         self.over += o["over"]
+
+    def statistics(
+        self,
+        n_paths: int,
+        chunks: int,
+        labels: tuple[str, ...],
+        parameters: dict[str, Any],
+        seconds: float,
+        workers: int,
+    ) -> EnsembleStatistics:
+        """The merged statistics as the result record."""
+        counts = self.counts
+        return EnsembleStatistics(
+            n_paths=n_paths,
+            chunks=chunks,
+            labels=labels,
+            exit_counts=counts,
+            exit_time_mean=self.t_mean,
+            exit_time_var=np.where(counts > 0, self.t_m2 / np.maximum(counts, 1), np.nan),
+            final_mean=self.mean,
+            final_var=self.m2 / n_paths,
+            histogram_edges=self.edges,
+            histogram=self.hist,
+            underflow=self.under,
+            overflow=self.over,
+            parameters=parameters,
+            seconds=seconds,
+            workers=workers,
+        )
 
 
 # ----------------------------------------------------------------------------- the ensemble
@@ -216,8 +247,8 @@ def ensemble_statistics(
     Args:
         x0: the shared start state ``(N,)``.
         key: integer seed; chunk ``c`` uses ``fold_in(PRNGKey(key), c)`` — the same paths as
-            :func:`~noetherlab.sampling.simulate` with the same ``chunk_size``.
-        boundary: an absorbing :class:`~noetherlab.sampling.Boundary`.
+            :func:`~noetherlab.ensembles.simulation.simulate` with the same ``chunk_size``.
+        boundary: an absorbing :class:`~noetherlab.ensembles.boundaries.Boundary`.
         bins, hist_range: histogram of the final states per coordinate: ``bins`` bins over
             ``hist_range`` (``(lo, hi)`` for every coordinate, or ``(N, 2)``).
         workers: ``0`` (default): run the chunks in this process; ``k``: a ``LocalCluster`` of
@@ -230,25 +261,16 @@ def ensemble_statistics(
         InvalidArgumentError: bad grid, sizes, ``hist_range`` or an existing ``store``.
         NonFiniteError: a path became non-finite (the path and step are named).
     """
-    from noetherlab.sampling import _check_grid  # the grid rules of simulate
+    from noetherlab.ensembles.simulation import step_count  # the grid rules of simulate
 
     start = time.perf_counter()
-    n_steps = _check_grid(T, dt)
+    n_steps = step_count(T, dt)
     n_paths = positive_int(n_paths, "n_paths")
     chunk_size = positive_int(chunk_size, "chunk_size")
     bins = positive_int(bins, "bins")
     choice(noise_precision, "noise_precision", ("float64", "float32"))
-    if not isinstance(key, (int, np.integer)) or isinstance(key, bool):
-        raise InvalidArgumentError(
-            "key", f"must be an integer seed, got {key!r}", "pass e.g. key=0"
-        )
+    _check_key_and_store(key, store, keep_final)
     x0a = as_state(x0, "x0", sde.dim)
-    if keep_final and store is None:
-        raise InvalidArgumentError("keep_final", "needs a store to write into", "pass store=...")
-    if store is not None and Path(store).exists():
-        raise InvalidArgumentError(
-            "store", f"{str(store)!r} exists already", "pass a new path (nothing was written)"
-        )
     sde.check_states(x0a[None], t0, what="start")
     edges = None if hist_range is None else _edges(hist_range, bins, sde.dim)
     sizes = [min(chunk_size, n_paths - lo) for lo in range(0, n_paths, chunk_size)]
@@ -301,21 +323,11 @@ def ensemble_statistics(
 
         take(first)
         _run_tasks(c, rest, take, len(sizes) if progress else None)
-        counts = reducer.counts
-        stats = EnsembleStatistics(
-            n_paths=n_paths,
-            chunks=len(sizes),
-            labels=() if boundary is None else tuple(boundary.labels),
-            exit_counts=counts,
-            exit_time_mean=reducer.t_mean,
-            exit_time_var=np.where(counts > 0, reducer.t_m2 / np.maximum(counts, 1), np.nan),
-            final_mean=reducer.mean,
-            final_var=reducer.m2 / n_paths,
-            histogram_edges=edges,
-            histogram=reducer.hist,
-            underflow=reducer.under,
-            overflow=reducer.over,
-            parameters={
+        stats = reducer.statistics(
+            n_paths,
+            len(sizes),
+            () if boundary is None else tuple(boundary.labels),
+            {
                 "model": sde.name,
                 "x0": x0a.tolist(),
                 "T": T,
@@ -327,12 +339,25 @@ def ensemble_statistics(
                 "noise_precision": noise_precision,
                 "scheme": "euler-maruyama (Ito)",
             },
-            seconds=time.perf_counter() - start,
-            workers=n_workers,
+            time.perf_counter() - start,
+            n_workers,
         )
         if directory is not None:
             _write_statistics(directory, stats)
     return stats
+
+
+def _check_key_and_store(key: Any, store: str | Path | None, keep_final: bool) -> None:
+    if not isinstance(key, (int, np.integer)) or isinstance(key, bool):
+        raise InvalidArgumentError(
+            "key", f"must be an integer seed, got {key!r}", "pass e.g. key=0"
+        )
+    if keep_final and store is None:
+        raise InvalidArgumentError("keep_final", "needs a store to write into", "pass store=...")
+    if store is not None and Path(store).exists():
+        raise InvalidArgumentError(
+            "store", f"{str(store)!r} exists already", "pass a new path (nothing was written)"
+        )
 
 
 def _edges(hist_range: Any, bins: int, N: int) -> np.ndarray:
@@ -387,7 +412,7 @@ def _maybe_directory(store: str | Path | None) -> Iterator[Path | None]:
     if store is None:
         yield None
         return
-    from noetherlab.io import run_directory
+    from noetherlab._core.io import run_directory
 
     with run_directory(store, "store") as fresh:
         yield fresh
@@ -449,8 +474,6 @@ def _write_statistics(directory: Path, stats: EnsembleStatistics) -> None:
     import xarray as xr
     import zarr
 
-    from noetherlab import __version__
-
     ds = xr.Dataset(
         {
             "exit_counts": (("part",), stats.exit_counts),
@@ -466,7 +489,7 @@ def _write_statistics(directory: Path, stats: EnsembleStatistics) -> None:
         coords={"part": list(stats.labels)} if stats.labels else None,
         attrs={
             "kind": "EnsembleStatistics",
-            "noetherlab_version": __version__,
+            "noetherlab_version": VERSION,
             "parameters": json.dumps(stats.parameters),
             "n_paths": stats.n_paths,
             "chunks": stats.chunks,

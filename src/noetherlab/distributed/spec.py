@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from noetherlab._core.errors import InvalidArgumentError
 from noetherlab.distributed.computations import COMPUTATIONS, Computation
-from noetherlab.errors import InvalidArgumentError
 
 __all__ = ["SweepSpec", "load_spec"]
 

@@ -23,11 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab.distributed.computations import DONE, FAILED, PENDING, STATUS_NAMES
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.status import SweepStatus
 from noetherlab.distributed.spec import SweepSpec
-from noetherlab.errors import InvalidArgumentError
 
-__all__ = ["SweepStore", "open_store"]
+__all__ = ["STATUS_CODES", "SweepStore", "open_store"]
+
+#: the code the store's ``status`` array holds for each point status (CF ``flag_values``)
+STATUS_CODES: dict[SweepStatus, int] = {
+    SweepStatus.pending: 0,
+    SweepStatus.done: 1,
+    SweepStatus.failed: 2,
+}
 
 _FILL = {"float": np.nan, "int": -1}
 _DTYPE = {"float": np.float64, "int": np.int64}
@@ -53,8 +60,11 @@ def _template(spec: SweepSpec) -> Any:
         data[name] = (dims, np.full(shape, _FILL[kind], _DTYPE[kind]), {"meaning": meaning})
     data["status"] = (
         dims,
-        np.full(shape, PENDING, np.int8),
-        {"flag_values": [PENDING, DONE, FAILED], "flag_meanings": " ".join(STATUS_NAMES)},
+        np.full(shape, STATUS_CODES[SweepStatus.pending], np.int8),
+        {
+            "flag_values": list(STATUS_CODES.values()),
+            "flag_meanings": " ".join(s.name for s in STATUS_CODES),
+        },
     )
     data["error"] = (dims, np.full(shape, "", dtype=object), {"meaning": "why the point failed"})
     data["wall_time"] = (dims, np.full(shape, np.nan), {"units": "s"})
@@ -78,7 +88,7 @@ class SweepStore:
     spec: SweepSpec
 
     def status(self) -> np.ndarray:
-        """The status array over the grid (0 pending, 1 done, 2 failed)."""
+        """The status codes over the grid (:data:`STATUS_CODES`: 0 pending, 1 done, 2 failed)."""
         import zarr
 
         group: Any = zarr.open_group(self.path, mode="r")
@@ -100,7 +110,7 @@ class SweepStore:
         arrays["error"][index] = record["error"]
         arrays["wall_time"][index] = record["wall_time"]
         arrays["finished_at"][index] = time.time()
-        arrays["status"][index] = record["status"]
+        arrays["status"][index] = STATUS_CODES[record["status"]]
 
     def dataset(self) -> Any:
         """The whole store as an in-memory ``xarray.Dataset``."""
@@ -117,7 +127,7 @@ def open_store(path: str | Path, spec: SweepSpec) -> SweepStore:
         InvalidArgumentError: ``path`` exists but is not a sweep store, or was written from another
             spec (nothing is written then).
     """
-    from noetherlab.io import check_output_dir, create_zarr
+    from noetherlab._core.io import check_output_dir, create_zarr
 
     path = check_output_dir(path, "store")
     if not path.exists():

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.status import SweepStatus
 from noetherlab.distributed.cluster import dask_client
-from noetherlab.distributed.computations import DONE, FAILED, PENDING, run_point
+from noetherlab.distributed.computations import run_point
 from noetherlab.distributed.spec import SweepSpec, load_spec
-from noetherlab.distributed.store import open_store
-from noetherlab.errors import InvalidArgumentError
+from noetherlab.distributed.store import STATUS_CODES, open_store
 
 __all__ = ["SweepProgress", "SweepResult", "sweep"]
 
@@ -66,6 +67,14 @@ class SweepResult:
     def complete(self) -> bool:
         """Every point done."""
         return self.done == self.points
+
+    @property
+    def status(self) -> SweepStatus:
+        """``done`` when every point is, ``failed`` when no point is pending but some failed,
+        else ``pending``."""
+        if self.done == self.points:
+            return SweepStatus.done
+        return SweepStatus.failed if self.done + self.failed == self.points else SweepStatus.pending
 
     def summary(self) -> dict[str, Any]:
         errors = self.dataset["error"].values.ravel()
@@ -116,7 +125,7 @@ def sweep(
         retry_failed: run the points that failed in an earlier run again.
         progress: called after each finished task with a :class:`SweepProgress`.
     """
-    from noetherlab.io import exclusive_lock
+    from noetherlab._core.io import exclusive_lock
 
     start = time.perf_counter()
     the_spec = _as_spec(spec)
@@ -134,9 +143,13 @@ def sweep(
         stack.enter_context(exclusive_lock(path, "store"))
         st = open_store(path, the_spec)
         status = st.status()
-        wanted = (PENDING, FAILED) if retry_failed else (PENDING,)
-        todo = [(i, p) for i, p in the_spec.points() if status[i] in wanted]
-        skipped = int(np.sum(status == DONE))
+        wanted = (
+            (SweepStatus.pending, SweepStatus.failed) if retry_failed else (SweepStatus.pending,)
+        )
+        todo = [
+            (i, p) for i, p in the_spec.points() if status[i] in {STATUS_CODES[s] for s in wanted}
+        ]
+        skipped = int(np.sum(status == STATUS_CODES[SweepStatus.done]))
         n_workers = 0
         if todo and here:
             _run_here(the_spec.computation, todo, st.write_point, progress)
@@ -151,8 +164,8 @@ def sweep(
         store=path,
         dataset=ds,
         points=the_spec.size,
-        done=int(np.sum(codes == DONE)),
-        failed=int(np.sum(codes == FAILED)),
+        done=int(np.sum(codes == STATUS_CODES[SweepStatus.done])),
+        failed=int(np.sum(codes == STATUS_CODES[SweepStatus.failed])),
         ran=len(todo),
         skipped=skipped,
         seconds=time.perf_counter() - start,
@@ -171,8 +184,8 @@ def _run_here(
     for idx, params in todo:
         record = run_point(computation, params)
         write(idx, record)
-        done += record["status"] == DONE
-        failed += record["status"] == FAILED
+        done += record["status"] is SweepStatus.done
+        failed += record["status"] is SweepStatus.failed
         if progress is not None:
             progress(SweepProgress(done, failed, 0, len(todo)))
 
@@ -195,14 +208,14 @@ def _run(
             record = fut.result()
         except Exception as exc:  # the task could not run (its workers kept dying, ...)
             record = {
-                "status": FAILED,
+                "status": SweepStatus.failed,
                 "error": f"{type(exc).__name__}: {exc}",
                 "wall_time": math.nan,
                 "outputs": {},
             }
         write(index[fut.key], record)
-        done += record["status"] == DONE
-        failed += record["status"] == FAILED
+        done += record["status"] is SweepStatus.done
+        failed += record["status"] is SweepStatus.failed
         if progress is not None:
             running = sum(len(v) for v in client.processing().values())
             progress(SweepProgress(done, failed, running, len(todo)))

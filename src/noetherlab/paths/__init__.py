@@ -3,7 +3,8 @@
 * :class:`PathProblem` — the boundary-value problem (fixed time or fixed energy);
 * :mod:`noetherlab.paths.solvers` — the solvers (block Newton, Newton–Krylov, L-BFGS, geometric,
   time via energy, shooting, Hamiltonian), subclasses of :class:`AbstractPathSolver`;
-* :class:`PathResult` with its :class:`Status` and diagnostics; :class:`ResolutionControl`;
+* :class:`PathResult` with its status (a :class:`~noetherlab._core.status.PathStatus`) and
+  diagnostics; :class:`ResolutionControl`;
 * :func:`most_likely_path` — the one-call convenience;
 * :func:`geometric_action` — the Maupertuis action of a given curve.
 """
@@ -12,7 +13,7 @@ from noetherlab.paths.api import most_likely_path
 from noetherlab.paths.maupertuis import geometric_action
 from noetherlab.paths.problem import PathProblem
 from noetherlab.paths.resolution import ResolutionControl
-from noetherlab.paths.result import PathResult, ResolutionReport, Status, load_path
+from noetherlab.paths.result import PathResult, ResolutionReport, load_path
 from noetherlab.paths.solvers import SOLVERS, AbstractPathSolver
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "PathResult",
     "ResolutionControl",
     "ResolutionReport",
-    "Status",
     "geometric_action",
     "load_path",
     "most_likely_path",

@@ -32,7 +32,10 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from noetherlab._core.errors import InternalError
+from noetherlab._core.status import PathStatus
 from noetherlab.paths import _blocktridiag
 from noetherlab.paths._chain import (
     Chain,
@@ -42,18 +45,20 @@ from noetherlab.paths._chain import (
     chain_value,
     normalised_residual,
 )
+from noetherlab.paths.problem import PathProblem
 
 Array = jax.Array
 
 RUNNING, SUCCESSFUL, MAX_STEPS, SADDLE, LINE_SEARCH, STALLED, NONFINITE, FACTOR = range(8)
-STATUS_NAMES = {
-    SUCCESSFUL: "successful",
-    MAX_STEPS: "max_iterations",
-    SADDLE: "saddle",
-    LINE_SEARCH: "line_search_failed",
-    STALLED: "stalled",
-    NONFINITE: "nonfinite",
-    FACTOR: "factorisation_failed",
+#: the engine's int codes (the loop runs while ``RUNNING``) and the statuses they stand for
+ENGINE_STATUS = {
+    SUCCESSFUL: PathStatus.successful,
+    MAX_STEPS: PathStatus.max_iterations,
+    SADDLE: PathStatus.saddle,
+    LINE_SEARCH: PathStatus.line_search_failed,
+    STALLED: PathStatus.stalled,
+    NONFINITE: PathStatus.nonfinite,
+    FACTOR: PathStatus.factorisation_failed,
 }
 HISTORY_FIELDS = ("value", "residual", "alpha", "shift", "negative_curvature_step", "clipped")
 
@@ -202,6 +207,58 @@ def _curvature_step(
     return jnp.where(better, y_new, y), jnp.where(better, val, value)
 
 
+def _step(
+    chain: Chain,
+    y: Array,
+    value: Array,
+    g: Array,
+    s: Array,
+    w: Array,
+    curv: Array,
+    lam: Array,
+    max_step: Array,
+    r_now: Array,
+) -> tuple[Array, ...]:
+    """One globalised step from ``y`` along the (shifted) Newton direction ``s`` — clipped to
+    ``max|Δy| <= max_step``, Armijo backtracking — or along the negative-curvature direction
+    ``w`` when that decreases ``F`` more; at the float64 resolution of ``F`` a full Newton step on a
+    positive definite ``H`` that halves the residual ``r_now``. Returns ``(y_new, F(y_new), α,
+    Newton decrement, clipped, curvature step taken, accepted by residual)``."""
+    s_inf = jnp.max(jnp.abs(s))
+    factor = jnp.minimum(1.0, max_step / jnp.maximum(s_inf, 1e-300))
+    sc = s * factor
+    slope = jnp.sum(g * sc)
+    alpha, val, y_new = _armijo(chain, y, value, sc, slope)
+    y_c, val_c = _curvature_step(chain, y, value, g, w, curv, max_step)
+    use_curv = val_c < val
+    y_new = jnp.where(use_curv, y_c, y_new)
+    val = jnp.where(use_curv, val_c, val)
+    # At the float64 resolution of F (predicted decrease below its roundoff) the Armijo test is
+    # noise: a full Newton step on a positive definite H is then accepted when it halves the
+    # normalised residual instead.
+    at_roundoff = jax.lax.cond(
+        (val >= value) & (lam == 0.0),
+        lambda _: -slope <= 1e-13 * chain_abs_value(chain, y),
+        lambda _: jnp.zeros((), bool),
+        None,
+    )
+
+    def by_residual(_: None) -> tuple[Array, Array, Array]:
+        y_try = y.at[1:-1].add(sc)
+        g_t, s_t = chain_gradient(chain, y_try)
+        better = normalised_residual(g_t, s_t) <= 0.5 * r_now
+        return (
+            jnp.where(better, y_try, y_new),
+            jnp.where(better, chain_value(chain, y_try), val),
+            better,
+        )
+
+    y_new, val, by_r = jax.lax.cond(
+        at_roundoff, by_residual, lambda _: (y_new, val, jnp.zeros((), bool)), None
+    )
+    return y_new, val, jnp.where(by_r, 1.0, alpha), -jnp.sum(g * s), factor < 1.0, use_curv, by_r
+
+
 @eqx.filter_jit
 def newton_minimise(
     chain: Chain, y0: Array, gtol: Array, max_steps: int, max_step: Array
@@ -246,47 +303,7 @@ def newton_minimise(
         r_now = normalised_residual(g, scale)
 
         def step(_: None) -> tuple[Any, ...]:
-            s_inf = jnp.max(jnp.abs(s))
-            factor = jnp.minimum(1.0, max_step / jnp.maximum(s_inf, 1e-300))
-            sc = s * factor
-            slope = jnp.sum(g * sc)
-            alpha, val, y_new = _armijo(chain, y, value, sc, slope)
-            y_c, val_c = _curvature_step(chain, y, value, g, w, curv, max_step)
-            use_curv = val_c < val
-            y_new = jnp.where(use_curv, y_c, y_new)
-            val = jnp.where(use_curv, val_c, val)
-            # At the float64 resolution of F (predicted decrease below its roundoff) the Armijo test
-            # is noise: a full Newton step on a positive definite H is then accepted when it
-            # halves the normalised residual instead.
-            at_roundoff = jax.lax.cond(
-                (val >= value) & (lam == 0.0),
-                lambda _: -slope <= 1e-13 * chain_abs_value(chain, y),
-                lambda _: jnp.zeros((), bool),
-                None,
-            )
-
-            def by_residual(_: None) -> tuple[Array, Array, Array]:
-                y_try = y.at[1:-1].add(sc)
-                g_t, s_t = chain_gradient(chain, y_try)
-                better = normalised_residual(g_t, s_t) <= 0.5 * r_now
-                return (
-                    jnp.where(better, y_try, y_new),
-                    jnp.where(better, chain_value(chain, y_try), val),
-                    better,
-                )
-
-            y_new, val, by_r = jax.lax.cond(
-                at_roundoff, by_residual, lambda _: (y_new, val, jnp.zeros((), bool)), None
-            )
-            return (
-                y_new,
-                val,
-                jnp.where(by_r, 1.0, alpha),
-                -jnp.sum(g * s),
-                factor < 1.0,
-                use_curv,
-                by_r,
-            )
+            return _step(chain, y, value, g, s, w, curv, lam, max_step, r_now)
 
         def no_step(_: None) -> tuple[Any, ...]:
             z = jnp.zeros((), dtype)
@@ -360,3 +377,68 @@ def newton_minimise(
         max_shift=max_shift,
         history=hist,
     )
+
+
+# ------------------------------------------------------------------------------ reading the output
+def engine_status(code: int) -> PathStatus:
+    """The :class:`~noetherlab._core.status.PathStatus` of an engine code (an unknown code is a
+    bug of the engine, never read as some status)."""
+    try:
+        return ENGINE_STATUS[code]
+    except KeyError:
+        raise InternalError(
+            f"the Newton engine ended with the unknown status code {code}"
+        ) from None
+
+
+def describe(
+    out: NewtonOutput, gtol: float, problem: PathProblem | None = None
+) -> tuple[PathStatus, str]:
+    """The engine's status as a :class:`~noetherlab._core.status.PathStatus` and a sentence with
+    the numbers."""
+    status = engine_status(int(out.status))
+    r, k = float(out.residual), int(out.iterations)
+    texts = {
+        PathStatus.successful: f"normalised residual {r:.2e} <= gtol {gtol:.0e} after {k} Newton steps, "
+        "Hessian positive definite",
+        PathStatus.max_iterations: f"iteration cap reached after {k} steps (normalised residual {r:.2e} > "
+        f"gtol {gtol:.0e})",
+        PathStatus.saddle: f"stationary point with an indefinite Hessian (a saddle of the action) at "
+        f"normalised residual {r:.2e}; no descent direction of negative curvature was found",
+        PathStatus.line_search_failed: f"no step decreases the action at normalised residual {r:.2e} > gtol "
+        f"{gtol:.0e} (after {k} steps)",
+        PathStatus.stalled: f"stalled at the float64 resolution of the action with normalised residual "
+        f"{r:.2e} > gtol {gtol:.0e}: an almost flat direction (e.g. the timing of a transition over "
+        "a long T) is not resolved",
+        PathStatus.nonfinite: "the action became non-finite (at the initial path or along a step)",
+        PathStatus.factorisation_failed: "the shifted Hessian could not be factorised",
+    }
+    message = texts[status]
+    if (
+        status in (PathStatus.stalled, PathStatus.line_search_failed)
+        and problem is not None
+        and problem.t is not None
+    ) and not problem.sde.time_dependent:
+        message += "; for long transit times try method='time-via-energy' (T(E) = T on the geometric solver)"
+    return status, message
+
+
+def engine_stats(out: NewtonOutput) -> dict[str, float]:
+    return {
+        "final_residual": float(out.residual),
+        "clipped_steps": int(out.clipped_steps),
+        "negative_curvature_steps": int(out.curvature_steps),
+        "max_shift": float(out.max_shift),
+    }
+
+
+def engine_history(out: NewtonOutput) -> list[dict[str, float]]:
+    hist = np.asarray(out.history)
+    rows = hist[: int(out.iterations)]
+    return [
+        {
+            "iteration": float(i + 1),
+            **{f: float(v) for f, v in zip(HISTORY_FIELDS, row, strict=True)},
+        }
+        for i, row in enumerate(rows)
+    ]

@@ -26,9 +26,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.lagrangian import discrete_lagrangian, potential_term
 from noetherlab.paths._chain import Chain
-from noetherlab.sde import SDE
+from noetherlab.sde.lagrangian import discrete_lagrangian, potential_term
+from noetherlab.sde.model import SDE
 
 Array = jax.Array
 
@@ -129,3 +129,17 @@ def geometric_chain(params: GeometricModel, x: np.ndarray, frames: np.ndarray) -
 def drift_along(sde: SDE, x: Array) -> Array:
     """``f(x_k, 0)`` at every node ``(m, N)`` (time-independent uses)."""
     return jax.vmap(lambda xi: sde.f(xi, jnp.zeros((), jnp.float64)))(x)
+
+
+@eqx.filter_jit
+def node_speed2(params: GeometricModel, x: Array) -> Array:
+    """``|f|²_M + 4(E + V)`` at every node of ``x`` ``(m, N)``: the squared speed of a path of
+    energy ``params.energy`` (negative where no such path can pass)."""
+    return jax.vmap(lambda xi: speed2(params.sde, xi, params.energy, params.kind))(x)
+
+
+def minimum_energy(sde: SDE, x0: np.ndarray, x1: np.ndarray, kind: str) -> float:
+    """``E_min = max over the endpoints of (-¼|f|²_M - V)``: below it an endpoint is unreachable."""
+    params = GeometricModel(sde, jnp.asarray(0.0), kind)
+    s2 = np.asarray(node_speed2(params, jnp.asarray(np.stack([x0, x1]))))
+    return float(np.max(-0.25 * s2))

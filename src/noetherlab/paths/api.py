@@ -20,17 +20,17 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._interp import resample, unit_parameter
-from noetherlab._resources import check_memory, warn_if_long
-from noetherlab._validation import as_float_array, choice, positive_float
-from noetherlab.errors import InvalidArgumentError, NonFiniteError, ShapeError
+from noetherlab._core.errors import InvalidArgumentError, NonFiniteError, ShapeError
+from noetherlab._core.interp import resample, unit_parameter
+from noetherlab._core.resources import check_memory, warn_if_long
+from noetherlab._core.validation import as_float_array, choice
 from noetherlab.paths._objectives import drift_along
 from noetherlab.paths.problem import PathProblem
 from noetherlab.paths.resolution import ResolutionControl
 from noetherlab.paths.result import PathResult
 from noetherlab.paths.solvers import SOLVERS, AbstractPathSolver
 from noetherlab.paths.solvers.base import DENSE_MAX_DIM, start
-from noetherlab.sde import SDE
+from noetherlab.sde.model import SDE
 
 __all__ = ["DENSE_MAX_DIM", "most_likely_path"]
 
@@ -50,12 +50,6 @@ def most_likely_path(
     init: Any = None,
     grid: str = "uniform",
     resolution: ResolutionControl | None = None,
-    rtol: float | None = None,
-    refine: bool | None = None,
-    n_max: int | None = None,
-    check_resolution: bool | None = None,
-    gtol: float | None = None,
-    max_iter: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PathResult:
     r"""Most likely path of ``sde`` from ``x0`` to ``x1`` at fixed time ``T`` or fixed ``energy``.
@@ -71,29 +65,27 @@ def most_likely_path(
         lagrangian: ``"fw"`` (default) or ``"om"``.
         method: ``"auto"`` (default), ``"newton"``, ``"newton-krylov"``, ``"lbfgs"``, ``"time-via-energy"``
             (fixed ``T`` through ``T(E) = T`` on the geometric solver: robust for long ``T``),
-            ``"geometric"`` (fixed energy), ``"shooting"``, ``"hamiltonian"`` (degenerate noise).
-        solver: a configured solver object instead of ``method`` (e.g. ``BlockNewton(gtol=1e-12)``).
+            ``"geometric"`` (fixed energy), ``"shooting"``, ``"hamiltonian"`` (degenerate noise):
+            the solver with its default tolerances.
+        solver: a configured solver object instead of ``method``, carrying its own tolerances and
+            caps (e.g. ``BlockNewton(gtol=1e-12, max_steps=50)``).
         init: initial path: ``None`` (straight line), an array ``(n+1, N)``, a previous
             :class:`PathResult` (interpolated onto the new grid) or a callable ``s -> (N,)`` of
             the normalised time/curve parameter ``s ∈ [0, 1]``.
         grid: ``"uniform"`` or ``"adaptive"`` (fixed time: the grid is equidistributed in the arc
             length of ``(t/T, x/L_x, f/L_f)`` so that fast, steep stretches get more nodes).
-        resolution: a :class:`ResolutionControl` (or use the shortcuts below).
-        rtol: shortcut for ``ResolutionControl(rtol=...)`` (default ``1e-4``).
-        refine: shortcut for ``ResolutionControl(refine=...)``.
-        n_max: shortcut for ``ResolutionControl(n_max=...)``.
-        check_resolution: shortcut for ``ResolutionControl(check=...)``.
-        gtol: shortcut for the solver's tolerance (with ``method``).
-        max_iter: shortcut for the solver's iteration cap (with ``method``).
+        resolution: how the discretisation is checked and refined (a :class:`ResolutionControl`;
+            default ``ResolutionControl()``: a coarse-grid study at ``rtol = 1e-4``, no
+            refinement; ``ResolutionControl(check=False)`` skips the study).
         progress: called with one line of text before each solve (the first, the resolution
             study's coarse grids, each refinement), e.g. to update a status display.
 
     Returns:
-        :class:`PathResult` (``converged`` iff its ``status`` is ``Status.successful``).
+        :class:`PathResult` (``converged`` iff its ``status`` is ``PathStatus.successful``).
 
     Raises:
         InvalidArgumentError: ``T <= 0``, an energy below the admissible minimum, conflicting
-            (``T`` with ``t``, ``solver`` with ``method``/``gtol``) or missing arguments, a
+            (``T`` with ``t``, ``solver`` with ``method``) or missing arguments, a
             fixed-energy request for a time-dependent model or between equal states, ...
         ResourceLimitError: the solve would not fit in memory (refused before it starts).
         NonFiniteError: the drift is not finite along the initial path.
@@ -119,12 +111,12 @@ def most_likely_path(
             "fixed-energy curve (which places its nodes itself)",
             "drop grid='adaptive', or pass T and n",
         )
-    the_solver = _pick_solver(problem, method, solver, gtol, max_iter)
-    if grid == "adaptive" and the_solver.name not in ("newton", "newton-krylov", "lbfgs"):
+    the_solver = _pick_solver(problem, method, solver)
+    if grid == "adaptive" and not the_solver.solves_on_given_grid:
         raise InvalidArgumentError(
             "grid", f"grid='adaptive' needs a fixed-grid solver, not {the_solver.name!r}", "drop it"
         )
-    control = _resolution_control(resolution, rtol, refine, n_max, check_resolution)
+    control = _resolution_control(resolution)
     _guard_resources(problem, the_solver, control)
     x_init = _initial_nodes(init, problem)
     grid_t = problem.t if problem.t is not None else np.zeros(problem.n + 1)
@@ -156,7 +148,7 @@ def with_symmetry_charges(result: PathResult, problem: PathProblem) -> PathResul
     and an invertible ``D``; the discovery is compiled once per model structure)."""
     from dataclasses import replace
 
-    from noetherlab.symmetries import find_symmetries
+    from noetherlab.noether.symmetries import find_symmetries
 
     sde = problem.sde
     if sde.dim > SYMMETRY_MAX_DIM or sde.degenerate or not np.all(np.isfinite(result.x)):
@@ -198,12 +190,11 @@ def _check_derivatives(problem: PathProblem, x_init: np.ndarray | None) -> None:
 
 # ---------------------------------------------------------------------------- choosing a solver
 def _pick_solver(
-    problem: PathProblem,
-    method: str,
-    solver: AbstractPathSolver | None,
-    gtol: float | None,
-    max_iter: int | None,
+    problem: PathProblem, method: str, solver: AbstractPathSolver | None
 ) -> AbstractPathSolver:
+    """The solver object given, or the one ``method`` names (``"auto"``: block Newton up to
+    ``DENSE_MAX_DIM`` dimensions at fixed time, Newton–Krylov above, the geometric solver at fixed
+    energy, the Hamiltonian solver for degenerate noise), checked against the problem."""
     if solver is not None:
         if not isinstance(solver, AbstractPathSolver):
             raise InvalidArgumentError(
@@ -211,16 +202,14 @@ def _pick_solver(
                 f"must be a path solver (e.g. BlockNewton()), got {type(solver).__name__}",
                 "pass an instance of a class from noetherlab.paths.solvers",
             )
-        if method != "auto" or gtol is not None or max_iter is not None:
+        if method != "auto":
             raise InvalidArgumentError(
                 "solver",
-                "a solver object carries its own method and tolerances; method/gtol/max_iter conflict "
-                "with it",
-                "set them on the solver, e.g. BlockNewton(gtol=1e-10, max_steps=50)",
+                "a solver object is its own method; method= conflicts with it",
+                "pass one of them, e.g. solver=BlockNewton(gtol=1e-10, max_steps=50)",
             )
         solver.check(problem)
         return solver
-    names = ("auto", *SOLVERS)
     if method == "energy":
         raise InvalidArgumentError(
             "method",
@@ -228,7 +217,7 @@ def _pick_solver(
             "method='time-via-energy', and a fixed energy is the argument energy=E",
             "pass method='time-via-energy' (with T) or energy=E (without T)",
         )
-    choice(method, "method", names)
+    choice(method, "method", ("auto", *SOLVERS))
     if method == "auto":
         if problem.sde.degenerate:
             method = "hamiltonian"
@@ -236,55 +225,21 @@ def _pick_solver(
             method = "newton" if problem.dim <= DENSE_MAX_DIM else "newton-krylov"
         else:
             method = "geometric"
-    cls = SOLVERS[method]
-    kwargs: dict[str, Any] = {}
-    if gtol is not None:
-        if not hasattr(cls, "gtol"):
-            raise InvalidArgumentError("gtol", f"the {method!r} solver has no gtol", "drop gtol")
-        kwargs["gtol"] = _positive(gtol, "gtol")
-    if max_iter is not None:
-        if (
-            isinstance(max_iter, bool)
-            or not isinstance(max_iter, (int, np.integer))
-            or max_iter < 1
-        ):
-            raise InvalidArgumentError(
-                "max_iter", f"must be a positive integer, got {max_iter!r}", "e.g. 200"
-            )
-        kwargs["max_steps"] = int(max_iter)
-    the = cls(**kwargs)
+    the = SOLVERS[method]()
     the.check(problem)
     return the
 
 
-def _positive(v: Any, name: str) -> float:
-    return positive_float(v, name, "tolerance")
-
-
-def _resolution_control(
-    resolution: ResolutionControl | None,
-    rtol: float | None,
-    refine: bool | None,
-    n_max: int | None,
-    check: bool | None,
-) -> ResolutionControl:
-    shortcuts: dict[str, Any] = {"rtol": rtol, "refine": refine, "n_max": n_max, "check": check}
-    given = {k: v for k, v in shortcuts.items() if v is not None}
-    if resolution is not None:
-        if given:
-            raise InvalidArgumentError(
-                "resolution",
-                f"both a ResolutionControl and its shortcut(s) {sorted(given)} were given",
-                "set them on the ResolutionControl only",
-            )
-        if not isinstance(resolution, ResolutionControl):
-            raise InvalidArgumentError(
-                "resolution",
-                f"must be a ResolutionControl, got {type(resolution).__name__}",
-                "e.g. ResolutionControl(rtol=1e-6, refine=True)",
-            )
-        return resolution
-    return ResolutionControl(**given)
+def _resolution_control(resolution: ResolutionControl | None) -> ResolutionControl:
+    if resolution is None:
+        return ResolutionControl()
+    if not isinstance(resolution, ResolutionControl):
+        raise InvalidArgumentError(
+            "resolution",
+            f"must be a ResolutionControl, got {type(resolution).__name__}",
+            "e.g. ResolutionControl(rtol=1e-6, refine=True)",
+        )
+    return resolution
 
 
 def _guard_resources(
@@ -292,7 +247,7 @@ def _guard_resources(
 ) -> None:
     n = control.n_max if control.refine else problem.n
     N = problem.dim
-    dense = solver.name in ("newton", "geometric", "energy")
+    dense = solver.uses_dense_hessian(N)
     per_node = (24 * N * N + 64 * N) if dense else (40 * N + 64)
     check_memory(
         8.0 * per_node * (n + 1),

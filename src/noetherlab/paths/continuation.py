@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab._validation import as_float_array
-from noetherlab.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.validation import as_float_array
+from noetherlab._core.version import VERSION
 from noetherlab.paths.api import most_likely_path
 from noetherlab.paths.result import PathResult
-from noetherlab.sde import SDE
+from noetherlab.sde.model import SDE
 
 __all__ = ["path_family"]
 
@@ -54,8 +55,6 @@ def path_family(
         coordinate's ``value``. ``attrs`` carry the model, the options and the package version.
     """
     import xarray as xr
-
-    from noetherlab import __version__
 
     if (T is None) == (energy is None):
         raise InvalidArgumentError(
@@ -111,7 +110,7 @@ def path_family(
             "dim2": np.arange(N),
         },
         attrs={
-            "noetherlab_version": __version__,
+            "noetherlab_version": VERSION,
             "model": sde.name,
             "parameter": key,
             "x0": json.dumps(np.asarray(results[0].parameters["x0"]).tolist()),

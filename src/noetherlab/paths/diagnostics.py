@@ -36,12 +36,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.charges import Charges, discrete_charges
+from noetherlab._core.status import PathStatus
+from noetherlab.noether.charges import Charges, discrete_charges
 from noetherlab.paths._chain import Chain, chain_gradient, chain_value
 from noetherlab.paths._objectives import fixed_time_chain
 from noetherlab.paths.problem import PathProblem
-from noetherlab.paths.result import PathResult, Status
-from noetherlab.sde import SDE
+from noetherlab.paths.result import PathResult
+from noetherlab.sde.model import SDE
 
 __all__ = ["finish", "residual"]
 
@@ -93,7 +94,7 @@ def finish(
     t: np.ndarray,
     *,
     method: str,
-    status: Status,
+    status: PathStatus,
     message: str,
     iterations: int,
     seconds: float,
@@ -109,7 +110,7 @@ def finish(
 ) -> PathResult:
     """Assemble a :class:`PathResult`: measure the action, the charges and the normalised
     Euler–Lagrange residual of the returned path, and demote a solver's "successful" to
-    :attr:`Status.residual_too_large` when that residual exceeds ``el_tol``.
+    :attr:`PathStatus.residual_too_large` when that residual exceeds ``el_tol``.
 
     ``continuous = (action, p, charges, residual)`` is given by solvers that return a continuous
     trajectory (shooting): their action, momenta, charges and own independent residual are used.
@@ -143,10 +144,10 @@ def finish(
         if grad is None:
             grad = (float(np.linalg.norm(g)), float(np.max(np.abs(g))) if g.size else 0.0)
     if not (finite and np.isfinite(action) and np.isfinite(el)):
-        status = Status.nonfinite
+        status = PathStatus.nonfinite
         message = "non-finite action, residual or path: " + message
-    elif status is Status.successful and not el <= el_tol:
-        status = Status.residual_too_large
+    elif status is PathStatus.successful and not el <= el_tol:
+        status = PathStatus.residual_too_large
         message = (
             f"the solver stopped ({message}) but the independent check fails: normalised "
             f"Euler–Lagrange residual {el:.2e} > el_tol = {el_tol:.0e}"

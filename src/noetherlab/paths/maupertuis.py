@@ -23,11 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._validation import as_float_array, require_finite
-from noetherlab.errors import InvalidArgumentError, ShapeError
-from noetherlab.lagrangian import check_lagrangian
+from noetherlab._core.errors import InvalidArgumentError, ShapeError
+from noetherlab._core.validation import as_float_array, require_finite
 from noetherlab.paths._objectives import GeometricModel, geometric_cost, speed2
-from noetherlab.sde import SDE
+from noetherlab.sde.lagrangian import check_lagrangian
+from noetherlab.sde.model import SDE
 
 __all__ = ["geometric_action"]
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab._validation import as_state, positive_float, positive_int, time_grid
-from noetherlab.errors import InvalidArgumentError
-from noetherlab.lagrangian import check_lagrangian
-from noetherlab.sde import SDE
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.validation import as_state, positive_float, positive_int, time_grid
+from noetherlab.sde.lagrangian import check_lagrangian
+from noetherlab.sde.model import SDE
 
 __all__ = ["PathProblem"]
 

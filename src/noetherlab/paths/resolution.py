@@ -14,7 +14,7 @@ the grid ratio ``r = 2`` and the midpoint rule's ``O(h²)`` error:
 
 With ``refine=True`` the grid is bisected (fixed time: midpoints inserted; fixed energy: ``2n``
 segments) and re-solved from the interpolated path until ``relative_error <= rtol`` or ``n_max``
-is reached; an :class:`~noetherlab.errors.UnderResolvedWarning` is issued when the tolerance is not
+is reached; an :class:`~noetherlab._core.errors.UnderResolvedWarning` is issued when the tolerance is not
 met.
 """
 
@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from noetherlab._interp import resample, unit_parameter
-from noetherlab._validation import positive_float, positive_int
-from noetherlab.errors import InvalidArgumentError, UnderResolvedWarning
+from noetherlab._core.errors import InvalidArgumentError, UnderResolvedWarning
+from noetherlab._core.interp import resample, unit_parameter
+from noetherlab._core.validation import positive_float, positive_int
 from noetherlab.paths.problem import PathProblem
 from noetherlab.paths.result import PathResult, ResolutionReport
 

@@ -1,14 +1,14 @@
-r"""What every path solver returns: :class:`PathResult` with a :class:`Status` and diagnostics.
+r"""What every path solver returns: :class:`PathResult` with a
+:class:`~noetherlab._core.status.PathStatus` and diagnostics.
 
-``converged`` is true exactly when the status is :attr:`Status.successful`, and a solver's own
+``converged`` is true exactly when the status is ``PathStatus.successful``, and a solver's own
 "success" is only kept as such when the path passes the independent check of
 :mod:`noetherlab.paths.diagnostics` (normalised Euler–Lagrange residual within ``el_tol``);
-otherwise the status becomes :attr:`Status.residual_too_large`.
+otherwise the status becomes ``PathStatus.residual_too_large``.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,41 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab.charges import Charges, ChargeTrace, charges_from
-from noetherlab.io import from_jsonable, to_jsonable
+from noetherlab._core.io import check_kind, from_jsonable, to_jsonable
+from noetherlab._core.status import Converged, PathStatus
+from noetherlab._core.version import VERSION
+from noetherlab.noether.charges import Charges, ChargeTrace, charges_from
 
-__all__ = ["PathResult", "ResolutionReport", "Status"]
-
-
-class Status(enum.Enum):
-    """How a path solve ended. Only :attr:`successful` means converged."""
-
-    successful = "successful"
-    """The solver met its tolerance, the Hessian (where the solver can check it) is positive
-    definite, and the normalised Euler–Lagrange residual is within ``el_tol``."""
-    max_iterations = "max_iterations"
-    """The iteration cap was reached first."""
-    saddle = "saddle"
-    """A stationary point whose Hessian is indefinite (a saddle of the action), and no descent
-    direction of negative curvature was found."""
-    line_search_failed = "line_search_failed"
-    """No step decreased the action although the gradient is above tolerance."""
-    stalled = "stalled"
-    """Steps no longer change the action at float64 resolution while the residual is above
-    tolerance: an almost flat direction (e.g. the timing of a transition over a long ``T``)."""
-    nonfinite = "nonfinite"
-    """A NaN or infinity appeared in the action, its derivatives or the path."""
-    factorisation_failed = "factorisation_failed"
-    """The (shifted) Hessian could not be factorised."""
-    time_mismatch = "time_mismatch"
-    """Fixed time through the energy: no energy with ``T(E) = T`` was found."""
-    boundary_mismatch = "boundary_mismatch"
-    """Shooting: the trajectory does not reach ``x1`` (boundary residual above tolerance)."""
-    integration_failed = "integration_failed"
-    """Shooting: the ODE solver failed or the Hamiltonian trajectory diverged."""
-    residual_too_large = "residual_too_large"
-    """The solver stopped, but the independent Euler–Lagrange check failed (``el_residual >
-    el_tol``): the path is not a stationary point of the action to the stated tolerance."""
+__all__ = ["PathResult", "ResolutionReport", "load_path"]
 
 
 @dataclass(frozen=True)
@@ -105,13 +76,13 @@ class ResolutionReport:
 
 
 @dataclass(frozen=True)
-class PathResult:
+class PathResult(Converged):
     """A most likely path with its charges, status and diagnostics.
 
     Attributes:
         t: times of the nodes, shape ``(n+1,)``.
         x: states, shape ``(n+1, N)``.
-        p: node momenta ``p = ½ D^{-1}(ẋ - f)`` (discrete, see :mod:`noetherlab.charges`).
+        p: node momenta ``p = ½ D^{-1}(ẋ - f)`` (discrete, see :mod:`noetherlab.noether.charges`).
         action: the action ``S`` of the path (discrete midpoint action; the integral for shooting).
         T: transit time (``inf`` when a fixed-energy path passes through a zero-speed point).
         energy: the prescribed ``E`` (fixed energy) or the time-weighted mean of the interval
@@ -119,7 +90,7 @@ class PathResult:
         charges: energy, momentum and angular momentum along the path with their drifts.
         lagrangian: ``"fw"`` or ``"om"``.
         method: the solver that produced the path (``"newton"``, ``"newton-krylov"``, ...).
-        status: how the solve ended (:class:`Status`); ``message`` explains it in words.
+        status: how the solve ended (a :class:`~noetherlab._core.status.PathStatus`); ``message`` explains it in words.
         grad_norm / grad_inf: 2-norm / max-norm of the solver's own gradient (or residual).
         el_residual: normalised Euler–Lagrange residual of the returned path, measured
             independently of the solver (:mod:`noetherlab.paths.diagnostics`); dimensionless.
@@ -128,7 +99,7 @@ class PathResult:
         stats: solver-specific numbers (shifts, Krylov iterations, trust radius, ...).
         resolution: grid-refinement study when one was run (``None`` otherwise).
         symmetry_charges: the Noether charge of each symmetry of the model (found by
-            :func:`~noetherlab.symmetries.find_symmetries`) with its drift along this path —
+            :func:`~noetherlab.noether.symmetries.find_symmetries`) with its drift along this path —
             the charges that *should* be conserved; ``None`` when not evaluated.
         parameters: everything needed to reproduce the result.
     """
@@ -142,7 +113,7 @@ class PathResult:
     charges: Charges
     lagrangian: str
     method: str
-    status: Status
+    status: PathStatus
     message: str
     grad_norm: float
     grad_inf: float
@@ -156,11 +127,6 @@ class PathResult:
     resolution: ResolutionReport | None = None
     symmetry_charges: list[dict[str, Any]] | None = None
     history: list[dict[str, float]] = field(default_factory=list, repr=False)
-
-    @property
-    def converged(self) -> bool:
-        """True exactly when ``status`` is :attr:`Status.successful`."""
-        return self.status is Status.successful
 
     @property
     def n(self) -> int:
@@ -179,7 +145,7 @@ class PathResult:
             "method": self.method,
             "lagrangian": self.lagrangian,
             "converged": self.converged,
-            "status": self.status.value,
+            "status": self.status.name,
             "message": self.message,
             "n": self.n,
             "T": self.T,
@@ -205,7 +171,7 @@ class PathResult:
         return to_jsonable(out)
 
     def __str__(self) -> str:
-        state = "converged" if self.converged else f"NOT converged ({self.status.value})"
+        state = "converged" if self.converged else f"NOT converged ({self.status.name})"
         lines = [
             f"PathResult[{self.method}, {self.lagrangian}] {state}: {self.message}",
             f"  model {self.model!r}, n = {self.n} intervals, T = {self.T:.6g}",
@@ -241,8 +207,6 @@ class PathResult:
         the charge scales and the status go to ``attrs`` (see :meth:`from_dataset`)."""
         import xarray as xr
 
-        from noetherlab import __version__
-
         n_dim = self.x.shape[1]
         c = self.charges
         data: dict[str, Any] = {
@@ -261,12 +225,12 @@ class PathResult:
                 "dim2": np.arange(n_dim),
             },
             attrs={
-                "noetherlab_version": __version__,
+                "noetherlab_version": VERSION,
                 "kind": "PathResult",
                 "model": self.model,
                 "method": self.method,
                 "lagrangian": self.lagrangian,
-                "status": self.status.value,
+                "status": self.status.name,
                 "converged": int(self.converged),
                 "action": self.action,
                 "T": self.T,
@@ -301,7 +265,7 @@ class PathResult:
             charges=charges,
             lagrangian=s["lagrangian"],
             method=s["method"],
-            status=Status(s["status"]),
+            status=PathStatus.named(s["status"]),
             message=s["message"],
             grad_norm=from_jsonable(s["grad_norm"]),
             grad_inf=from_jsonable(s["grad_inf"]),
@@ -320,8 +284,6 @@ class PathResult:
 def load_path(path: str | Path) -> PathResult:
     """Read a path saved by ``PathResult.to_dataset`` (e.g. ``noetherlab path --out p.nc``)."""
     import xarray as xr
-
-    from noetherlab.io import check_kind
 
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         check_kind(ds.attrs, "PathResult", path)

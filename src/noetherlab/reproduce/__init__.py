@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from noetherlab.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.version import VERSION
 
 __all__ = ["checks_by_kind", "default_workers", "reproduce", "summary_rows"]
 
@@ -129,15 +130,14 @@ def reproduce(
             f"must be a positive integer, got {workers!r}",
             "pass workers 1 to run in this process",
         )
-    from noetherlab import __version__
-    from noetherlab.io import run_directory, save_json
+    from noetherlab._core.io import run_directory, save_json
 
     modes = {"paper", "converged"} if mode == "both" else {mode}
     with run_directory(out, "out") as outdir:
         start = time.perf_counter()
         figures = _run_figures(outdir, modes, quick, only, workers, progress)
         report: dict[str, Any] = {
-            "noetherlab_version": __version__,
+            "noetherlab_version": VERSION,
             "mode": mode,
             "quick": quick,
             "workers": workers,
@@ -150,7 +150,7 @@ def reproduce(
         parameters = {"mode": mode, "quick": quick, "only": list(only), "workers": workers}
         save_json(outdir / "report.json", report, parameters)
         text = render_markdown(report)
-        from noetherlab.io import atomic_write
+        from noetherlab._core.io import atomic_write
 
         atomic_write(outdir / "report.md", lambda p: p.write_text(text))
         return report

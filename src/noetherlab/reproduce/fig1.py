@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab.lagrangian import action
-from noetherlab.models import drift_diffusion, ornstein_uhlenbeck, three_attractor
-from noetherlab.paths import most_likely_path
-from noetherlab.plotting import HEATMAP, OKABE_ITO, colour, figure, save
+from noetherlab._core.figures import HEATMAP, OKABE_ITO, colour, figure, save
+from noetherlab.ensembles.boundaries import interval
+from noetherlab.ensembles.simulation import simulate
+from noetherlab.models.catalogue import drift_diffusion, ornstein_uhlenbeck, three_attractor
+from noetherlab.paths import ResolutionControl, most_likely_path
 from noetherlab.reproduce import _notebook as nb
-from noetherlab.sampling import interval, simulate
+from noetherlab.sde.lagrangian import action
 
 
 def check(
@@ -216,7 +217,12 @@ def fig1b(out: Path, modes: set[str], quick: bool) -> dict[str, Any]:
         E_nb = float(v[0] @ v[0] - x[0] @ x[0])  # notebook: |xdot|^2 - |x|^2 = 4 E
         L_nb = float(x[0, 0] * v[0, 1] - x[0, 1] * v[0, 0])  # notebook: x ydot - y xdot = 2 L
         mlp = most_likely_path(
-            ou, a, b, T=T, n=400 if quick else 1000, refine=not quick, rtol=1e-5 if quick else 1e-6
+            ou,
+            a,
+            b,
+            T=T,
+            n=400 if quick else 1000,
+            resolution=ResolutionControl(refine=not quick, rtol=1e-5 if quick else 1e-6),
         )
         E = float(np.mean(mlp.charges.energy.values))
         L = float(np.mean(mlp.charges.angular_momentum.values[:, 0, 1]))
@@ -356,8 +362,7 @@ def fig1c(out: Path, modes: set[str], quick: bool) -> dict[str, Any]:
         T=1.0,
         n=2000 if quick else 4000,
         grid="adaptive",
-        refine=not quick,
-        rtol=1e-4 if quick else 1e-5,
+        resolution=ResolutionControl(refine=not quick, rtol=1e-4 if quick else 1e-5),
     )
     lo = most_likely_path(
         model,
@@ -366,9 +371,7 @@ def fig1c(out: Path, modes: set[str], quick: bool) -> dict[str, Any]:
         T=40.0,
         n=1000 if quick else 2000,
         method="time-via-energy",
-        check_resolution=not quick,
-        refine=not quick,
-        rtol=1e-4,
+        resolution=ResolutionControl(check=not quick, refine=not quick, rtol=1e-4),
     )
     for i, (T, r) in enumerate(((1.0, hi), (40.0, lo))):
         nb_units = 2 * 0.16 * r.action / T  # notebook: mean of |ż − f|²/2 over intervals = (2D/T) S

@@ -4,7 +4,7 @@ Conventions. The notebook works in the forward clock ``t`` (noise level) with pa
 point ``(R, θ0)`` at ``t_min`` to ``(0, 2R)`` at ``t_max`` and the Lagrangian
 ``L_nb = |ẋ|²/(4t) + t|s|²``; its conserved angular momentum is ``ℓ = x × ẋ/(2t)`` (θ is cyclic).
 The exact reverse-SDE Lagrangian ``|ẋ + 2ts|²/(4t)`` adds ``ẋ·s``; we solve it with
-:func:`noetherlab.models.gaussian_ring_reverse` in the generative clock ``u = −t`` (from ``(0, 2R)`` at
+:func:`noetherlab.models.catalogue.gaussian_ring_reverse` in the generative clock ``u = −t`` (from ``(0, 2R)`` at
 ``u = −t_max`` to the ring at ``u = −t_min``), whose Noether charge is ``x × p = −ℓ`` because the
 score is radial. The report quotes ``ℓ`` (forward-clock convention) for both Lagrangians.
 """
@@ -21,14 +21,14 @@ import numpy as np
 import scipy.optimize
 from jax import Array
 
-from noetherlab._interp import resample
-from noetherlab.models import gaussian_ring_reverse, pf_ode_velocity
-from noetherlab.paths import most_likely_path
+from noetherlab._core.figures import OKABE_ITO, colour, figure, save
+from noetherlab._core.interp import resample
+from noetherlab.ensembles.simulation import simulate
+from noetherlab.models.catalogue import gaussian_ring_reverse, pf_ode_velocity
+from noetherlab.paths import ResolutionControl, most_likely_path
 from noetherlab.paths.solvers.shooting import shoot
-from noetherlab.plotting import OKABE_ITO, colour, figure, save
 from noetherlab.reproduce import _notebook as nb
 from noetherlab.reproduce.fig1 import printed_checks
-from noetherlab.sampling import simulate
 
 R, SIGMA0 = 5.0, 0.55
 T_MIN, T_MAX = 10**-0.4, 10**1.5
@@ -108,7 +108,50 @@ def fig2(out: Path, modes: set[str], quick: bool) -> dict[str, Any]:
     for ax in axes:
         ax.plot(R * np.cos(ring), R * np.sin(ring), color="grey", lw=3, alpha=0.3)
         ax.plot(*START, "o", color="black", ms=6, zorder=5)
-    # reverse-SDE samples and the PF-ODE trajectory from the same start
+    res["numbers"].update(_samples_and_pf_ode(sde, axes, quick))
+    fam: dict[str, Any] = {}
+    u = -np.logspace(1.5, -0.4, 401 if quick else 1601)
+    for i, th in enumerate(THETAS):
+        entry = {"exact": _exact_path(sde, th, u, quick, axes[1], colour(i))}
+        if "paper" in modes:
+            res["checks"] += _notebook_paths(th, quick, axes, colour(i), entry)
+        fam[f"theta0 = {th:+.4f}"] = entry
+    res["numbers"]["endpoint_family"] = fam
+    ells = [0.0, 0.01] if quick else [-0.01, -0.005, 0.0, 0.005, 0.01, 0.015]
+    res["numbers"]["fixed_start_family"] = _fixed_start_family(sde, ells)
+    for ax, title in zip(
+        axes,
+        (
+            "paper mode: notebook paths, samples, PF-ODE",
+            "converged: exact (solid) vs notebook L (dotted)",
+        ),
+        strict=True,
+    ):
+        ax.set(xlim=(-7, 7), ylim=(-7, 11), aspect="equal", xlabel="x", ylabel="y", title=title)
+        ax.legend(loc="lower left", fontsize=6)
+    res["figures"] += save(fig, out, "fig2_reverse_diffusion")
+    res["figures"] += _family_figure(out, res["numbers"]["fixed_start_family"])
+    res["notes"].append(
+        "The notebook Lagrangian drops the cross term ẋ·s of the exact reverse-SDE Lagrangian "
+        "|ẋ + 2ts|²/(4t); both are rotation invariant, so both conserve an angular momentum, but their "
+        "most likely paths differ (solid vs dotted). The published paths (60 000 GD steps on 50 points) "
+        "are not minimisers: their ℓ drifts along the path (see ell_drift) while the converged paths "
+        "conserve it."
+    )
+    if "paper" in modes:
+        res["notes"].append(
+            "Paper-mode replay: the notebook's gradient descent re-run in float64 (its grid is a "
+            "float64 NumPy array) agrees with all 32 printed actions to within 1.4e-3 relative "
+            "(tolerance 2e-3); the disagreement grows steadily with the step count and its cause "
+            "(torch vs JAX Bessel functions, summation order) is not identified. A float32 replay "
+            "is off by up to 5 %."
+        )
+    return res
+
+
+def _samples_and_pf_ode(sde: Any, axes: Any, quick: bool) -> dict[str, Any]:
+    """Reverse-SDE samples and the PF-ODE trajectory from the same start (both panels): the
+    PF-ODE's end and the samples' final radius."""
     ens = simulate(
         sde,
         START,
@@ -145,105 +188,78 @@ def fig2(out: Path, modes: set[str], quick: bool) -> dict[str, Any]:
         max_steps=100_000,
     )
     pf = np.asarray(sol.ys)
-    res["numbers"]["pf_ode_end"] = pf[-1].tolist()
-    res["numbers"]["reverse_sde_final_radius_mean_sd"] = [
-        float(np.linalg.norm(ens.final, axis=1).mean()),
-        float(np.linalg.norm(ens.final, axis=1).std()),
-    ]
     for ax in axes:
         ax.plot(pf[:, 0], pf[:, 1], "k--", lw=1.2, label="PF-ODE")
-    fam: dict[str, Any] = {}
-    u = -np.logspace(1.5, -0.4, 401 if quick else 1601)
-    for i, th in enumerate(THETAS):
-        key = f"theta0 = {th:+.4f}"
-        end = np.array([R * np.cos(th), R * np.sin(th)])
-        ex = most_likely_path(sde, START, end, t=u, refine=not quick, rtol=1e-4 if quick else 1e-5)
-        ell_exact = -ex.charges.angular_momentum.values[:, 0, 1]
-        entry: dict[str, Any] = {
-            "exact": {
-                "action": ex.action,
-                "converged": ex.converged,
-                "n": ex.n,
-                "ell": float(np.median(ell_exact)),
-                "ell_drift": ex.charges.angular_momentum.drift,
-                "el_residual": ex.el_residual,
-            },
-        }
-        axes[1].plot(
-            ex.x[:, 0],
-            ex.x[:, 1],
-            color=colour(i),
-            lw=2,
-            label=f"exact, ℓ = {np.median(ell_exact):.3f}",
-        )
-        if "paper" in modes:
-            run = nb.fig2_paths(th)
-            res["checks"] += printed_checks(
-                f"Fig. 2 notebook action (θ0 = {_angle_label(th)})",
-                nb.FIG2_PRINTED[th],
-                nb.printed(run["history"]),
-                2e-3,
-                "paper (float64 GD replay)",
-            )
-            x_nb = _polar_to_xy(run["z"])
-            ell_gd = _ell_polar(run["z"], run["t"])
-            conv = _notebook_converged(run["z"], 50)
-            entry["notebook_gd"] = {
-                "action": float(run["history"][-1]),
-                "ell_median": float(np.median(ell_gd)),
-                "ell_drift": _drift(ell_gd),
-            }
-            entry["notebook_converged_50"] = {
-                k: v for k, v in conv.items() if k not in ("t", "x", "z")
-            }
-            best = conv
-            if not quick:
-                best = _notebook_converged(conv["z"], 400)
-                entry["notebook_converged_400"] = {
-                    k: v for k, v in best.items() if k not in ("t", "x", "z")
-                }
-            axes[0].plot(
-                x_nb[:, 0],
-                x_nb[:, 1],
-                "o-",
-                ms=2,
-                lw=1,
-                color=colour(i),
-                label=f"notebook GD θ0 = {th / np.pi:+.2f}π",
-            )
-            axes[1].plot(best["x"][:, 0], best["x"][:, 1], ":", color=colour(i), lw=1.5)
-        fam[key] = entry
-    res["numbers"]["endpoint_family"] = fam
-    ells = [0.0, 0.01] if quick else [-0.01, -0.005, 0.0, 0.005, 0.01, 0.015]
-    res["numbers"]["fixed_start_family"] = _fixed_start_family(sde, ells)
-    for ax, title in zip(
-        axes,
-        (
-            "paper mode: notebook paths, samples, PF-ODE",
-            "converged: exact (solid) vs notebook L (dotted)",
-        ),
-        strict=True,
-    ):
-        ax.set(xlim=(-7, 7), ylim=(-7, 11), aspect="equal", xlabel="x", ylabel="y", title=title)
-        ax.legend(loc="lower left", fontsize=6)
-    res["figures"] += save(fig, out, "fig2_reverse_diffusion")
-    res["figures"] += _family_figure(out, res["numbers"]["fixed_start_family"])
-    res["notes"].append(
-        "The notebook Lagrangian drops the cross term ẋ·s of the exact reverse-SDE Lagrangian "
-        "|ẋ + 2ts|²/(4t); both are rotation invariant, so both conserve an angular momentum, but their "
-        "most likely paths differ (solid vs dotted). The published paths (60 000 GD steps on 50 points) "
-        "are not minimisers: their ℓ drifts along the path (see ell_drift) while the converged paths "
-        "conserve it."
+    radius = np.linalg.norm(ens.final, axis=1)
+    return {
+        "pf_ode_end": pf[-1].tolist(),
+        "reverse_sde_final_radius_mean_sd": [float(radius.mean()), float(radius.std())],
+    }
+
+
+def _exact_path(sde: Any, th: float, u: np.ndarray, quick: bool, ax: Any, c: str) -> dict[str, Any]:
+    """The converged most likely path from the start to the ring point at angle ``th`` on the
+    grid ``u`` (drawn on ``ax``), with its angular momentum."""
+    end = np.array([R * np.cos(th), R * np.sin(th)])
+    ex = most_likely_path(
+        sde,
+        START,
+        end,
+        t=u,
+        resolution=ResolutionControl(refine=not quick, rtol=1e-4 if quick else 1e-5),
     )
-    if "paper" in modes:
-        res["notes"].append(
-            "Paper-mode replay: the notebook's gradient descent re-run in float64 (its grid is a "
-            "float64 NumPy array) agrees with all 32 printed actions to within 1.4e-3 relative "
-            "(tolerance 2e-3); the disagreement grows steadily with the step count and its cause "
-            "(torch vs JAX Bessel functions, summation order) is not identified. A float32 replay "
-            "is off by up to 5 %."
-        )
-    return res
+    ell_exact = -ex.charges.angular_momentum.values[:, 0, 1]
+    ax.plot(ex.x[:, 0], ex.x[:, 1], color=c, lw=2, label=f"exact, ℓ = {np.median(ell_exact):.3f}")
+    return {
+        "action": ex.action,
+        "converged": ex.converged,
+        "n": ex.n,
+        "ell": float(np.median(ell_exact)),
+        "ell_drift": ex.charges.angular_momentum.drift,
+        "el_residual": ex.el_residual,
+    }
+
+
+def _notebook_paths(
+    th: float, quick: bool, axes: Any, c: str, entry: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The notebook's gradient-descent path to angle ``th`` (replayed, drawn in the paper panel)
+    and the same Lagrangian converged (dotted, converged panel); their numbers go to ``entry``.
+    Returns the checks against the notebook's printed actions."""
+    run = nb.fig2_paths(th)
+    checks = printed_checks(
+        f"Fig. 2 notebook action (θ0 = {_angle_label(th)})",
+        nb.FIG2_PRINTED[th],
+        nb.printed(run["history"]),
+        2e-3,
+        "paper (float64 GD replay)",
+    )
+    x_nb = _polar_to_xy(run["z"])
+    ell_gd = _ell_polar(run["z"], run["t"])
+    conv = _notebook_converged(run["z"], 50)
+    entry["notebook_gd"] = {
+        "action": float(run["history"][-1]),
+        "ell_median": float(np.median(ell_gd)),
+        "ell_drift": _drift(ell_gd),
+    }
+    entry["notebook_converged_50"] = {k: v for k, v in conv.items() if k not in ("t", "x", "z")}
+    best = conv
+    if not quick:
+        best = _notebook_converged(conv["z"], 400)
+        entry["notebook_converged_400"] = {
+            k: v for k, v in best.items() if k not in ("t", "x", "z")
+        }
+    axes[0].plot(
+        x_nb[:, 0],
+        x_nb[:, 1],
+        "o-",
+        ms=2,
+        lw=1,
+        color=c,
+        label=f"notebook GD θ0 = {th / np.pi:+.2f}π",
+    )
+    axes[1].plot(best["x"][:, 0], best["x"][:, 1], ":", color=c, lw=1.5)
+    return checks
 
 
 def _fixed_start_family(sde: Any, ells: list[float]) -> dict[str, Any]:

@@ -1,15 +1,15 @@
 """Case study: trained noisy RNNs, their approximate symmetries, and symmetries learned back from
 conserved quantities (the seed paper's headline use and its closing suggestion).
 
-1. Two 100-unit rate networks are trained here (:mod:`noetherlab.trained_rnn`): one stores an angle
+1. Two 100-unit rate networks are trained here (:mod:`noetherlab.models.trained_rnn`): one stores an angle
    (a ring attractor), one the nearest of three angles (three point attractors). Weights are saved.
-2. Fixed points (:func:`~noetherlab.fixed_points.find_fixed_points`, seeded from held states), the
+2. Fixed points (:func:`~noetherlab.metastability.fixed_points.find_fixed_points`, seeded from held states), the
    states' top two principal components, and the near-rotation symmetry in that plane with its
-   defect (:mod:`noetherlab.symmetry_defects`).
+   defect (:mod:`noetherlab.noether.approximate`).
 3. Most likely transitions between neighbouring stable states at fixed ``T``: energy and the
    charge of the approximate rotation along them, against a conditioned ensemble of simulated
    transitions (whose mean noise force ``⟨ẋ − f⟩ = 2D p`` estimates the momentum, hence the charge).
-4. Symmetries learned from the charges of path families (:mod:`noetherlab.symmetry_learning`):
+4. Symmetries learned from the charges of path families (:mod:`noetherlab.noether.learning`):
    rotation for Fig. 1b, translation for the drift–diffusion model, rotation for the ring diffusion
    of Fig. 2 — and what the trained ring network gives.
 
@@ -23,18 +23,25 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab._interp import resample
-from noetherlab.charges import noether_charge
-from noetherlab.fixed_points import find_fixed_points
-from noetherlab.models import drift_diffusion, gaussian_ring_reverse, ornstein_uhlenbeck
-from noetherlab.paths import PathResult, most_likely_path
-from noetherlab.plotting import OKABE_ITO, colour, figure, save
+from noetherlab._core.figures import OKABE_ITO, colour, figure, save
+from noetherlab._core.interp import resample
+from noetherlab.ensembles.simulation import simulate
+from noetherlab.metastability.fixed_points import find_fixed_points
+from noetherlab.models.catalogue import drift_diffusion, gaussian_ring_reverse, ornstein_uhlenbeck
+from noetherlab.models.trained_rnn import (
+    DT,
+    HOLD_FROM,
+    PULSE_STEPS,
+    TRIAL_STEPS,
+    TrainedRNN,
+    train_rnn,
+)
+from noetherlab.noether.approximate import approximate_symmetries, symmetry_defect
+from noetherlab.noether.charges import noether_charge
+from noetherlab.noether.learning import LearnedSymmetries, learn_symmetries
+from noetherlab.noether.symmetries import Generator
+from noetherlab.paths import PathResult, ResolutionControl, most_likely_path
 from noetherlab.reproduce.fig1 import check
-from noetherlab.sampling import simulate
-from noetherlab.symmetries import Generator
-from noetherlab.symmetry_defects import approximate_symmetries, symmetry_defect
-from noetherlab.symmetry_learning import LearnedSymmetries, learn_symmetries
-from noetherlab.trained_rnn import DT, HOLD_FROM, PULSE_STEPS, TRIAL_STEPS, TrainedRNN, train_rnn
 
 #: noise of the analysed networks (D = noise·I) and transit time of the transitions
 NOISE = 0.1
@@ -108,7 +115,7 @@ def _analyse(net: TrainedRNN, quick: bool) -> dict[str, Any]:
                 x1,
                 T=T_TRANSIT,
                 n=100 if quick else 200,
-                rtol=1e-3 if quick else 1e-4,
+                resolution=ResolutionControl(rtol=1e-3 if quick else 1e-4),
                 init=init,
             )
             for init in (None, _along_ring(held, c, U, x0, x1))[: 2 if net.task == "ring" else 1]
@@ -208,7 +215,7 @@ def _learning(quick: bool, ring: dict[str, Any]) -> dict[str, Any]:
     n, rtol = (60, 1e-3) if quick else (200, 1e-4)
     # the learned generators depend on the solved paths, not on their resolution study: the quick
     # run skips the study's coarse-grid solves (the paths themselves are the same)
-    kw: dict[str, Any] = {"rtol": rtol, "check_resolution": not quick}
+    kw: dict[str, Any] = {"resolution": ResolutionControl(rtol=rtol, check=not quick)}
     ou = ornstein_uhlenbeck(K=1.0, D=1.0, dim=2)
     ends2 = [(2.0, 2.0), (-1.0, 2.5), (1.5, -1.0), (0.5, 0.5)]
     out = {"fig1b_ou": learn_symmetries(ou, _family(ou, (-2.0, 2.0), ends2, T=1.0, n=n, **kw))}

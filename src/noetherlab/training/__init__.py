@@ -14,16 +14,23 @@ from noetherlab.training.architectures import (
     softmax_layer,
 )
 from noetherlab.training.dynamics import Flow
-from noetherlab.training.known import KnownLaw, known_laws
+from noetherlab.training.known import KnownLaw, KnownLaws, known_laws
 from noetherlab.training.lie import LawCount, count_laws
+from noetherlab.training.losses import CROSS_ENTROPY, EXPONENTIAL, LOGISTIC, MSE, Loss
 from noetherlab.training.modules import from_module
 from noetherlab.training.polylaws import PolynomialLaws, find_polynomial_laws
 
 __all__ = [
+    "CROSS_ENTROPY",
+    "EXPONENTIAL",
+    "LOGISTIC",
+    "MSE",
     "Architecture",
     "Flow",
     "KnownLaw",
+    "KnownLaws",
     "LawCount",
+    "Loss",
     "PolynomialLaws",
     "attention",
     "conv1d_net",

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab.io import atomic_write, save_json
-from noetherlab.plotting import colour, figure, save
+from noetherlab._core.figures import colour, figure, save
+from noetherlab._core.io import atomic_write, save_json
 
 FLOOR = 1e-17  # drift plotted on a log axis: exact zeros are drawn at this floor
 

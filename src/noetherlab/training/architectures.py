@@ -29,8 +29,20 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from noetherlab._validation import positive_int
-from noetherlab.errors import InvalidArgumentError, ShapeError
+from noetherlab._core.errors import InvalidArgumentError, ShapeError
+from noetherlab._core.validation import positive_int
+from noetherlab.training.known import (
+    ATTENTION,
+    CONVOLUTION,
+    LIGHTNING_ATTENTION,
+    LINEAR,
+    PRODUCT,
+    RELU,
+    SOFTMAX,
+    UNKNOWN,
+    KnownLaws,
+)
+from noetherlab.training.known import homogeneous as homogeneous_laws
 
 __all__ = [
     "ARCHITECTURES",
@@ -63,9 +75,10 @@ class Architecture:
         input_shape: shape of one input ``x``.
         output_dim: number of outputs.
         param_names: one readable name per flat parameter (``"W1[0,1]"``).
-        kind: the family (``"linear"``, ``"relu"``, ...): the key of the known-laws library
-            (:mod:`noetherlab.training.known`), the only place that looks at it.
-        layers: family-specific structure (e.g. the sizes), for the known-laws library.
+        known: the laws the family knows it has (:class:`~noetherlab.training.known.KnownLaws`:
+            those of the gradient flow, and the symmetries behind the metric- and momentum-flow
+            laws); ``known.UNKNOWN`` for a custom model.
+        layers: family-specific structure (e.g. the sizes) the known laws are written in.
         features: ``x ↦ Ψ(x)`` (flat) when the model is *tensorizable*, ``g(θ, x) = Φ(θ)Ψ(x)``
             (linear, polynomial without bias, lightning attention, the polynomial unit), else
             ``None``.
@@ -87,7 +100,7 @@ class Architecture:
     input_shape: tuple[int, ...]
     output_dim: int
     param_names: tuple[str, ...]
-    kind: str = "custom"
+    known: KnownLaws = field(default=UNKNOWN, compare=False, repr=False)
     layers: dict[str, Any] = field(default_factory=dict)
     features: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
     feature_map: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
@@ -208,8 +221,8 @@ def linear_net(sizes: Sequence[int]) -> Architecture:
         (s[0],),
         s[-1],
         _names(p),
-        "linear",
-        {"sizes": s},
+        known=LINEAR,
+        layers={"sizes": s},
         features=lambda x: x,
         input_degree=1,
         input_weights=_weights_of(p, "W1"),
@@ -227,8 +240,8 @@ def relu_net(sizes: Sequence[int], bias: bool = False) -> Architecture:
         (s[0],),
         s[-1],
         _names(p),
-        "relu",
-        {"sizes": s, "bias": bias},
+        known=RELU,
+        layers={"sizes": s, "bias": bias},
         input_weights=_weights_of(p, "W1"),
     )
 
@@ -259,8 +272,8 @@ def polynomial_net(
         (s[0],),
         s[-1],
         _names(p),
-        "polynomial",
-        {"sizes": s, "bias": bias, "homogeneous_degree": homogeneous, "degree": len(coeffs) - 1},
+        known=homogeneous_laws(homogeneous),
+        layers={"sizes": s, "bias": bias, "degree": len(coeffs) - 1},
         # the features (1, x, …, x^{⊗n}) need no bias inside: with biases Φ is not built-in
         features=None if bias else _monomial_features(x_degree),
         input_degree=x_degree,
@@ -306,8 +319,7 @@ def polynomial_unit(
         (d,),
         1,
         tuple(f"p{i + 1}" for i in range(d)),
-        "polynomial-unit",
-        {"degree": coeffs.size - 1, "coefficients": coeffs.tolist()},
+        layers={"degree": coeffs.size - 1, "coefficients": coeffs.tolist()},
         features=_monomial_features(coeffs.size - 1),
         feature_map=phi,
         input_degree=coeffs.size - 1,
@@ -355,8 +367,8 @@ def conv1d_net(
         (ch[0], length),
         outputs,
         _names(p),
-        "conv",
-        {"channels": ch, "bias": bias, "kernel": kernel},
+        known=CONVOLUTION,
+        layers={"channels": ch, "bias": bias, "kernel": kernel},
     )
 
 
@@ -383,8 +395,7 @@ def attention(tokens: int, d: int, d_k: int, d_v: int, d_out: int = 1) -> Archit
         (tokens, d),
         d_out,
         _names(p),
-        "attention",
-        {},
+        known=ATTENTION,
         input_weights=_weights_of(p, "Q", "K", "V"),
         point_scale=float((d * np.sqrt(d_k)) ** -0.5),
     )
@@ -414,8 +425,7 @@ def lightning_attention(tokens: int, d: int, d_k: int, d_out: int) -> Architectu
         (tokens, d),
         d_out,
         _names(p),
-        "lightning",
-        {},
+        known=LIGHTNING_ATTENTION,
         features=_lightning_features,
         feature_map=phi,
         input_degree=3,
@@ -435,8 +445,7 @@ def softmax_layer(n_in: int, n_classes: int) -> Architecture:
         (n_in,),
         n_classes,
         _names(p),
-        "softmax",
-        {},
+        known=SOFTMAX,
         features=lambda x: x,
         input_weights=_weights_of(p, "W"),
     )
@@ -453,8 +462,8 @@ def product_model(n: int = 3) -> Architecture:
         (1,),
         1,
         tuple(f"x{i + 1}" for i in range(n)),
-        "product",
-        {"n": n},
+        known=PRODUCT,
+        layers={"n": n},
     )
 
 
@@ -495,7 +504,7 @@ def custom(
     if flat.size == 0:
         raise ShapeError("params", "has no parameters", "pass a non-empty pytree of arrays")
     names = tuple(f"theta[{i}]" for i in range(flat.size))
-    return Architecture(name, apply, params, shape, out_dim, names, "custom", {})
+    return Architecture(name, apply, params, shape, out_dim, names)
 
 
 #: command-line architecture names -> (builder(sizes, bias, kernel), what --sizes means)

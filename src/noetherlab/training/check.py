@@ -27,14 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
-from noetherlab.io import JsonRecord
+from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab._core.io import JsonRecord
+from noetherlab._core.status import FlowStatus
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.flows import (
     Trajectory,
@@ -45,6 +46,8 @@ from noetherlab.training.flows import (
 )
 from noetherlab.training.known import KnownLaw, known_laws
 from noetherlab.training.lie import FieldFamily, loss_fields
+from noetherlab.training.lifted import averaged_mse_fields, lifted_action, tensorization
+from noetherlab.training.losses import MSE, Loss, as_loss
 from noetherlab.training.subspace import SubspaceLaw, subspace_laws
 
 __all__ = ["MethodDrift", "TrainingCheck", "train_check"]
@@ -62,13 +65,20 @@ class MethodDrift(JsonRecord):
         augmentation_laws: largest final drift ``‖P(t) − P(0)‖₂`` of the augmentation's subspace
             laws (``None`` likewise).
         final_loss: the training loss at the end of the run.
-        diverged: why the run diverged, else ``None``.
+        status: ``FlowStatus.successful``, or how the run diverged (``message``: the numbers).
     """
 
     known_laws: float | None
     augmentation_laws: float | None
     final_loss: float
-    diverged: str | None
+    status: FlowStatus
+    message: str
+    json_properties: ClassVar[tuple[str, ...]] = ("diverged",)
+
+    @property
+    def diverged(self) -> str | None:
+        """Why the run diverged, ``None`` when it did not."""
+        return None if self.status.ok else self.message
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,8 @@ class TrainingCheck(JsonRecord):
         augmentation_laws: the subspace laws of the augmentation (name, count, rank, reason,
             formulas).
         notes: remarks of the subspace-law search.
-        gradient_flow_successful: whether the ODE solve of the gradient flow succeeded.
+        status: how the reference run, the gradient flow, ended (``FlowStatus.successful``: the
+            ODE solve reached ``flow_time``); ``message`` says so in words.
         diverged: the methods whose runs diverged (no conservation verdict for them).
         final_drift: per method, its :class:`MethodDrift`.
         step_size_scaling: ``etas`` and, for ``gd`` and ``sgd``, the drifts at a fixed number of
@@ -104,26 +115,31 @@ class TrainingCheck(JsonRecord):
     known_laws: list[str]
     augmentation_laws: list[dict[str, Any]]
     notes: list[str]
-    gradient_flow_successful: bool
+    status: FlowStatus
+    message: str
     diverged: list[str]
     final_drift: dict[str, MethodDrift]
     step_size_scaling: dict[str, Any]
     weight_decay_fit: dict[str, Any] | None
     files: list[str]
     seconds: float
+    json_properties: ClassVar[tuple[str, ...]] = ("gradient_flow_successful",)
+
+    @property
+    def gradient_flow_successful(self) -> bool:
+        """True exactly when ``status`` is ``FlowStatus.successful``."""
+        return self.status is FlowStatus.successful
 
 
 def _objective(
-    arch: Architecture, loss: str, group: Any, n: int, seed: int
+    arch: Architecture, loss: Loss, group: Any, n: int, seed: int
 ) -> tuple[Any, Array, Array, int, FieldFamily, str]:
     """Training objective, data ``(X, Y)``, orbit block size, the flows' generator family and how
     the group average is taken."""
     if group is None:
         X, Y = make_data(arch, loss, n, seed)
         return loss, X, Y, 1, loss_fields(arch, loss), "no augmentation"
-    if group.lie_algebra is not None and loss == "mse":
-        from noetherlab.training.lifted import averaged_mse_fields, lifted_action, tensorization
-
+    if group.lie_algebra is not None and loss is MSE:
         try:
             fam = averaged_mse_fields(lifted_action(tensorization(arch), group, seed=seed))
         except UnsupportedModelError:
@@ -169,7 +185,7 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float | None:
 
 def train_check(
     arch: Architecture,
-    loss: str = "mse",
+    loss: str | Loss = MSE,
     group: Any = None,
     *,
     n: int = 16,
@@ -194,8 +210,9 @@ def train_check(
         step-size slopes, the weight-decay rate against ``2λ``, the laws checked and notes.
     """
     start = time.perf_counter()
+    loss = as_loss(loss)
     if out is not None:
-        from noetherlab.io import check_output_dir
+        from noetherlab._core.io import check_output_dir
 
         check_output_dir(out, "out")
     if steps < 20:
@@ -209,89 +226,22 @@ def train_check(
     )
     theta0 = scale * jax.random.normal(jax.random.PRNGKey(seed + 1), (arch.dimension,))
     T = lr * steps
-    kw: dict[str, Any] = {
-        "lr": lr,
-        "steps": steps,
-        "block": block,
-        "momentum": momentum,
-        "on_divergence": "stop",
-    }
-    runs: dict[str, Trajectory] = {
-        "gradient flow": gradient_flow(arch, objective, X, Y, theta0, T, n_save=steps + 1)
-    }
-    for method in ("gd", "sgd", "momentum", "nesterov", "adam"):
-        runs[method] = train(arch, objective, X, Y, theta0, method=method, seed=seed, **kw)
-    runs["gd + weight decay"] = train(
-        arch, objective, X, Y, theta0, method="gd", weight_decay=weight_decay, seed=seed, **kw
-    )
+    problem = _Problem(arch, objective, X, Y, theta0, block, seed)
+    runs = _runs(problem, lr, steps, momentum, weight_decay)
     series = {
         name: (_scalar_drift(known, tr), _subspace_drift(sub, tr)) for name, tr in runs.items()
     }
     verdicts = {name: _divergence(tr) for name, tr in runs.items()}
-    final = {
-        name: MethodDrift(
-            # no conservation verdict on a run that blew up: its drifts are not measurements
-            known_laws=None
-            if verdicts[name]
-            else (float(np.max(s[0][:, -1])) if s[0].size else None),
-            augmentation_laws=None
-            if verdicts[name]
-            else (float(np.max(s[1][:, -1])) if s[1].size else None),
-            final_loss=float(runs[name].loss[-1]),
-            diverged=verdicts[name],
-        )
-        for name, s in series.items()
-    }
-    # step-size scaling: drift after 10 steps (per-step order) and at the fixed time T0 = 10 lr;
-    # slopes fitted on the four smallest η (the asymptotic regime)
-    etas = lr * 2.0 ** -np.arange(6)
-    scaling: dict[str, Any] = {"etas": etas.tolist()}
-    for method in ("gd", "sgd"):
-        fixed_steps, fixed_time = [], []
-        for eta in etas:
-            a = train(
-                arch,
-                objective,
-                X,
-                Y,
-                theta0,
-                method=method,
-                lr=eta,
-                steps=10,
-                block=block,
-                seed=seed,
-                on_divergence="stop",
-            )
-            b = train(
-                arch,
-                objective,
-                X,
-                Y,
-                theta0,
-                method=method,
-                lr=eta,
-                steps=round(10 * lr / eta),
-                block=block,
-                seed=seed,
-                on_divergence="stop",
-            )
-            fixed_steps.append([_class_max(known, sub, a)])
-            fixed_time.append([_class_max(known, sub, b)])
-        fs, ft = np.asarray(fixed_steps)[:, 0], np.asarray(fixed_time)[:, 0]
-        scaling[method] = {
-            "drift_fixed_steps": fs.tolist(),
-            "drift_fixed_time": ft.tolist(),
-            "slope_fixed_steps": _slope(etas[2:], fs[2:]),
-            "slope_fixed_time": _slope(etas[2:], ft[2:]),
-        }
+    final = {name: _final_drift(runs[name], verdicts[name], s) for name, s in series.items()}
+    scaling = _step_size_scaling(problem, known, sub, lr)
     wd = (
         None
-        if verdicts["gd + weight decay"]
+        if not verdicts["gd + weight decay"][0].ok
         else _weight_decay_fit(known, runs["gd + weight decay"], lr, weight_decay)
     )
     check = TrainingCheck(
         architecture=arch.name,
-        loss=loss,
+        loss=loss.name,
         group=None if group is None else group.name,
         average=how,
         base_samples=n,
@@ -311,8 +261,9 @@ def train_check(
             for s in sub
         ],
         notes=notes,
-        gradient_flow_successful=runs["gradient flow"].successful,
-        diverged=sorted(name for name, v in verdicts.items() if v),
+        status=runs["gradient flow"].status,
+        message=runs["gradient flow"].message,
+        diverged=sorted(name for name, (status, _) in verdicts.items() if not status.ok),
         final_drift=final,
         step_size_scaling=scaling,
         weight_decay_fit=wd,
@@ -321,7 +272,7 @@ def train_check(
     )
     if out is None:
         return check
-    from noetherlab.io import from_jsonable, run_directory
+    from noetherlab._core.io import from_jsonable, run_directory
     from noetherlab.training._check_report import write_report
 
     with run_directory(out, "out") as directory:  # the report's figures need numbers, not "nan"
@@ -329,27 +280,121 @@ def train_check(
     return dataclasses.replace(check, files=files, seconds=time.perf_counter() - start)
 
 
-def _divergence(tr: Trajectory) -> str | None:
-    """Why a training run diverged (non-finite, or loss/parameters grown by > 1e6), else ``None``."""
+class _Problem(NamedTuple):
+    """What every run of a training check trains: the model, its objective on ``(X, Y)``, the
+    start ``theta0``, the orbit block size of the minibatches and the seed."""
+
+    arch: Architecture
+    objective: Any
+    X: Array
+    Y: Array
+    theta0: Array
+    block: int
+    seed: int
+
+    def train(self, method: str, **options: Any) -> Trajectory:
+        return train(
+            self.arch,
+            self.objective,
+            self.X,
+            self.Y,
+            self.theta0,
+            method=method,
+            block=self.block,
+            seed=self.seed,
+            on_divergence="stop",
+            **options,
+        )
+
+
+def _runs(
+    problem: _Problem, lr: float, steps: int, momentum: float, weight_decay: float
+) -> dict[str, Trajectory]:
+    """The gradient flow to ``T = lr·steps`` and every discrete method for ``steps`` steps."""
+    p = problem
+    runs = {
+        "gradient flow": gradient_flow(
+            p.arch, p.objective, p.X, p.Y, p.theta0, lr * steps, n_save=steps + 1
+        )
+    }
+    for method in ("gd", "sgd", "momentum", "nesterov", "adam"):
+        runs[method] = p.train(method, lr=lr, steps=steps, momentum=momentum)
+    runs["gd + weight decay"] = p.train(
+        "gd", lr=lr, steps=steps, momentum=momentum, weight_decay=weight_decay
+    )
+    return runs
+
+
+def _final_drift(
+    run: Trajectory, verdict: tuple[FlowStatus, str], series: tuple[np.ndarray, np.ndarray]
+) -> MethodDrift:
+    """The final drift of each law class along a run (none for a run that blew up: its drifts
+    are not measurements)."""
+    status, message = verdict
+    known, augmentation = series
+    return MethodDrift(
+        known_laws=float(np.max(known[:, -1])) if status.ok and known.size else None,
+        augmentation_laws=(
+            float(np.max(augmentation[:, -1])) if status.ok and augmentation.size else None
+        ),
+        final_loss=float(run.loss[-1]),
+        status=status,
+        message=message,
+    )
+
+
+def _step_size_scaling(
+    problem: _Problem, known: list[KnownLaw], sub: list[SubspaceLaw], lr: float
+) -> dict[str, Any]:
+    """GD and SGD drifts after 10 steps (the per-step order) and at the fixed time ``10 lr``
+    for six step sizes ``η = lr 2^{-k}``, with the slopes of ``log drift`` against ``log η``
+    fitted on the four smallest (the asymptotic regime; theory: 2 and 1)."""
+    etas = lr * 2.0 ** -np.arange(6)
+    scaling: dict[str, Any] = {"etas": etas.tolist()}
+    for method in ("gd", "sgd"):
+        fs = np.array(
+            [_class_max(known, sub, problem.train(method, lr=eta, steps=10)) for eta in etas]
+        )
+        ft = np.array(
+            [
+                _class_max(known, sub, problem.train(method, lr=eta, steps=round(10 * lr / eta)))
+                for eta in etas
+            ]
+        )
+        scaling[method] = {
+            "drift_fixed_steps": fs.tolist(),
+            "drift_fixed_time": ft.tolist(),
+            "slope_fixed_steps": _slope(etas[2:], fs[2:]),
+            "slope_fixed_time": _slope(etas[2:], ft[2:]),
+        }
+    return scaling
+
+
+def _divergence(tr: Trajectory) -> tuple[FlowStatus, str]:
+    """Whether a training run diverged (its own non-finite status, or loss or parameters grown by
+    more than 1e6), with the numbers."""
     if not tr.successful:
-        return tr.message
+        return tr.status, tr.message
     loss = np.asarray(tr.loss, dtype=float)
     theta = np.asarray(tr.theta, dtype=float)
     if not (np.all(np.isfinite(loss)) and np.all(np.isfinite(theta))):
-        return "non-finite loss or parameters"
+        return FlowStatus.nonfinite, "non-finite loss or parameters"
     l0 = max(abs(float(loss[0])), 1e-300)
     if float(np.max(np.abs(loss))) > 1e6 * max(l0, 1.0):
-        return f"loss grew from {loss[0]:.3g} to {float(np.max(np.abs(loss))):.3g}"
+        return (
+            FlowStatus.diverged,
+            f"loss grew from {loss[0]:.3g} to {float(np.max(np.abs(loss))):.3g}",
+        )
     n0 = max(float(np.linalg.norm(theta[0])), 1e-300)
     n_max = float(np.max(np.linalg.norm(theta, axis=1)))
     if n_max > 1e6 * max(n0, 1.0):
-        return f"parameters grew from norm {n0:.3g} to {n_max:.3g}"
-    return None
+        return FlowStatus.diverged, f"parameters grew from norm {n0:.3g} to {n_max:.3g}"
+    return FlowStatus.successful, tr.message
 
 
 def _class_max(known: list[KnownLaw], sub: list[SubspaceLaw], tr: Trajectory) -> float:
     """Largest final drift over every law checked (both classes); ``nan`` for a diverged run."""
-    if _divergence(tr):
+    if not _divergence(tr)[0].ok:
         return float("nan")
     vals = [np.max(_scalar_drift(known, tr)[:, -1])] if known else []
     if sub:

@@ -39,8 +39,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._validation import choice
-from noetherlab.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.validation import choice
 
 __all__ = ["METRICS", "MOMENTA", "Flow", "flow_family", "parse_flow"]
 

@@ -21,10 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from noetherlab._validation import choice, positive_float, positive_int
-from noetherlab.errors import InvalidArgumentError, NonFiniteError
+from noetherlab._core.errors import InvalidArgumentError, NonFiniteError
+from noetherlab._core.status import FlowStatus
+from noetherlab._core.validation import choice, positive_float, positive_int
 from noetherlab.training.architectures import Architecture
-from noetherlab.training.losses import get_loss
+from noetherlab.training.losses import Loss, get_loss
 
 __all__ = ["Trajectory", "gradient_flow", "law_drift", "law_drift_series", "make_data", "train"]
 
@@ -35,18 +36,23 @@ OPTIMISERS = ("gd", "sgd", "momentum", "nesterov", "adam")
 @dataclass(frozen=True)
 class Trajectory:
     """Parameters ``theta (m, D)`` at ``times (m,)`` (flow time, or step index × step size) and the
-    loss along the way."""
+    loss along the way; ``status`` says whether the run reached its end (``message``: how not)."""
 
     times: np.ndarray
     theta: np.ndarray
     loss: np.ndarray
     method: str
-    successful: bool
+    status: FlowStatus
     message: str
+
+    @property
+    def successful(self) -> bool:
+        """True exactly when ``status`` is ``FlowStatus.successful``."""
+        return self.status is FlowStatus.successful
 
 
 def make_data(
-    arch: Architecture, loss: str, n: int, seed: int = 0, group: np.ndarray | None = None
+    arch: Architecture, loss: str | Loss, n: int, seed: int = 0, group: np.ndarray | None = None
 ) -> tuple[Array, Array]:
     """Random data ``(X, Y)``: inputs ``N(0, I)`` and labels drawn as the loss expects; with ``group``
     every input is replaced by its orbit (the augmented data set, labels repeated)."""
@@ -65,10 +71,10 @@ def make_data(
 Objective = Callable[[Array, Array, Array], Array]
 
 
-def _loss_fn(arch: Architecture, loss: str | Objective) -> Objective:
+def _loss_fn(arch: Architecture, loss: str | Loss | Objective) -> Objective:
     """The mean loss ``(θ, X, Y) -> (1/n) Σ ℓ(g(θ, x_i), y_i)``; a callable is used as it is (e.g. an
     exactly group-averaged loss)."""
-    if callable(loss):
+    if callable(loss) and not isinstance(loss, Loss):
         return loss
     L = get_loss(loss, arch.output_dim)
 
@@ -113,7 +119,7 @@ def _integrate(
 
 def gradient_flow(
     arch: Architecture,
-    loss: str | Objective,
+    loss: str | Loss | Objective,
     X: Any,
     Y: Any,
     theta0: Any,
@@ -149,40 +155,57 @@ def gradient_flow(
     losses = np.asarray(
         jax.vmap(lambda th: total(th, args.X, args.Y))(jnp.asarray(np.nan_to_num(ys)))
     )
-    return Trajectory(
-        np.asarray(ts),
-        ys,
-        losses,
-        "gradient flow",
-        bool(ok) and finite,
-        "successful" if bool(ok) and finite else "the ODE solver failed or the flow diverged",
-    )
+    if not finite:
+        status, message = FlowStatus.nonfinite, "the flow diverged (non-finite parameters)"
+    elif not bool(ok):
+        status, message = (
+            FlowStatus.integration_failed,
+            f"the ODE solver ({solver}) stopped before t = {float(ts[-1]):g}",
+        )
+    else:
+        status, message = FlowStatus.successful, f"integrated to t = {float(ts[-1]):g}"
+    return Trajectory(np.asarray(ts), ys, losses, "gradient flow", status, message)
 
 
 def _optimiser(
-    method: str, lr: float, momentum: float, weight_decay: float
-) -> optax.GradientTransformation:
-    if method in ("gd", "sgd"):
-        base = optax.sgd(lr)
-    elif method == "momentum":
-        base = optax.sgd(lr, momentum=momentum)
-    elif method == "nesterov":
-        base = optax.sgd(lr, momentum=momentum, nesterov=True)
+    method: str | optax.GradientTransformation,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    batch_size: int | None,
+) -> tuple[optax.GradientTransformation, str, bool]:
+    """The transformation to train with, its label and whether it takes minibatches."""
+    if isinstance(method, optax.GradientTransformation):
+        base, label, minibatches = method, "optax transformation", batch_size is not None
+    elif method in OPTIMISERS:
+        base = {
+            "gd": lambda: optax.sgd(lr),
+            "sgd": lambda: optax.sgd(lr),
+            "momentum": lambda: optax.sgd(lr, momentum=momentum),
+            "nesterov": lambda: optax.sgd(lr, momentum=momentum, nesterov=True),
+            "adam": lambda: optax.adam(lr),
+        }[method]()
+        label, minibatches = method, method == "sgd"
     else:
-        base = optax.adam(lr)
+        raise InvalidArgumentError(
+            "method",
+            f"must be an optax GradientTransformation or one of {OPTIMISERS}, got {method!r}",
+            "pass e.g. optax.adam(1e-2), or a supported name",
+        )
     if weight_decay:
-        return optax.chain(optax.add_decayed_weights(weight_decay), base)
-    return base
+        base = optax.chain(optax.add_decayed_weights(weight_decay), base)
+        label += f" + weight decay {weight_decay:g}"
+    return base, label, minibatches
 
 
 def train(
     arch: Architecture,
-    loss: str | Objective,
+    loss: str | Loss | Objective,
     X: Any,
     Y: Any,
     theta0: Any,
     *,
-    method: str = "gd",
+    method: str | optax.GradientTransformation = "gd",
     lr: float = 1e-2,
     steps: int = 1000,
     batch_size: int | None = None,
@@ -193,21 +216,23 @@ def train(
     block: int = 1,
     on_divergence: str = "raise",
 ) -> Trajectory:
-    """Discrete training with optax (``method`` in ``gd, sgd, momentum, nesterov, adam``); ``times``
-    are ``step × lr`` so that runs compare with the gradient flow. ``sgd`` uses minibatches of
-    ``batch_size`` (default ``n/4``), sampled without replacement each epoch, in whole blocks of
-    ``block`` consecutive rows (e.g. the orbit of one sample under an augmentation group, so that
-    every minibatch is itself an augmented data set).
+    """Discrete training with optax; ``times`` are ``step × lr`` so that runs compare with the
+    gradient flow.
+
+    ``method`` is an optax ``GradientTransformation`` (full batch, or minibatches of ``batch_size``
+    when it is given; ``weight_decay`` is chained before it when non-zero) or, as a convenience,
+    the name of one built from ``lr``, ``momentum`` and ``weight_decay``: ``gd``, ``sgd``,
+    ``momentum``, ``nesterov``, ``adam``. ``sgd`` uses minibatches of ``batch_size`` (default
+    ``n/4``). Minibatches are sampled without replacement each epoch, in whole blocks of ``block``
+    consecutive rows (e.g. the orbit of one sample under an augmentation group, so that every
+    minibatch is itself an augmented data set).
 
     ``on_divergence``: ``"raise"`` (default) raises :class:`NonFiniteError` when the parameters
-    become non-finite; ``"stop"`` returns the trajectory up to the last finite step with
-    ``successful=False`` and the reason (used by ``train_check``, which marks such runs)."""
+    become non-finite; ``"stop"`` returns the trajectory up to the last finite step with the status
+    ``FlowStatus.nonfinite`` and the reason (used by ``train_check``, which marks such runs)."""
     choice(on_divergence, "on_divergence", ("raise", "stop"))
-    if method not in OPTIMISERS:
-        raise InvalidArgumentError(
-            "method", f"must be one of {OPTIMISERS}, got {method!r}", "pick a supported optimiser"
-        )
     lr = positive_float(lr, "lr", "learning rate")
+    opt, label, minibatches = _optimiser(method, lr, momentum, weight_decay, batch_size)
     steps = positive_int(steps, "steps")
     total = _loss_fn(arch, loss)
     X, Y = jnp.asarray(X), jnp.asarray(Y)
@@ -217,15 +242,13 @@ def train(
         raise InvalidArgumentError(
             "block", f"{block} does not divide the {n} samples", "pass the orbit size"
         )
-    bs = n if method != "sgd" else (batch_size or max(block, n // 4))
+    bs = n if not minibatches else (batch_size or max(block, n // 4))
     if bs % block:
         raise InvalidArgumentError(
             "batch_size", f"{bs} is not a multiple of block = {block}", "use whole orbits"
         )
-    opt = _optimiser(method, lr, momentum, weight_decay)
     theta = jnp.asarray(theta0, dtype=jnp.float64)
     state = opt.init(theta)
-    grad = jax.jit(jax.grad(total))
 
     @jax.jit
     def step(theta: Array, state: Any, idx: Array) -> tuple[Array, Any]:
@@ -235,7 +258,7 @@ def train(
 
     rng = np.random.default_rng(seed)
     thetas, times = [np.asarray(theta)], [0.0]
-    ok, message = True, "successful"
+    status, message = FlowStatus.successful, f"{steps} steps"
     nb, bb = n // block, bs // block
     perm = rng.permutation(nb)
     pos = 0
@@ -254,15 +277,13 @@ def train(
                 message = f"training diverged (non-finite parameters) at step {k} with lr = {lr}"
                 if on_divergence == "raise":
                     raise NonFiniteError(message + ". Fix: lower lr.")
-                ok = False
+                status = FlowStatus.nonfinite
                 break
             thetas.append(th)
             times.append(k * lr)
-    _ = grad
     th_arr = np.stack(thetas)
     losses = np.asarray(jax.vmap(lambda th: total(th, X, Y))(jnp.asarray(th_arr)))
-    label = method + (f" + weight decay {weight_decay:g}" if weight_decay else "")
-    return Trajectory(np.asarray(times), th_arr, losses, label, ok, message)
+    return Trajectory(np.asarray(times), th_arr, losses, label, status, message)
 
 
 def law_drift_series(

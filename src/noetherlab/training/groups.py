@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError
 from noetherlab.training.architectures import Architecture
 
 __all__ = [

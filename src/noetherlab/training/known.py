@@ -33,19 +33,33 @@ Beyond the Euclidean gradient flow (:mod:`noetherlab.training.dynamics`), the sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.training.architectures import Architecture
 from noetherlab.training.dynamics import Flow
+from noetherlab.training.losses import Loss, as_loss
+
+if TYPE_CHECKING:  # the architecture and the result (their modules import this one)
+    from noetherlab.training.architectures import Architecture
+    from noetherlab.training.lie import LawCount
 
 __all__ = [
+    "ATTENTION",
+    "CONVOLUTION",
+    "LIGHTNING_ATTENTION",
+    "LINEAR",
+    "PRODUCT",
+    "RELU",
+    "SOFTMAX",
+    "UNKNOWN",
     "KnownLaw",
+    "KnownLaws",
     "explain",
+    "homogeneous",
     "known_ceiling",
     "known_laws",
     "law_gradients",
@@ -124,190 +138,265 @@ def _sym_entries(
     return laws
 
 
+def _gl_laws(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
+    """Linear nets: ``W_i W_i^T - W_{i+1}^T W_{i+1}`` at every hidden layer (``GL(h_i)``)."""
+    s = arch.layers["sizes"]
+    laws: list[KnownLaw] = []
+    for i in range(1, len(s) - 1):
+        laws += _sym_entries(
+            f"W{i}W{i}^T - W{i + 1}^T W{i + 1}",
+            lambda p, i=i: p[f"W{i}"] @ p[f"W{i}"].T - p[f"W{i + 1}"].T @ p[f"W{i + 1}"],
+            s[i],
+            arch,
+            f"GL({s[i]}) acting on hidden layer {i}",
+        )
+    return laws
+
+
+def _neuron_balances(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
+    """Positively homogeneous nets of degree ``k``: ``|in_j|² - k |out_j|²`` per hidden neuron."""
+    s, bias, deg = arch.layers["sizes"], arch.layers["bias"], arch.known.neuron_degree
+    assert deg is not None  # the families with neuron balances state their degree
+    laws: list[KnownLaw] = []
+    for i in range(1, len(s) - 1):
+
+        def balances(th: Array, i: int = i) -> Array:
+            """``|in_j|² - deg |out_j|²`` for every neuron ``j`` of hidden layer ``i``."""
+            p = arch.unravel(th)
+            inc = jnp.sum(p[f"W{i}"] ** 2, axis=1) + (p[f"b{i}"] ** 2 if bias else 0.0)
+            return inc - deg * jnp.sum(p[f"W{i + 1}"] ** 2, axis=0)
+
+        for j in range(s[i]):
+            laws.append(
+                KnownLaw(
+                    f"|in(L{i},n{j})|² - {deg}|out(L{i},n{j})|²",
+                    lambda th, j=j, b=balances: b(th)[j],
+                    f"rescaling of neuron {j} of layer {i}",
+                    balances,
+                    (j,),
+                )
+            )
+    return laws
+
+
+def _channel_balances(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
+    """ReLU convolutions: ``|K_i[c]|² + c_i[c]² - |out of channel c|²`` per channel."""
+    ch, bias = arch.layers["channels"], arch.layers["bias"]
+    L = len(ch) - 1
+    laws: list[KnownLaw] = []
+    for i in range(1, L + 1):
+        for c in range(ch[i]):
+
+            def claw(th: Array, i: int = i, c: int = c) -> Array:
+                p = arch.unravel(th)
+                inc = jnp.sum(p[f"K{i}"][c] ** 2) + (p[f"c{i}"][c] ** 2 if bias else 0.0)
+                if i < L:
+                    out = jnp.sum(p[f"K{i + 1}"][:, c] ** 2)
+                else:
+                    R = p["R"].reshape(p["R"].shape[0], ch[-1], -1)
+                    out = jnp.sum(R[:, c] ** 2)
+                return inc - out
+
+            laws.append(
+                KnownLaw(
+                    f"|K{i}[{c}]|² - |out of channel {c}|²",
+                    claw,
+                    f"rescaling of channel {c} of layer {i}",
+                )
+            )
+    return laws
+
+
+def _query_key_laws(arch: Architecture) -> list[KnownLaw]:
+    dk = arch.unravel(jnp.zeros(arch.dimension))["Q"].shape[1]
+    return _sym_entries(
+        "Q^TQ - K^TK",
+        lambda p: p["Q"].T @ p["Q"] - p["K"].T @ p["K"],
+        dk,
+        arch,
+        f"GL({dk}) of the query-key product",
+    )
+
+
+def _attention_laws(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
+    """Softmax attention: ``Q^TQ - K^TK`` and ``V^TV - OO^T``."""
+    dv = arch.unravel(jnp.zeros(arch.dimension))["V"].shape[1]
+    return _query_key_laws(arch) + _sym_entries(
+        "V^TV - OO^T",
+        lambda p: p["V"].T @ p["V"] - p["O"] @ p["O"].T,
+        dv,
+        arch,
+        f"GL({dv}) of the value-output product",
+    )
+
+
+def _lightning_laws(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
+    """Lightning attention: ``Q^TQ - K^TK`` and the rescaling ``|Q|² - |V|²``."""
+    rescaling = KnownLaw(
+        "|Q|² - |V|²",
+        lambda th: jnp.sum(arch.unravel(th)["Q"] ** 2) - jnp.sum(arch.unravel(th)["V"] ** 2),
+        "rescaling (Q, V) -> (λQ, V/λ)",
+    )
+    return [*_query_key_laws(arch), rescaling]
+
+
+def _logit_shifts(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
+    """Softmax logits trained with a loss of the logits (cross-entropy): the column sums of ``W``."""
+    if loss is None or not as_loss(loss).logits:
+        return []
+    return [
+        KnownLaw(
+            f"sum_i W[i,{j}]",
+            lambda th, j=j: jnp.sum(arch.unravel(th)["W"][:, j]),
+            "logit shift W -> W + 1 v^T (softmax invariance)",
+        )
+        for j in range(arch.input_shape[0])
+    ]
+
+
+def _product_rescalings(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
+    """The product ``θ_1⋯θ_n``: ``θ_i² - θ_1²``."""
+    return [
+        KnownLaw(
+            f"x{i + 1}² - x1²",
+            lambda th, i=i: th[i] ** 2 - th[0] ** 2,
+            f"rescaling (x1, x{i + 1}) -> (λ x1, x{i + 1}/λ)",
+        )
+        for i in range(1, arch.layers["n"])
+    ]
+
+
+@dataclass(frozen=True)
+class KnownLaws:
+    """The laws an architecture knows it has, stated by the architecture itself (its builder sets
+    :attr:`Architecture.known <noetherlab.training.architectures.Architecture>`).
+
+    Attributes:
+        gradient: ``(arch, loss) -> laws`` of the Euclidean gradient flow (architecture-level laws
+            hold for every loss; ``None``: none known).
+        neuron_degree: hidden neurons rescale with this degree ``k`` (incoming weights by ``λ``,
+            outgoing by ``λ^{-k}``): the source of the metric-flow laws.
+        hidden_rotations: the hidden layers rotate (linear nets): the source of the momentum-flow
+            laws.
+    """
+
+    gradient: Callable[[Architecture, str | Loss | None], list[KnownLaw]] | None = None
+    neuron_degree: int | None = None
+    hidden_rotations: bool = False
+
+    def laws(
+        self, arch: Architecture, loss: str | Loss | None, flow: Flow | None
+    ) -> list[KnownLaw]:
+        """The known laws of ``arch`` for ``loss`` under ``flow`` (default the gradient flow)."""
+        if flow is None or flow.euclidean_gradient:
+            return [] if self.gradient is None else self.gradient(arch, loss)
+        if not flow.second_order and self.neuron_degree is not None:
+            return _metric_laws(arch, flow, self.neuron_degree)
+        if flow.second_order and flow.metric == "euclidean" and self.hidden_rotations:
+            return _momentum_laws(arch, flow)
+        return []
+
+
+#: no known laws (custom models)
+UNKNOWN = KnownLaws()
+LINEAR = KnownLaws(_gl_laws, neuron_degree=1, hidden_rotations=True)
+RELU = KnownLaws(_neuron_balances, neuron_degree=1)
+CONVOLUTION = KnownLaws(_channel_balances)
+ATTENTION = KnownLaws(_attention_laws)
+LIGHTNING_ATTENTION = KnownLaws(_lightning_laws)
+SOFTMAX = KnownLaws(_logit_shifts)
+PRODUCT = KnownLaws(_product_rescalings)
+
+
+def homogeneous(degree: int | None) -> KnownLaws:
+    """An MLP whose activation is ``z^k`` (``degree = k``; ``None``: not homogeneous, no laws)."""
+    return UNKNOWN if degree is None else KnownLaws(_neuron_balances, neuron_degree=degree)
+
+
 def known_laws(
-    arch: Architecture, loss: str | None = None, flow: Flow | None = None
+    arch: Architecture, loss: str | Loss | None = None, flow: Flow | None = None
 ) -> list[KnownLaw]:
     """The known laws of ``arch`` (for ``loss``; architecture-level laws hold for every loss) under
-    ``flow`` (default the Euclidean gradient flow). Each law is a function of the flow's state:
-    ``θ``, or ``(t, θ, θ̇)`` for a momentum flow."""
-    if flow is not None and not flow.euclidean_gradient:
-        return _flow_laws(arch, flow)
-    k, lay = arch.kind, arch.layers
+    ``flow`` (default the Euclidean gradient flow), as the architecture states them. Each law is a
+    function of the flow's state: ``θ``, or ``(t, θ, θ̇)`` for a momentum flow."""
+    return arch.known.laws(arch, loss, flow)
+
+
+def _metric_laws(arch: Architecture, flow: Flow, degree: int) -> list[KnownLaw]:
+    """Metric flows: ``φ(in_j) - k φ(out_j)`` per hidden neuron (module docstring)."""
+    entropy = jnp.asarray(flow.metric_mask(arch.param_names))
+    s, bias = arch.layers["sizes"], bool(arch.layers.get("bias", False))
     laws: list[KnownLaw] = []
-    if k == "linear":
-        s = lay["sizes"]
-        for i in range(1, len(s) - 1):
-            laws += _sym_entries(
-                f"W{i}W{i}^T - W{i + 1}^T W{i + 1}",
-                lambda p, i=i: p[f"W{i}"] @ p[f"W{i}"].T - p[f"W{i + 1}"].T @ p[f"W{i + 1}"],
-                s[i],
-                arch,
-                f"GL({s[i]}) acting on hidden layer {i}",
-            )
-    elif k in ("relu", "polynomial"):
-        deg = 1 if k == "relu" else lay.get("homogeneous_degree")
-        if deg is not None:
-            s = lay["sizes"]
-            for i in range(1, len(s) - 1):
+    for i in range(1, len(s) - 1):
+        for j in range(s[i]):
 
-                def balances(th: Array, i: int = i, deg: int = deg) -> Array:
-                    """``|in_j|² - deg |out_j|²`` for every neuron ``j`` of hidden layer ``i``."""
-                    p = arch.unravel(th)
-                    inc = jnp.sum(p[f"W{i}"] ** 2, axis=1) + (
-                        p[f"b{i}"] ** 2 if lay["bias"] else 0.0
-                    )
-                    return inc - deg * jnp.sum(p[f"W{i + 1}"] ** 2, axis=0)
+            def law(th: Array, i: int = i, j: int = j) -> Array:
+                phi = arch.unravel(jnp.where(entropy > 0, th, 0.5 * th**2))
+                inc = jnp.sum(phi[f"W{i}"][j]) + (phi[f"b{i}"][j] if bias else 0.0)
+                return inc - degree * jnp.sum(phi[f"W{i + 1}"][:, j])
 
-                for j in range(s[i]):
-                    laws.append(
-                        KnownLaw(
-                            f"|in(L{i},n{j})|² - {deg}|out(L{i},n{j})|²",
-                            lambda th, j=j, b=balances: b(th)[j],
-                            f"rescaling of neuron {j} of layer {i}",
-                            balances,
-                            (j,),
-                        )
-                    )
-    elif k == "conv":
-        ch = lay["channels"]
-        L = len(ch) - 1
-        for i in range(1, L + 1):
-            for c in range(ch[i]):
-
-                def claw(th: Array, i: int = i, c: int = c) -> Array:
-                    p = arch.unravel(th)
-                    inc = jnp.sum(p[f"K{i}"][c] ** 2) + (p[f"c{i}"][c] ** 2 if lay["bias"] else 0.0)
-                    if i < L:
-                        out = jnp.sum(p[f"K{i + 1}"][:, c] ** 2)
-                    else:
-                        R = p["R"].reshape(p["R"].shape[0], ch[-1], -1)
-                        out = jnp.sum(R[:, c] ** 2)
-                    return inc - out
-
-                laws.append(
-                    KnownLaw(
-                        f"|K{i}[{c}]|² - |out of channel {c}|²",
-                        claw,
-                        f"rescaling of channel {c} of layer {i}",
-                    )
-                )
-    elif k in ("attention", "lightning"):
-        p0 = arch.unravel(jnp.zeros(arch.dimension))
-        dk = p0["Q"].shape[1]
-        laws += _sym_entries(
-            "Q^TQ - K^TK",
-            lambda p: p["Q"].T @ p["Q"] - p["K"].T @ p["K"],
-            dk,
-            arch,
-            f"GL({dk}) of the query-key product",
-        )
-        if k == "attention":
-            dv = p0["V"].shape[1]
-            laws += _sym_entries(
-                "V^TV - OO^T",
-                lambda p: p["V"].T @ p["V"] - p["O"] @ p["O"].T,
-                dv,
-                arch,
-                f"GL({dv}) of the value-output product",
-            )
-        else:
             laws.append(
                 KnownLaw(
-                    "|Q|² - |V|²",
-                    lambda th: (
-                        jnp.sum(arch.unravel(th)["Q"] ** 2) - jnp.sum(arch.unravel(th)["V"] ** 2)
-                    ),
-                    "rescaling (Q, V) -> (λQ, V/λ)",
-                )
-            )
-    elif k == "softmax" and loss == "cross-entropy":
-        n_in = arch.input_shape[0]
-        for j in range(n_in):
-            laws.append(
-                KnownLaw(
-                    f"sum_i W[i,{j}]",
-                    lambda th, j=j: jnp.sum(arch.unravel(th)["W"][:, j]),
-                    "logit shift W -> W + 1 v^T (softmax invariance)",
-                )
-            )
-    elif k == "product":
-        n = lay["n"]
-        for i in range(1, n):
-            laws.append(
-                KnownLaw(
-                    f"x{i + 1}² - x1²",
-                    lambda th, i=i: th[i] ** 2 - th[0] ** 2,
-                    f"rescaling (x1, x{i + 1}) -> (λ x1, x{i + 1}/λ)",
+                    f"φ(in(L{i},n{j})) - {degree} φ(out(L{i},n{j}))",
+                    law,
+                    f"rescaling of neuron {j} of layer {i} under the {flow.metric} metric",
                 )
             )
     return laws
 
 
-def _flow_laws(arch: Architecture, flow: Flow) -> list[KnownLaw]:
-    """Known laws of a metric or momentum flow (see the module docstring)."""
-    k, lay = arch.kind, arch.layers
-    D = arch.dimension
+def _momentum_laws(arch: Architecture, flow: Flow) -> list[KnownLaw]:
+    """Momentum flows of linear nets: ``e^{τt}`` (heavy ball) or ``t³`` (Nesterov) times the
+    antisymmetric parts of ``Ẇ_i W_i^T - W_{i+1}^T Ẇ_{i+1}``."""
+    s, D = arch.layers["sizes"], arch.dimension
+    tau = flow.friction
+    heavy = flow.momentum == "heavy-ball"
+    weight = f"exp({tau:g} t)" if heavy else "t³"
     laws: list[KnownLaw] = []
-    homogeneous = {"linear": 1, "relu": 1, "polynomial": lay.get("homogeneous_degree")}.get(k)
-    if not flow.second_order and homogeneous is not None:
-        entropy = jnp.asarray(flow.metric_mask(arch.param_names))
-        s = lay["sizes"]
-        bias = bool(lay.get("bias", False))
-        for i in range(1, len(s) - 1):
-            for j in range(s[i]):
+    for i in range(1, len(s) - 1):
+        for a in range(s[i]):
+            for b in range(a + 1, s[i]):
 
-                def law(th: Array, i: int = i, j: int = j, deg: int = homogeneous) -> Array:
-                    phi = arch.unravel(jnp.where(entropy > 0, th, 0.5 * th**2))
-                    inc = jnp.sum(phi[f"W{i}"][j]) + (phi[f"b{i}"][j] if bias else 0.0)
-                    return inc - deg * jnp.sum(phi[f"W{i + 1}"][:, j])
+                def mlaw(z: Array, i: int = i, a: int = a, b: int = b) -> Array:
+                    p, v = arch.unravel(z[1 : D + 1]), arch.unravel(z[D + 1 :])
+                    J = v[f"W{i}"] @ p[f"W{i}"].T - p[f"W{i + 1}"].T @ v[f"W{i + 1}"]
+                    w = jnp.exp(tau * z[0]) if heavy else z[0] ** 3
+                    return w * (J[a, b] - J[b, a])
 
                 laws.append(
                     KnownLaw(
-                        f"φ(in(L{i},n{j})) - {homogeneous} φ(out(L{i},n{j}))",
-                        law,
-                        f"rescaling of neuron {j} of layer {i} under the {flow.metric} metric",
+                        f"{weight}·A(W{i}'W{i}^T - W{i + 1}^T W{i + 1}')[{a},{b}]",
+                        mlaw,
+                        f"rotation of hidden layer {i} (antisymmetric part of GL({s[i]}))",
                     )
                 )
-    elif flow.second_order and flow.metric == "euclidean" and k == "linear":
-        s = lay["sizes"]
-        tau = flow.friction
-        heavy = flow.momentum == "heavy-ball"
-        weight = f"exp({tau:g} t)" if heavy else "t³"
-        for i in range(1, len(s) - 1):
-            for a in range(s[i]):
-                for b in range(a + 1, s[i]):
-
-                    def mlaw(z: Array, i: int = i, a: int = a, b: int = b) -> Array:
-                        p, v = arch.unravel(z[1 : D + 1]), arch.unravel(z[D + 1 :])
-                        J = v[f"W{i}"] @ p[f"W{i}"].T - p[f"W{i + 1}"].T @ v[f"W{i + 1}"]
-                        w = jnp.exp(tau * z[0]) if heavy else z[0] ** 3
-                        return w * (J[a, b] - J[b, a])
-
-                    laws.append(
-                        KnownLaw(
-                            f"{weight}·A(W{i}'W{i}^T - W{i + 1}^T W{i + 1}')[{a},{b}]",
-                            mlaw,
-                            f"rotation of hidden layer {i} (antisymmetric part of GL({s[i]}))",
-                        )
-                    )
     return laws
 
 
-def explain(result: Any, arch: Architecture, loss: str | None, flow: Flow | None = None) -> None:
-    """Fill ``result.explained`` with the number of functionally independent known laws (rank of
-    their gradients at the first point) and ``result.known`` with their names."""
+def explain(
+    result: LawCount, arch: Architecture, loss: str | Loss | None, flow: Flow | None = None
+) -> LawCount:
+    """``result`` with ``explained`` (the number of functionally independent known laws: the rank
+    of their gradients at the first point) and ``known`` (their names) filled in; ``result``
+    itself when the library has no laws for this architecture."""
     laws = known_laws(arch, loss, flow)
     if not laws:
-        return
+        return result
     grads = law_gradients(laws, jnp.asarray(result.points[:1]))[0]
-    result.explained = int(np.linalg.matrix_rank(grads, tol=1e-9 * np.max(np.abs(grads))))
-    result.known = [f"{law.name}  ({law.symmetry})" for law in laws]
+    explained = int(np.linalg.matrix_rank(grads, tol=1e-9 * np.max(np.abs(grads))))
+    message = result.message
     if result.laws is not None:
-        result.message += f"; {result.explained} of them explained by known laws"
+        message += f"; {explained} of them explained by known laws"
+    return replace(
+        result,
+        explained=explained,
+        known=[f"{law.name}  ({law.symmetry})" for law in laws],
+        message=message,
+    )
 
 
 def known_ceiling(
-    arch: Architecture, loss: str | None, flow: Flow | None = None
+    arch: Architecture, loss: str | Loss | None, flow: Flow | None = None
 ) -> Callable[[Array], np.ndarray | None] | None:
     """``points -> D − k_p``: the trace dimension can be no larger than the state dimension minus
     the number ``k_p`` of independent known laws at each point (their gradients are orthogonal to

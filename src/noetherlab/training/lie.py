@@ -28,9 +28,10 @@ rather than a guess.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,16 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from noetherlab._resources import check_memory
-from noetherlab._validation import positive_int
-from noetherlab.errors import ResourceLimitError
+from noetherlab._core.errors import ResourceLimitError
+from noetherlab._core.io import JsonRecord, check_kind, from_jsonable, save_json
+from noetherlab._core.resources import check_memory
+from noetherlab._core.status import Certified, CountStatus
+from noetherlab._core.validation import positive_int
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.dynamics import Flow, flow_family, parse_flow
-from noetherlab.training.losses import get_loss
+from noetherlab.training.groups import validate_group
+from noetherlab.training.known import explain, known_ceiling
+from noetherlab.training.losses import MSE, Loss, get_loss
 
 __all__ = [
     "FieldFamily",
@@ -157,7 +162,9 @@ def _scaled_points(arch: Architecture) -> Callable[[Array, int], Array] | None:
     return lambda key, n: s * jax.random.normal(key, (n, D))
 
 
-def loss_fields(arch: Architecture, loss: str, group: np.ndarray | None = None) -> FieldFamily:
+def loss_fields(
+    arch: Architecture, loss: str | Loss, group: np.ndarray | None = None
+) -> FieldFamily:
     """``h(θ; x, y) = Σ_{G} ℓ(g(θ, G x), y)`` (``G`` over the augmentation group, identity if none):
     the gradients of the (augmented) loss of every one-sample data set."""
     L = get_loss(loss, arch.output_dim)
@@ -216,30 +223,36 @@ def bracket_field(
     return element
 
 
-@dataclass
-class LawCount:
-    """Result of :func:`count_laws`.
+@dataclass(frozen=True)
+class LawCount(Certified, JsonRecord):
+    """Result of :func:`count_laws` (frozen: :func:`~noetherlab.training.known.explain` returns a
+    new count with the known laws filled in).
 
     Attributes:
-        laws: number of independent conservation laws ``D - trace_dimension`` (``None`` when the
-            rank decision is ambiguous).
+        laws: number of independent conservation laws ``D - trace_dimension`` (``None`` unless
+            certified).
         dimension: ``D``, the dimension of the flow's state (the parameters, or ``2D + 1`` for
             ``(t, θ, θ̇)`` with momentum).
-        trace_dimension: ``dim Lie(W)(θ)`` (at the first point; see ``ranks``).
-        certified: same rank at every point and every singular-value gap ``>= min_gap``.
+        trace_dimension: ``dim Lie(W)(θ)`` (at the generic points; see ``ranks``).
+        status: :attr:`~noetherlab._core.status.CountStatus.certified` when the same rank is
+            reached at at least two points with every singular-value gap ``>= min_gap`` and the
+            algebra closed; otherwise why not (``message`` gives the numbers).
         gap: the smallest gap ``σ_r / σ_{r+1}`` over the points.
         ranks, gaps: per point.
         levels: cumulative number of kept (stacked-independent) elements after each bracket level.
         points: the random parameter vectors used, ``(P, D)``.
         seconds: wall time.
+        description: the family of generators counted.
         explained: how many independent laws the known-laws library accounts for (``None`` if it
             has none for this architecture).
+        known: the known laws' names, with the symmetry of each.
+        flow: the training dynamics (``"gradient"``, ``"heavy-ball"``, ...).
     """
 
     laws: int | None
     dimension: int
     trace_dimension: int
-    certified: bool
+    status: CountStatus
     gap: float
     ranks: list[int]
     gaps: list[float]
@@ -247,9 +260,9 @@ class LawCount:
     points: np.ndarray
     seconds: float
     description: str
+    message: str
     explained: int | None = None
     known: list[str] = field(default_factory=list)
-    message: str = ""
     flow: str = "gradient"
 
     def as_dict(self) -> dict[str, Any]:
@@ -259,6 +272,7 @@ class LawCount:
             "laws": self.laws,
             "dimension": self.dimension,
             "trace_dimension": self.trace_dimension,
+            "status": self.status.name,
             "certified": self.certified,
             "gap": self.gap,
             "ranks": self.ranks,
@@ -274,15 +288,18 @@ class LawCount:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> LawCount:
-        """Rebuild a :class:`LawCount` from :meth:`as_dict` (e.g. read back from JSON)."""
-        from noetherlab.io import from_jsonable
-
+        """Rebuild a :class:`LawCount` from :meth:`as_dict` (e.g. read back from JSON; files
+        written before the status field are read from their ``certified`` flag)."""
         d = from_jsonable(d)
+        if "status" in d:
+            status = CountStatus.named(d["status"])
+        else:
+            status = CountStatus.certified if d["certified"] else CountStatus.ambiguous
         return LawCount(
             laws=None if d["laws"] is None else int(d["laws"]),
             dimension=int(d["dimension"]),
             trace_dimension=int(d["trace_dimension"]),
-            certified=bool(d["certified"]),
+            status=status,
             gap=float(d["gap"]),
             ranks=[int(r) for r in d["ranks"]],
             gaps=[float(g) for g in d["gaps"]],
@@ -290,25 +307,19 @@ class LawCount:
             points=np.asarray(d.get("points", []), dtype=float),
             seconds=float(d["seconds"]),
             description=d["family"],
+            message=d.get("message", ""),
             explained=d.get("explained_by_known_laws"),
             known=list(d.get("known_laws", [])),
-            message=d.get("message", ""),
             flow=d.get("flow", "gradient"),
         )
 
     def save(self, path: str | Path) -> Path:
         """Write as JSON (atomically, with the noetherlab version)."""
-        from noetherlab.io import save_json
-
         return save_json(path, self.as_dict())
 
 
 def load_law_count(path: str | Path) -> LawCount:
     """Read a :class:`LawCount` saved by :meth:`LawCount.save` (or ``noetherlab laws --json``)."""
-    import json
-
-    from noetherlab.io import check_kind
-
     data = json.loads(Path(path).read_text())
     check_kind(data, "LawCount", path)
     return LawCount.from_dict(data)
@@ -450,7 +461,7 @@ def _element_within_memory(
     enough that XLA's own memory plan (``memory_analysis``) fits half this computation's share of
     the machine; nested JVPs grow quickly with the level. Refused with a clear error when even one
     element at a time does not fit."""
-    from noetherlab._resources import MEMORY_FRACTION, available_memory
+    from noetherlab._core.resources import MEMORY_FRACTION, available_memory
 
     budget = 0.5 * MEMORY_FRACTION * available_memory()
     cache_key = ("element", level, tuple(points.shape), batch, bundle, budget)
@@ -469,7 +480,7 @@ def _fit_element(
     bundle: int,
     budget: float,
 ) -> tuple[Callable[[Array, Any], tuple[Array, Array]], int]:
-    from noetherlab._resources import format_bytes
+    from noetherlab._core.resources import format_bytes
 
     fn = jax.jit(
         jax.vmap(
@@ -523,7 +534,7 @@ def _rank_and_gap(M: np.ndarray, rtol: float) -> tuple[int, float]:
 def count_laws(
     arch: Architecture,
     *,
-    loss: str | None = None,
+    loss: str | Loss | None = None,
     group: np.ndarray | None = None,
     n_points: int | None = None,
     seed: int = 0,
@@ -562,18 +573,14 @@ def count_laws(
         :class:`LawCount` (``laws = None`` when ambiguous).
     """
     if group is not None and loss is None:
-        loss = "mse"
+        loss = MSE
     if group is not None:
-        from noetherlab.training.groups import validate_group
-
         group = validate_group(group, int(arch.input_shape[-1])).matrices
     the_flow = parse_flow(flow)
     family = architecture_fields(arch) if loss is None else loss_fields(arch, loss, group)
     family = on_flow(family, the_flow, arch.param_names)
     bound = None
     if known:
-        from noetherlab.training.known import known_ceiling
-
         bound = known_ceiling(arch, loss, the_flow)
     result = count_family_laws(
         family,
@@ -586,12 +593,8 @@ def count_laws(
         progress=progress,
         ceiling=bound,
     )
-    result.flow = the_flow.name
-    if known:
-        from noetherlab.training.known import explain
-
-        explain(result, arch, loss, the_flow)
-    return result
+    result = replace(result, flow=the_flow.name)
+    return explain(result, arch, loss, the_flow) if known else result
 
 
 def count_family_laws(
@@ -651,12 +654,15 @@ def count_family_laws(
     r_max = max(ranks)
     generic = [i for i, r in enumerate(ranks) if r == r_max]
     gap = float(min(gaps))
-    certified = (
-        len(generic) >= min(2, n_points)
-        and gap >= min_gap
-        and trace.closed
-        and not trace.ceiling_violated
-    )
+    if trace.ceiling_violated:
+        status = CountStatus.bound_violated
+    elif not trace.closed:
+        status = CountStatus.not_closed
+    elif len(generic) >= min(2, n_points) and gap >= min_gap:
+        status = CountStatus.certified
+    else:
+        status = CountStatus.ambiguous
+    certified = status is CountStatus.certified
     laws = D - r_max if certified else None
     lower = [i for i in range(n_points) if ranks[i] < r_max]
     message = (
@@ -688,7 +694,7 @@ def count_family_laws(
         laws=laws,
         dimension=D,
         trace_dimension=int(r_max),
-        certified=certified,
+        status=status,
         gap=gap,
         ranks=list(map(int, ranks)),
         gaps=list(map(float, gaps)),

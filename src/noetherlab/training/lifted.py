@@ -33,15 +33,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
-from noetherlab.io import JsonRecord
+from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab._core.io import JsonRecord
+from noetherlab._core.status import Certified, CountStatus
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.groups import Group
 from noetherlab.training.lie import FieldFamily, LawCount, count_family_laws
@@ -340,7 +341,7 @@ def _symmetry_algebra_dimension(forms: np.ndarray, fixed: np.ndarray) -> int:
 
 
 @dataclass(frozen=True)
-class LiftedReport(JsonRecord):
+class LiftedReport(Certified, JsonRecord):
     """Result of :func:`lifted_report`.
 
     Attributes:
@@ -353,7 +354,8 @@ class LiftedReport(JsonRecord):
         lifted_without, lifted_with: counts of all quadratics of ``Φ`` / the ``H``-invariant ones.
         predicted_extra: ``lifted_with − lifted_without``; ``accounted``: ``laws_with == lifted_with``
             (every extra law explained by the lifted symmetry).
-        certified, gap: all four counts certified; their smallest rank gap. ``seconds``: wall time.
+        status: ``CountStatus.certified`` when all four counts are, else the first count's
+            reason; ``gap``: their smallest rank gap. ``seconds``: wall time.
     """
 
     architecture: str
@@ -374,9 +376,10 @@ class LiftedReport(JsonRecord):
     lifted_with: int | None
     predicted_extra: int | None
     accounted: bool
-    certified: bool
+    status: CountStatus
     gap: float
     seconds: float
+    json_properties: ClassVar[tuple[str, ...]] = ("certified",)
 
 
 def lifted_report(
@@ -424,7 +427,7 @@ def lifted_report(
         lifted_with=laws[3],
         predicted_extra=predicted,
         accounted=extra is not None and predicted is not None and laws[1] == laws[3],
-        certified=all(c.certified for c in counts),
+        status=CountStatus.of_all(c.status for c in counts),
         gap=min(c.gap for c in counts),
         seconds=time.perf_counter() - start,
     )

@@ -1,9 +1,13 @@
 r"""Losses ``ℓ(pred, y)`` for one sample, with the label distributions used to sample data.
 
-* ``"mse"``: ``½ |pred - y|²``, ``y ~ N(0, I)``;
-* ``"logistic"``: ``log(1 + exp(-y · pred))`` (scalar output), ``y ∈ {-1, +1}``;
-* ``"exponential"``: ``exp(-y · pred)`` (scalar output), ``y ∈ {-1, +1}``;
-* ``"cross-entropy"``: ``-log softmax(pred)_y``, ``y`` a class index (given one-hot).
+A loss is a :class:`Loss` object (pass one anywhere a loss is asked for, or build your own); the
+built-in ones also go by name, a convenience for the command line:
+
+* :data:`MSE` (``"mse"``): ``½ |pred - y|²``, ``y ~ N(0, I)``;
+* :data:`LOGISTIC` (``"logistic"``): ``log(1 + exp(-y · pred))`` (scalar output), ``y ∈ {-1, +1}``;
+* :data:`EXPONENTIAL` (``"exponential"``): ``exp(-y · pred)`` (scalar output), ``y ∈ {-1, +1}``;
+* :data:`CROSS_ENTROPY` (``"cross-entropy"``): ``-log softmax(pred)_y``, ``y`` a class index
+  (given one-hot).
 """
 
 from __future__ import annotations
@@ -14,20 +18,44 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from noetherlab.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError
 
-__all__ = ["LOSSES", "Loss", "get_loss"]
+__all__ = [
+    "CROSS_ENTROPY",
+    "EXPONENTIAL",
+    "LOGISTIC",
+    "LOSSES",
+    "MSE",
+    "Loss",
+    "as_loss",
+    "get_loss",
+]
 
 Array = jax.Array
 
 
 @dataclass(frozen=True)
 class Loss:
+    """A loss of one sample and the labels it is trained on.
+
+    Attributes:
+        name: how reports name it.
+        fn: ``ℓ(pred, y) -> scalar`` (JAX-traceable; ``pred`` and ``y`` of shape ``(outputs,)``).
+        sample_labels: ``(key, n, outputs) -> (n, outputs)`` labels of random data sets.
+        scalar_output: the loss needs a model with one output.
+        degree: ``ℓ`` is a polynomial of this degree in ``pred`` (``None``: it is not); with a
+            polynomial model the loss is then a polynomial in ``x``, which decides whether a finite
+            stand-in of a continuous group averages it exactly.
+        logits: ``pred`` are the logits of a softmax over at least two classes (the loss is
+            invariant under ``pred → pred + c 1``: the logit-shift laws).
+    """
+
     name: str
     fn: Callable[[Array, Array], Array]
-    sample_labels: Callable[[Array, int, int], Array]  # (key, n, output_dim) -> (n, output_dim)
+    sample_labels: Callable[[Array, int, int], Array]
     scalar_output: bool = False
-    polynomial: bool = False
+    degree: int | None = None
+    logits: bool = False
 
 
 def _mse(pred: Array, y: Array) -> Array:
@@ -58,30 +86,40 @@ def _one_hot(key: Array, n: int, m: int) -> Array:
     return jax.nn.one_hot(jax.random.randint(key, (n,), 0, m), m)
 
 
-LOSSES: dict[str, Loss] = {
-    "mse": Loss("mse", _mse, _gauss, polynomial=True),
-    "logistic": Loss("logistic", _logistic, _signs, scalar_output=True),
-    "exponential": Loss("exponential", _exponential, _signs, scalar_output=True),
-    "cross-entropy": Loss("cross-entropy", _cross_entropy, _one_hot),
-}
+MSE = Loss("mse", _mse, _gauss, degree=2)
+LOGISTIC = Loss("logistic", _logistic, _signs, scalar_output=True)
+EXPONENTIAL = Loss("exponential", _exponential, _signs, scalar_output=True)
+CROSS_ENTROPY = Loss("cross-entropy", _cross_entropy, _one_hot, logits=True)
+#: the built-in losses by name (the command line's ``--loss``)
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in (MSE, LOGISTIC, EXPONENTIAL, CROSS_ENTROPY)}
 
 
-def get_loss(name: str, output_dim: int) -> Loss:
-    if name not in LOSSES:
-        raise InvalidArgumentError(
-            "loss", f"must be one of {sorted(LOSSES)}, got {name!r}", "pick a supported loss"
-        )
-    loss = LOSSES[name]
-    if loss.scalar_output and output_dim != 1:
+def as_loss(loss: str | Loss) -> Loss:
+    """``loss`` itself, or the built-in loss of that name."""
+    if isinstance(loss, Loss):
+        return loss
+    if loss not in LOSSES:
         raise InvalidArgumentError(
             "loss",
-            f"the {name} loss needs a scalar output, the model has {output_dim}",
+            f"must be a Loss or one of {sorted(LOSSES)}, got {loss!r}",
+            "pick a supported loss, e.g. noetherlab.training.losses.MSE",
+        )
+    return LOSSES[loss]
+
+
+def get_loss(loss: str | Loss, output_dim: int) -> Loss:
+    """:func:`as_loss`, refused for a model with ``output_dim`` outputs it cannot train."""
+    the = as_loss(loss)
+    if the.scalar_output and output_dim != 1:
+        raise InvalidArgumentError(
+            "loss",
+            f"the {the.name} loss needs a scalar output, the model has {output_dim}",
             "use an architecture with one output",
         )
-    if name == "cross-entropy" and output_dim < 2:
+    if the.logits and output_dim < 2:
         raise InvalidArgumentError(
             "loss",
-            "cross-entropy needs at least two classes (outputs)",
+            f"{the.name} needs at least two classes (outputs)",
             "use softmax_layer or more outputs",
         )
-    return loss
+    return the

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.errors import InvalidArgumentError, ShapeError
+from noetherlab._core.errors import InvalidArgumentError, ShapeError
 from noetherlab.training.architectures import Architecture, output_size
 
 __all__ = ["from_module"]
@@ -96,8 +96,7 @@ def from_module(
         shape,
         size,
         names,
-        "custom",
-        {"module": type(module).__name__},
+        layers={"module": type(module).__name__},
     )
 
 

@@ -29,9 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 import sympy
 
-from noetherlab._exact import rref, snap_rational
-from noetherlab._validation import positive_int
-from noetherlab.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.exact import rref, snap_rational
+from noetherlab._core.status import Certified, CountStatus
+from noetherlab._core.validation import positive_int
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.dynamics import Flow, parse_flow
 from noetherlab.training.lie import (
@@ -41,14 +42,15 @@ from noetherlab.training.lie import (
     loss_fields,
     on_flow,
 )
+from noetherlab.training.losses import MSE, Loss
 
 __all__ = ["PolynomialLaws", "find_polynomial_laws"]
 
 Array = jax.Array
 
 
-@dataclass
-class PolynomialLaws:
+@dataclass(frozen=True)
+class PolynomialLaws(Certified):
     """Result of :func:`find_polynomial_laws`.
 
     Attributes:
@@ -59,7 +61,10 @@ class PolynomialLaws:
         null_dimension: dimension of the space of conserved polynomials of degree ``<= degree``.
         functionally_independent: rank of the laws' gradients at a random point (products of laws
             count in ``null_dimension`` but not here).
-        gap, certified: singular-value gap of the null-space decision.
+        gap: singular-value gap of the null-space decision.
+        status: ``CountStatus.certified`` when the gap is at least ``min_gap`` and every law is
+            verified; ``rejected`` when a law fails at the fresh points, ``ambiguous`` when the gap
+            is too small.
         verified: every law satisfies the conditions at fresh points to ``max_residual``.
     """
 
@@ -69,7 +74,7 @@ class PolynomialLaws:
     null_dimension: int
     functionally_independent: int
     gap: float
-    certified: bool
+    status: CountStatus
     verified: bool
     max_residual: float
     seconds: float
@@ -166,7 +171,7 @@ def find_polynomial_laws(
     arch: Architecture,
     degree: int = 2,
     *,
-    loss: str | None = None,
+    loss: str | Loss | None = None,
     group: np.ndarray | None = None,
     seed: int = 0,
     rtol: float = 1e-9,
@@ -198,7 +203,7 @@ def find_polynomial_laws(
     monomials = base * n_weights
     weights = [c for c in range(n_weights) for _ in base]
     if group is not None and loss is None:
-        loss = "mse"
+        loss = MSE
     family = architecture_fields(arch) if loss is None else loss_fields(arch, loss, group)
     family = on_flow(family, the_flow, arch.param_names)
     features = _features(the_flow, monomials, weights)
@@ -231,30 +236,32 @@ def find_polynomial_laws(
     resid = float(np.max(np.abs(B @ C.T) / np.maximum(scale, 1e-300))) if k else 0.0
     names = the_flow.state_names(arch.param_names)
     laws = [_formula(row, monomials, weights, names, the_flow) for row in C]
-    result = PolynomialLaws(
+    independent = 0
+    if k:
+        z = family.random_points(jax.random.fold_in(kv, 2), 1)[0]
+        G = C @ np.asarray(jax.jacfwd(features)(z))
+        independent = int(np.linalg.matrix_rank(G, tol=1e-9 * max(np.max(np.abs(G)), 1e-300)))
+    verified = resid <= 1e-8
+    if not verified:
+        status = CountStatus.rejected
+    else:
+        status = CountStatus.certified if gap >= min_gap else CountStatus.ambiguous
+    return PolynomialLaws(
         laws=laws,
         coefficients=C,
         monomials=monomials,
         null_dimension=k,
-        functionally_independent=0,
+        functionally_independent=independent,
         gap=gap,
-        certified=gap >= min_gap,
-        verified=resid <= 1e-8,
+        status=status,
+        verified=verified,
         max_residual=resid,
-        seconds=0.0,
+        seconds=time.perf_counter() - start,
         degree=degree,
         names=names,
         weights=weights,
         flow=the_flow,
     )
-    if k:
-        z = family.random_points(jax.random.fold_in(kv, 2), 1)[0]
-        G = C @ np.asarray(jax.jacfwd(features)(z))
-        result.functionally_independent = int(
-            np.linalg.matrix_rank(G, tol=1e-9 * max(np.max(np.abs(G)), 1e-300))
-        )
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 def _formula(

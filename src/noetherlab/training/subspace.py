@@ -56,8 +56,8 @@ class SubspaceLaw:
         rational basis ``B'`` (reduced echelon form of ``B Bᵀ``) and ``M B' = [S | R]`` (``S``: first
         ``r`` columns), the entries of ``S⁻¹ R`` — the affine chart of ``Gr(r, k)`` (valid where
         ``det S ≠ 0``)."""
-        from noetherlab._exact import rref as _rref
-        from noetherlab._exact import snap_rational as _snap
+        from noetherlab._core.exact import rref as _rref
+        from noetherlab._core.exact import snap_rational as _snap
 
         D = arch.dimension
         lin = np.stack([np.asarray(self.weights(jnp.eye(D)[i])) for i in range(D)])  # (D, r, d)

@@ -29,18 +29,22 @@ anything else is refused (:class:`UnsupportedModelError`). Derivations of every 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from noetherlab.errors import UnsupportedModelError
-from noetherlab.io import JsonRecord
+from noetherlab._core.errors import UnsupportedModelError
+from noetherlab._core.io import JsonRecord
+from noetherlab._core.status import Certified, CountStatus
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.groups import Group
 from noetherlab.training.lie import count_family_laws, count_laws
+from noetherlab.training.lifted import averaged_mse_fields, lifted_action, tensorization
+from noetherlab.training.losses import MSE, Loss, as_loss
 
 __all__ = ["AugmentationReport", "augmentation_report", "stand_in_exact"]
 
 
 @dataclass(frozen=True)
-class AugmentationReport(JsonRecord):
+class AugmentationReport(Certified, JsonRecord):
     """Result of :func:`augmentation_report`: the certified law counts without and with the group.
 
     Attributes:
@@ -50,7 +54,8 @@ class AugmentationReport(JsonRecord):
         laws_without, laws_with: the two counts (``None`` where a rank decision is ambiguous).
         extra_laws: ``laws_with − laws_without``.
         trace_dimension: ``dim Lie(W)(θ)`` of the augmented fields.
-        certified: both counts certified; ``gap``, ``gap_without``, ``gap_with``: rank gaps.
+        status: ``CountStatus.certified`` when both counts are, else the first count's reason;
+            ``gap``, ``gap_without``, ``gap_with``: rank gaps.
         seconds: wall time of both counts.
         lifted: the lifted-action explanation (:func:`~noetherlab.training.lifted.lifted_report`)
             when asked for, else ``None``.
@@ -66,12 +71,13 @@ class AugmentationReport(JsonRecord):
     laws_with: int | None
     extra_laws: int | None
     trace_dimension: int
-    certified: bool
+    status: CountStatus
     gap: float
     gap_without: float
     gap_with: float
     seconds: float
     lifted: JsonRecord | None = None
+    json_properties: ClassVar[tuple[str, ...]] = ("certified",)
 
     @property
     def laws(self) -> int | None:
@@ -79,36 +85,41 @@ class AugmentationReport(JsonRecord):
         return self.laws_with
 
 
-def stand_in_exact(model: Architecture, group: Group, loss: str) -> bool:
+def stand_in_exact(model: Architecture, group: Group, loss: str | Loss) -> bool:
     """Whether summing over ``group.matrices`` gives the exact group average of ``loss``: always for
     finite groups, and for a continuous group's stand-in when the loss is a polynomial in ``x`` of
     degree ``<= group.exact_degree``."""
     if group.continuous is None or group.exact_degree is None:
         return True
-    deg = model.input_degree
-    return loss == "mse" and deg is not None and 2 * deg <= group.exact_degree
+    degree = _loss_degree(model, as_loss(loss))
+    return degree is not None and degree <= group.exact_degree
+
+
+def _loss_degree(model: Architecture, loss: Loss) -> int | None:
+    """The polynomial degree in ``x`` of ``loss`` on ``model`` (``None``: not a polynomial)."""
+    if model.input_degree is None or loss.degree is None:
+        return None
+    return loss.degree * model.input_degree
 
 
 def augmentation_report(
-    model: Architecture, group: Group, loss: str = "mse", points: int = 4, seed: int = 0
+    model: Architecture, group: Group, loss: str | Loss = MSE, points: int = 4, seed: int = 0
 ) -> AugmentationReport:
     """Count the laws for ``loss`` with and without augmentation by ``group`` (both certified);
     :meth:`AugmentationReport.as_dict` gives the JSON form."""
+    loss = as_loss(loss)
     exact = None
-    if group.lie_algebra is not None and loss == "mse":
-        from noetherlab.training.lifted import averaged_mse_fields, lifted_action, tensorization
-
+    if group.lie_algebra is not None and loss is MSE:
         try:
             exact = averaged_mse_fields(lifted_action(tensorization(model), group, seed=seed))
         except UnsupportedModelError:
             exact = None  # not tensorizable: the finite stand-in below, where it is exact
-    deg = model.input_degree
     if exact is None and group.continuous is not None and group.exact_degree is not None:
-        loss_deg = None if deg is None or loss != "mse" else 2 * deg
+        loss_deg = _loss_degree(model, loss)
         if loss_deg is None or loss_deg > group.exact_degree:
             raise UnsupportedModelError(
                 f"{group.name} reproduces the {group.continuous} average only for polynomials of degree "
-                f"<= {group.exact_degree} in x; the {loss} loss of {model.name} is "
+                f"<= {group.exact_degree} in x; the {loss.name} loss of {model.name} is "
                 f"{'not polynomial' if loss_deg is None else f'of degree {loss_deg}'} in x. Fix: use 2-D "
                 "inputs (dihedral stand-in, exact to degree 23) or a finite group."
             )
@@ -120,7 +131,7 @@ def augmentation_report(
     extra = None if without.laws is None or with_g.laws is None else with_g.laws - without.laws
     return AugmentationReport(
         architecture=model.name,
-        loss=loss,
+        loss=loss.name,
         group=group.name,
         group_order=None if group.lie_algebra is not None else len(group),
         average="exact Haar average through the lifted action"
@@ -135,7 +146,7 @@ def augmentation_report(
         laws_with=with_g.laws,
         extra_laws=extra,
         trace_dimension=with_g.trace_dimension,
-        certified=bool(without.certified and with_g.certified),
+        status=CountStatus.of_all((without.status, with_g.status)),
         gap=min(without.gap, with_g.gap),
         gap_without=without.gap,
         gap_with=with_g.gap,

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
 
 __all__ = ["torch_to_jax"]
 

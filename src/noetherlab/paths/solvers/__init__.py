@@ -3,6 +3,8 @@
 ``SOLVERS`` maps the ``method=`` names of :func:`~noetherlab.paths.most_likely_path` to the classes.
 """
 
+from collections.abc import Callable
+
 from noetherlab.paths.solvers.base import AbstractPathSolver
 from noetherlab.paths.solvers.geometric import Geometric
 from noetherlab.paths.solvers.hamiltonian import Hamiltonian
@@ -24,7 +26,8 @@ __all__ = [
     "TimeViaEnergy",
 ]
 
-SOLVERS: dict[str, type[AbstractPathSolver]] = {
+#: method name -> solver class (each constructible with its defaults)
+SOLVERS: dict[str, Callable[[], AbstractPathSolver]] = {
     cls.name: cls
     for cls in (BlockNewton, NewtonKrylov, LBFGS, Geometric, TimeViaEnergy, Shooting, Hamiltonian)
 }

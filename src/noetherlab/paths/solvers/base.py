@@ -13,7 +13,7 @@ one method, :meth:`AbstractPathSolver.solve`, that takes a validated
 
         def solve(self, problem, init=None):
             x = ...  # (n+1, N) nodes on problem.t
-            return finish(problem, x, problem.t, method=self.name, status=Status.successful,
+            return finish(problem, x, problem.t, method=self.name, status=PathStatus.successful,
                           message="...", iterations=k, seconds=s, el_tol=self.tolerance())
 
 and it is used as ``most_likely_path(sde, x0, x1, T=1.0, solver=MySolver())``. ``finish``
@@ -30,7 +30,7 @@ from typing import ClassVar
 import equinox as eqx
 import numpy as np
 
-from noetherlab.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
 from noetherlab.paths.problem import PathProblem
 from noetherlab.paths.result import PathResult
 
@@ -52,12 +52,15 @@ class AbstractPathSolver(eqx.Module):
             form); True for the Lagrangian solvers.
         places_nodes_on_curve: the solver distributes its nodes along the curve itself (geometric
             solvers): initial paths are read as nodes uniform in the curve parameter.
+        solves_on_given_grid: the solver keeps the problem's time grid (so ``grid="adaptive"`` can
+            move it between solves).
     """
 
     name: ClassVar[str] = "abstract"
     problems: ClassVar[tuple[str, ...]] = ("time",)
     needs_inverse_diffusion: ClassVar[bool] = True
     places_nodes_on_curve: ClassVar[bool] = False
+    solves_on_given_grid: ClassVar[bool] = False
     el_tol: eqx.AbstractVar[float | None]
 
     @abc.abstractmethod
@@ -71,6 +74,13 @@ class AbstractPathSolver(eqx.Module):
             return float(self.el_tol)
         gtol = getattr(self, "gtol", 1e-8)
         return max(1e-6, 100.0 * float(gtol))
+
+    def uses_dense_hessian(self, dim: int) -> bool:
+        """Whether a solve in ``dim`` dimensions forms ``N x N`` Hessian blocks (memory
+        ``O(n N²)``, time ``O(n N³)``) rather than working matrix-free (``O(n N)``); the memory
+        guard of :func:`~noetherlab.paths.most_likely_path` sizes the solve by it."""
+        del dim
+        return False
 
     def for_resolution_study(self, rtol: float) -> AbstractPathSolver:
         """The solver used for the coarse grids of a resolution study at tolerance ``rtol``

@@ -43,28 +43,30 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._interp import resample, resample_uniform
-from noetherlab.errors import InvalidArgumentError
-from noetherlab.fixed_points import fixed_point_near
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.interp import resample, resample_uniform
+from noetherlab._core.status import PathStatus
 from noetherlab.paths._chain import Chain, chain_gradient, normalised_residual
-from noetherlab.paths._newton import newton_minimise
-from noetherlab.paths._objectives import GeometricModel, drift_along, geometric_chain, speed2
+from noetherlab.paths._krylov import describe_krylov, krylov_minimise
+from noetherlab.paths._newton import describe, newton_minimise
+from noetherlab.paths._objectives import (
+    GeometricModel,
+    drift_along,
+    geometric_chain,
+    minimum_energy,
+    node_speed2,
+    speed2,
+)
 from noetherlab.paths.diagnostics import finish
 from noetherlab.paths.problem import PathProblem
-from noetherlab.paths.result import PathResult, Status
+from noetherlab.paths.result import PathResult
 from noetherlab.paths.solvers.base import DENSE_MAX_DIM, AbstractPathSolver, start
-from noetherlab.paths.solvers.newton import describe
-from noetherlab.paths.solvers.newton_krylov import describe_krylov, krylov_minimise
-from noetherlab.sde import SDE
+from noetherlab.sde.model import SDE
+from noetherlab.sde.stationary import fixed_point_near
 
-__all__ = ["Geometric", "minimum_energy"]
+__all__ = ["Geometric"]
 
 Array = jax.Array
-
-
-@eqx.filter_jit
-def _node_speed2(params: GeometricModel, x: Array) -> Array:
-    return jax.vmap(lambda xi: speed2(params.sde, xi, params.energy, params.kind))(x)
 
 
 @eqx.filter_jit
@@ -99,13 +101,6 @@ def _short(x: np.ndarray) -> str:
     if x.size <= 6:
         return str(np.round(x, 10).tolist())
     return f"[{', '.join(f'{v:.6g}' for v in x[:3])}, ...] (|x*| = {np.linalg.norm(x):.6g})"
-
-
-def minimum_energy(sde: SDE, x0: np.ndarray, x1: np.ndarray, kind: str) -> float:
-    """``E_min = max over the endpoints of (-¼|f|²_M - V)``: below it an endpoint is unreachable."""
-    params = GeometricModel(sde, jnp.asarray(0.0), kind)
-    s2 = np.asarray(_node_speed2(params, jnp.asarray(np.stack([x0, x1]))))
-    return float(np.max(-0.25 * s2))
 
 
 def _monitor(sde: SDE, params: GeometricModel, x: np.ndarray, use_time: bool) -> np.ndarray:
@@ -174,6 +169,13 @@ class Geometric(AbstractPathSolver):
     problems: ClassVar[tuple[str, ...]] = ("energy",)
     places_nodes_on_curve: ClassVar[bool] = True
 
+    def uses_dense_hessian(self, dim: int) -> bool:
+        return not self._krylov(dim)
+
+    def _krylov(self, dim: int) -> bool:
+        """Whether the inner steps are matrix-free in ``dim`` dimensions."""
+        return self.inner == "krylov" or (self.inner == "auto" and dim > DENSE_MAX_DIM)
+
     def solve(self, problem: PathProblem, init: np.ndarray | None = None) -> PathResult:
         self.check(problem)
         if self.inner not in ("auto", "dense", "krylov"):
@@ -202,7 +204,7 @@ class Geometric(AbstractPathSolver):
         params = GeometricModel(sde, jnp.asarray(E), kind)
         begin = time.perf_counter()
         x = start(problem, init)
-        s2 = np.asarray(_node_speed2(params, jnp.asarray(x)))
+        s2 = np.asarray(node_speed2(params, jnp.asarray(x)))
         if np.any(s2[1:-1] < 0):
             k = int(np.argmax(s2[1:-1] < 0)) + 1
             raise InvalidArgumentError(
@@ -215,14 +217,14 @@ class Geometric(AbstractPathSolver):
         x = _redistribute(x, _monitor(sde, params, x, use_time))
         history: list[dict[str, float]] = []
         status, message, iterations, rounds = (
-            Status.successful,
+            PathStatus.successful,
             "one-dimensional: the curve is the segment",
             0,
             0,
         )
         trust = self.trust
         grad = (0.0, 0.0)
-        krylov = self.inner == "krylov" or (self.inner == "auto" and N > DENSE_MAX_DIM)
+        krylov = self._krylov(N)
         for rounds in range(1, (self.max_rounds if N > 1 else 0) + 1):
             chain = geometric_chain(params, x, _normal_frames(x))
             seg = np.linalg.norm(np.diff(x, axis=0), axis=1)
@@ -244,16 +246,16 @@ class Geometric(AbstractPathSolver):
             w = _monitor(sde, params, x_new, use_time)
             spacing = float(np.max(w) / np.mean(w))
             x = x_new
-            if k == 0 and status is not Status.successful:
+            if k == 0 and status is not PathStatus.successful:
                 break
-            if status is Status.successful and clipped == 0 and spacing <= 1.1:
+            if status is PathStatus.successful and clipped == 0 and spacing <= 1.1:
                 # the normal frames rotate with the nodes: converged only if the residual is also small
                 # in the normal directions of the final curve
                 fresh = _fresh_residual(params, x_new)
                 if fresh <= self.gtol:
                     message += f"; node spacing settled (max/mean monitor {spacing:.2f}) after {rounds} rounds"
                     break
-                status = Status.max_iterations
+                status = PathStatus.max_iterations
                 message = (
                     f"normal residual {fresh:.2e} > gtol in the frames of the moved curve (the curve turns "
                     "faster than its nodes resolve; more segments help)"
@@ -261,7 +263,7 @@ class Geometric(AbstractPathSolver):
             x = _redistribute(x_new, w)
         else:
             if N > 1:
-                status = Status.max_iterations
+                status = PathStatus.max_iterations
                 message = (
                     f"not converged in {self.max_rounds} rounds of Newton steps and re-parametrisation: "
                     + message
@@ -269,7 +271,7 @@ class Geometric(AbstractPathSolver):
         seconds = time.perf_counter() - begin
         h = np.asarray(_time_steps(params, jnp.asarray(x)))
         t = np.concatenate([[0.0], np.cumsum(h)])
-        s2_nodes = np.asarray(_node_speed2(params, jnp.asarray(x)))
+        s2_nodes = np.asarray(node_speed2(params, jnp.asarray(x)))
         zero_speed = bool(np.min(s2_nodes) <= 1e-10 * max(np.max(s2_nodes), 1e-300))
         T = float("inf") if zero_speed else float(t[-1])
         if zero_speed:
@@ -300,7 +302,7 @@ class Geometric(AbstractPathSolver):
 
     def _inner_steps(
         self, chain: Chain, params: GeometricModel, x: np.ndarray, max_step: float, krylov: bool
-    ) -> tuple[np.ndarray, Status, str, int, np.ndarray, tuple[float, float], int]:
+    ) -> tuple[np.ndarray, PathStatus, str, int, np.ndarray, tuple[float, float], int]:
         """Up to ``max_steps`` Newton steps in the normal coordinates of the curve ``x``.
 
         Returns ``(y, status, message, steps, history rows (value, residual, alpha, shift,
@@ -350,14 +352,14 @@ class Geometric(AbstractPathSolver):
             kout.iterations,
             rows,
             (float(np.linalg.norm(g)), float(np.max(np.abs(g))) if g.size else 0.0),
-            0,
+            kout.clipped_steps,
         )
 
     # ------------------------------------------------------------------ E = 0 through a fixed point
     def _split_at_fixed_point(self, problem: PathProblem, result: PathResult) -> PathResult:
         sde, kind, n = problem.sde, problem.lagrangian, problem.n
         params = GeometricModel(sde, jnp.asarray(0.0), kind)
-        s2 = np.asarray(_node_speed2(params, jnp.asarray(result.x)))
+        s2 = np.asarray(node_speed2(params, jnp.asarray(result.x)))
         k = int(np.argmin(s2[2:-2])) + 2
         if s2[k] > 1e-3 * np.max(s2):
             return result
@@ -378,7 +380,9 @@ class Geometric(AbstractPathSolver):
         t = np.concatenate([first.t, first.t[-1] + second.t[1:] - second.t[0]])
         both = first.converged and second.converged
         status = (
-            Status.successful if both else (first.status if not first.converged else second.status)
+            PathStatus.successful
+            if both
+            else (first.status if not first.converged else second.status)
         )
         message = (
             f"E = 0 path through the fixed point x* = {_short(star)}: concatenation of two "

@@ -40,13 +40,15 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
-from noetherlab.charges import ChargeTrace, charges_from
-from noetherlab.lagrangian import hamiltonian
+from noetherlab._core.status import PathStatus
+from noetherlab.noether.charges import ChargeTrace, charges_from
 from noetherlab.paths.diagnostics import finish
 from noetherlab.paths.problem import PathProblem
-from noetherlab.paths.result import PathResult, Status
+from noetherlab.paths.result import PathResult
 from noetherlab.paths.solvers.base import AbstractPathSolver, start
-from noetherlab.sde import SDE
+from noetherlab.paths.solvers.newton import BlockNewton
+from noetherlab.sde.lagrangian import hamiltonian
+from noetherlab.sde.model import SDE
 
 __all__ = ["Hamiltonian"]
 
@@ -157,12 +159,14 @@ class Hamiltonian(AbstractPathSolver):
             (``P`` the projector on the null space of ``D``, ``ε = 1, 0.1, …, 1e-8``, each solved by
             block Newton from the previous): an initial path that already (almost) satisfies the
             constraint ``ẋ - f ∈ range(D)``, with its adjoint momenta.
+        regularised_solver: the solver of each regularised problem.
         el_tol: tolerance of the independent check.
     """
 
     gtol: float = 1e-10
     max_steps: int = 100
     regularise: bool = True
+    regularised_solver: BlockNewton = BlockNewton(max_steps=100)
     el_tol: float | None = None
     name: ClassVar[str] = "hamiltonian"
     problems: ClassVar[tuple[str, ...]] = ("time",)
@@ -177,7 +181,7 @@ class Hamiltonian(AbstractPathSolver):
         lay = _Layout(n, N)
         ta, tb = jnp.asarray(t[:-1]), jnp.asarray(t[1:])
         if sde.degenerate and self.regularise:
-            x, p = _regularised_start(problem, init)
+            x, p = _regularised_start(problem, init, self.regularised_solver)
         else:
             x = start(problem, init)
             p = self._initial_momenta(sde, x, t)
@@ -195,14 +199,14 @@ class Hamiltonian(AbstractPathSolver):
             return val, g, hess, scale
 
         val, g, hess, scale = evaluate(x, p)
-        status, it, mu = Status.max_iterations, 0, 1e-6
+        status, it, mu = PathStatus.max_iterations, 0, 1e-6
         residual = float(np.max(np.abs(g) / scale))
         while True:
             if not np.isfinite(residual):
-                status = Status.nonfinite
+                status = PathStatus.nonfinite
                 break
             if residual <= self.gtol:
-                status = Status.successful
+                status = PathStatus.successful
                 break
             if it >= self.max_steps:
                 break
@@ -220,7 +224,7 @@ class Hamiltonian(AbstractPathSolver):
                     accepted = True
                     break
             if not accepted:
-                status = Status.line_search_failed
+                status = PathStatus.line_search_failed
                 break
 
             x, p, val, g, hess, scale = x_try, p_try, val_t, g_t, hess_t, scale_t
@@ -228,11 +232,11 @@ class Hamiltonian(AbstractPathSolver):
             it += 1
         seconds = time.perf_counter() - begin
         message = {
-            Status.successful: f"normalised residual {residual:.2e} <= gtol {self.gtol:.0e} after {it} Newton steps",
-            Status.max_iterations: f"iteration cap reached after {it} steps (normalised residual {residual:.2e})",
-            Status.line_search_failed: f"no step reduces the residual of the discrete Hamilton equations ({residual:.2e})",
-            Status.factorisation_failed: "the Hessian of the Hamiltonian action is singular",
-            Status.nonfinite: "non-finite values in the Hamiltonian action",
+            PathStatus.successful: f"normalised residual {residual:.2e} <= gtol {self.gtol:.0e} after {it} Newton steps",
+            PathStatus.max_iterations: f"iteration cap reached after {it} steps (normalised residual {residual:.2e})",
+            PathStatus.line_search_failed: f"no step reduces the residual of the discrete Hamilton equations ({residual:.2e})",
+            PathStatus.factorisation_failed: "the Hessian of the Hamiltonian action is singular",
+            PathStatus.nonfinite: "non-finite values in the Hamiltonian action",
         }[status]
         stats = {
             "hamiltonian_residual": residual,
@@ -310,12 +314,10 @@ class Hamiltonian(AbstractPathSolver):
 
 
 def _regularised_start(
-    problem: PathProblem, init: np.ndarray | None
+    problem: PathProblem, init: np.ndarray | None, solver: BlockNewton
 ) -> tuple[np.ndarray, np.ndarray]:
     """Continuation ``ε → 0`` through non-degenerate ``D + εP`` (see :class:`Hamiltonian`); returns
     the nodes and the interval momenta ``p_{k+½} = ½ (D+εP)^{-1}(Δx/h - f(m))`` of the last one."""
-    from noetherlab.paths.solvers.newton import BlockNewton
-
     sde = problem.sde
     assert sde.diffusion_matrix is not None and problem.t is not None
     D = np.asarray(sde.diffusion_matrix)
@@ -331,7 +333,7 @@ def _regularised_start(
         sub = PathProblem(
             reg, problem.x0, problem.x1, problem.t, None, problem.n, problem.lagrangian
         )
-        res = BlockNewton(max_steps=100).solve(sub, x)
+        res = solver.solve(sub, x)
         if np.all(np.isfinite(res.x)):
             x = res.x
     t, h = problem.t, np.diff(problem.t)

@@ -18,11 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
+from noetherlab._core.status import PathStatus
 from noetherlab.paths._chain import Chain, chain_gradient, chain_value, normalised_residual
 from noetherlab.paths._objectives import fixed_time_chain
 from noetherlab.paths.diagnostics import finish
 from noetherlab.paths.problem import PathProblem
-from noetherlab.paths.result import PathResult, Status
+from noetherlab.paths.result import PathResult
 from noetherlab.paths.solvers.base import AbstractPathSolver, start
 
 __all__ = ["LBFGS"]
@@ -51,6 +52,7 @@ class LBFGS(AbstractPathSolver):
     history_size: int = 30
     el_tol: float | None = None
     name: ClassVar[str] = "lbfgs"
+    solves_on_given_grid: ClassVar[bool] = True
     problems: ClassVar[tuple[str, ...]] = ("time",)
 
     def solve(self, problem: PathProblem, init: np.ndarray | None = None) -> PathResult:
@@ -93,17 +95,17 @@ class LBFGS(AbstractPathSolver):
         _, g, r = (np.asarray(a) for a in _value_grad_residual(chain, jnp.asarray(x)))
         residual = float(r)
         if residual <= self.gtol:
-            status = Status.successful
+            status = PathStatus.successful
             message = f"normalised residual {residual:.2e} <= gtol {self.gtol:.0e} after {res.nit} iterations"
         elif (
             res.nit >= self.max_steps
             or "ITERATIONS" in str(res.message).upper()
             or "EVALUATIONS" in str(res.message).upper()
         ):
-            status = Status.max_iterations
+            status = PathStatus.max_iterations
             message = f"L-BFGS reached its cap ({res.message}) at normalised residual {residual:.2e} > gtol {self.gtol:.0e}"
         else:
-            status = Status.line_search_failed
+            status = PathStatus.line_search_failed
             message = f"L-BFGS stopped ({res.message}) at normalised residual {residual:.2e} > gtol {self.gtol:.0e}"
         return finish(
             problem,

@@ -25,11 +25,11 @@ from typing import ClassVar
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.paths._newton import HISTORY_FIELDS, STATUS_NAMES, NewtonOutput, newton_minimise
+from noetherlab.paths._newton import describe, engine_history, engine_stats, newton_minimise
 from noetherlab.paths._objectives import fixed_time_chain
 from noetherlab.paths.diagnostics import finish
 from noetherlab.paths.problem import PathProblem
-from noetherlab.paths.result import PathResult, Status
+from noetherlab.paths.result import PathResult
 from noetherlab.paths.solvers.base import AbstractPathSolver, start
 
 __all__ = ["BlockNewton"]
@@ -49,6 +49,10 @@ class BlockNewton(AbstractPathSolver):
     el_tol: float | None = None
     name: ClassVar[str] = "newton"
     problems: ClassVar[tuple[str, ...]] = ("time",)
+    solves_on_given_grid: ClassVar[bool] = True
+
+    def uses_dense_hessian(self, dim: int) -> bool:
+        return True
 
     def solve(self, problem: PathProblem, init: np.ndarray | None = None) -> PathResult:
         self.check(problem)
@@ -77,56 +81,3 @@ class BlockNewton(AbstractPathSolver):
             stats=engine_stats(out),
             history=engine_history(out),
         )
-
-
-def describe(
-    out: NewtonOutput, gtol: float, problem: PathProblem | None = None
-) -> tuple[Status, str]:
-    """The engine's status as a :class:`Status` and a sentence with the numbers."""
-    code = int(out.status)
-    status = Status(STATUS_NAMES.get(code, "max_iterations"))
-    r, k = float(out.residual), int(out.iterations)
-    texts = {
-        Status.successful: f"normalised residual {r:.2e} <= gtol {gtol:.0e} after {k} Newton steps, "
-        "Hessian positive definite",
-        Status.max_iterations: f"iteration cap reached after {k} steps (normalised residual {r:.2e} > "
-        f"gtol {gtol:.0e})",
-        Status.saddle: f"stationary point with an indefinite Hessian (a saddle of the action) at "
-        f"normalised residual {r:.2e}; no descent direction of negative curvature was found",
-        Status.line_search_failed: f"no step decreases the action at normalised residual {r:.2e} > gtol "
-        f"{gtol:.0e} (after {k} steps)",
-        Status.stalled: f"stalled at the float64 resolution of the action with normalised residual "
-        f"{r:.2e} > gtol {gtol:.0e}: an almost flat direction (e.g. the timing of a transition over "
-        "a long T) is not resolved",
-        Status.nonfinite: "the action became non-finite (at the initial path or along a step)",
-        Status.factorisation_failed: "the shifted Hessian could not be factorised",
-    }
-    message = texts.get(status, status.value)
-    if (
-        status in (Status.stalled, Status.line_search_failed)
-        and problem is not None
-        and problem.t is not None
-    ) and not problem.sde.time_dependent:
-        message += "; for long transit times try method='time-via-energy' (T(E) = T on the geometric solver)"
-    return status, message
-
-
-def engine_stats(out: NewtonOutput) -> dict[str, float]:
-    return {
-        "final_residual": float(out.residual),
-        "clipped_steps": int(out.clipped_steps),
-        "negative_curvature_steps": int(out.curvature_steps),
-        "max_shift": float(out.max_shift),
-    }
-
-
-def engine_history(out: NewtonOutput) -> list[dict[str, float]]:
-    hist = np.asarray(out.history)
-    rows = hist[: int(out.iterations)]
-    return [
-        {
-            "iteration": float(i + 1),
-            **{f: float(v) for f, v in zip(HISTORY_FIELDS, row, strict=True)},
-        }
-        for i, row in enumerate(rows)
-    ]

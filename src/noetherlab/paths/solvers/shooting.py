@@ -36,16 +36,19 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
-from noetherlab._interp import resample, unit_parameter
-from noetherlab._validation import as_state, positive_float, positive_int
-from noetherlab.charges import Charges, trajectory_charges
-from noetherlab.errors import InvalidArgumentError
-from noetherlab.lagrangian import check_lagrangian, hamiltonian, potential_term
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.interp import resample, unit_parameter
+from noetherlab._core.status import PathStatus
+from noetherlab._core.validation import as_state, positive_float, positive_int
+from noetherlab.noether.charges import Charges, trajectory_charges
 from noetherlab.paths.diagnostics import finish
 from noetherlab.paths.problem import PathProblem
-from noetherlab.paths.result import PathResult, Status
+from noetherlab.paths.result import PathResult
 from noetherlab.paths.solvers.base import AbstractPathSolver
-from noetherlab.sde import SDE
+from noetherlab.paths.solvers.geometric import Geometric
+from noetherlab.paths.solvers.newton import BlockNewton
+from noetherlab.sde.lagrangian import check_lagrangian, hamiltonian, potential_term
+from noetherlab.sde.model import SDE
 
 __all__ = ["HamiltonianTrajectory", "Shooting", "shoot", "shooting_path"]
 
@@ -60,7 +63,8 @@ class HamiltonianTrajectory:
         t, x, p: save times ``(m,)``, states and momenta ``(m, N)``.
         action: ``∫ L dt`` along the trajectory.
         charges: energy ``H``, momentum and angular momentum along it, with drifts.
-        successful: the ODE solver finished; ``message`` otherwise says why not.
+        status: ``PathStatus.successful`` when the ODE solver finished with a finite trajectory,
+            else ``PathStatus.integration_failed`` (``message`` says where it stopped).
         steps: ODE steps taken.
     """
 
@@ -69,9 +73,14 @@ class HamiltonianTrajectory:
     p: np.ndarray
     action: float
     charges: Charges
-    successful: bool
+    status: PathStatus
     message: str
     steps: int
+
+    @property
+    def successful(self) -> bool:
+        """True exactly when ``status`` is ``PathStatus.successful``."""
+        return self.status is PathStatus.successful
 
 
 class _Ham(eqx.Module):
@@ -139,8 +148,8 @@ def shoot(
     """Integrate Hamilton's equations from ``(x0, p0)`` at ``t0`` for a time ``T``.
 
     Returns a :class:`HamiltonianTrajectory` sampled at ``n_save`` equally spaced times; a
-    diverging trajectory is reported (``successful=False``, message with the time reached), never
-    silently returned with NaNs."""
+    diverging trajectory is reported (``PathStatus.integration_failed``, message with the time
+    reached), never silently returned with NaNs."""
     kind = check_lagrangian(lagrangian, sde, allow_degenerate=True)
     x0a, p0a = as_state(x0, "x0", sde.dim), as_state(p0, "p0", sde.dim)
     T = positive_float(T, "T", "duration")
@@ -156,7 +165,7 @@ def _trajectory(
 ) -> HamiltonianTrajectory:
     n = sde.dim
     finite = np.all(np.isfinite(ys), axis=1)
-    message = "successful"
+    message = f"integrated to t = {ts[-1]:.6g} ({steps} steps)"
     if not ok or not np.all(finite):
         last = int(np.argmin(finite)) if not np.all(finite) else ts.size
         message = (
@@ -175,7 +184,7 @@ def _trajectory(
         p=p,
         action=float(ys[-1, -1]),
         charges=charges,
-        successful=ok,
+        status=PathStatus.successful if ok else PathStatus.integration_failed,
         message=message,
         steps=steps,
     )
@@ -275,6 +284,8 @@ class Shooting(AbstractPathSolver):
         root_tol: tolerance of the optimistix Newton root find; ``max_steps``: its iteration cap.
         n_save: points of the returned dense path.
         el_tol: tolerance of the independent residual of the dense path (default ``1e-6``).
+        fixed_time_start, fixed_energy_start: the solvers of the automatic initial path (a coarse
+            minimum-action path on at most 200 intervals) at fixed time and at fixed energy.
     """
 
     segments: int = 1
@@ -285,6 +296,8 @@ class Shooting(AbstractPathSolver):
     max_steps: int = 64
     n_save: int = 401
     el_tol: float | None = None
+    fixed_time_start: BlockNewton = BlockNewton(max_steps=50)
+    fixed_energy_start: Geometric = Geometric()
     name: ClassVar[str] = "shooting"
     problems: ClassVar[tuple[str, ...]] = ("time", "energy")
     needs_inverse_diffusion: ClassVar[bool] = False
@@ -384,16 +397,13 @@ class Shooting(AbstractPathSolver):
             x = np.linspace(problem.x0, problem.x1, 3)
             return t, x, momenta_from_nodes(sde, x, t), problem.T
         # automatic start: a coarse minimum-action path (or the straight line for degenerate noise)
-        from noetherlab.paths.solvers.geometric import Geometric
-        from noetherlab.paths.solvers.newton import BlockNewton
-
         coarse_n = min(problem.n, 200)
         if problem.is_fixed_time:
             if sde.degenerate:
                 t = np.linspace(0.0, problem.T, coarse_n + 1)
                 x = np.linspace(problem.x0, problem.x1, coarse_n + 1)
                 return t, x, momenta_from_nodes(sde, x, t), problem.T
-            guess = BlockNewton(max_steps=50).solve(problem.with_n(coarse_n))
+            guess = self.fixed_time_start.solve(problem.with_n(coarse_n))
             return guess.t, guess.x, guess.p, problem.T
         if sde.degenerate:
             raise InvalidArgumentError(
@@ -401,7 +411,7 @@ class Shooting(AbstractPathSolver):
                 "a fixed-energy shooting solve with degenerate noise needs an initial path (for T and p0)",
                 "pass init= a PathResult, e.g. from a fixed-T Hamiltonian solve",
             )
-        guess = Geometric().solve(problem.with_n(coarse_n))
+        guess = self.fixed_energy_start.solve(problem.with_n(coarse_n))
         return self._initial(problem, guess, p0)
 
     def _result(
@@ -440,13 +450,13 @@ class Shooting(AbstractPathSolver):
         finite = bool(np.all(np.isfinite(ys)))
         charges = trajectory_charges(sde, t, x, p, kind) if finite else None
         if not ok or not finite:
-            status = Status.integration_failed if not finite else Status.boundary_mismatch
+            status = PathStatus.integration_failed if not finite else PathStatus.boundary_mismatch
             message = (
                 f"shooting did not converge (boundary residual {el:.2e} after {root_steps} Newton steps); "
                 "try more segments or a better init"
             )
         else:
-            status = Status.successful
+            status = PathStatus.successful
             message = f"boundary residual {el:.2e} after {root_steps} Newton steps ({K} segment{'s' if K > 1 else ''})"
         if charges is None:
             charges = trajectory_charges(sde, t, np.nan_to_num(x), np.nan_to_num(p), kind)

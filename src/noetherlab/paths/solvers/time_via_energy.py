@@ -20,12 +20,14 @@ from typing import ClassVar
 import equinox as eqx
 import numpy as np
 
-from noetherlab._interp import resample_uniform
-from noetherlab.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.interp import resample_uniform
+from noetherlab._core.status import PathStatus
+from noetherlab.paths._objectives import minimum_energy
 from noetherlab.paths.problem import PathProblem
-from noetherlab.paths.result import PathResult, Status
+from noetherlab.paths.result import PathResult
 from noetherlab.paths.solvers.base import AbstractPathSolver
-from noetherlab.paths.solvers.geometric import Geometric, minimum_energy
+from noetherlab.paths.solvers.geometric import Geometric
 from noetherlab.paths.solvers.newton import BlockNewton
 
 __all__ = ["TimeViaEnergy"]
@@ -39,12 +41,15 @@ class TimeViaEnergy(AbstractPathSolver):
             between warm starts at ``n = 1000``: node placement is part of the discretisation).
         max_solves: geometric solves allowed in the secant search.
         geometric: the geometric solver used for each energy.
+        estimate: the fixed-time solver of the first energy estimate (a coarse solve on at most
+            200 intervals; its convergence is not required).
         el_tol: tolerance of the independent check.
     """
 
     ttol: float = 1e-6
     max_solves: int = 60
     geometric: Geometric = Geometric()
+    estimate: BlockNewton = BlockNewton(max_steps=50)
     el_tol: float | None = None
     name: ClassVar[str] = "time-via-energy"
     problems: ClassVar[tuple[str, ...]] = ("time",)
@@ -52,6 +57,9 @@ class TimeViaEnergy(AbstractPathSolver):
 
     def tolerance(self) -> float:
         return self.geometric.tolerance() if self.el_tol is None else float(self.el_tol)
+
+    def uses_dense_hessian(self, dim: int) -> bool:
+        return self.geometric.uses_dense_hessian(dim)
 
     def for_resolution_study(self, rtol: float) -> TimeViaEnergy:
         """Coarse grids only estimate the discretisation error: a transit-time mismatch below
@@ -85,7 +93,7 @@ class TimeViaEnergy(AbstractPathSolver):
                 warm = None
         # energy estimate from a cheap coarse fixed-time solve (convergence not required)
         m = min(n, 200)
-        coarse = BlockNewton(max_steps=50).solve(
+        coarse = self.estimate.solve(
             problem.with_n(m), None if init is None else resample_uniform(init, m + 1)
         )
         scale = float(np.mean(np.abs(coarse.charges.energy.values))) + 1e-12
@@ -134,7 +142,7 @@ class TimeViaEnergy(AbstractPathSolver):
             return replace(
                 coarse,
                 method=self.name,
-                status=Status.time_mismatch,
+                status=PathStatus.time_mismatch,
                 message="the geometric solver did not converge at the first energy estimate"
                 + (f" ({last_failure})" if last_failure else ""),
                 seconds=seconds,
@@ -142,7 +150,9 @@ class TimeViaEnergy(AbstractPathSolver):
             )
         ok = best.converged and abs(np.log(best.T) - np.log(T)) <= self.ttol
         status = (
-            Status.successful if ok else (Status.time_mismatch if best.converged else best.status)
+            PathStatus.successful
+            if ok
+            else (PathStatus.time_mismatch if best.converged else best.status)
         )
         saturated = best.converged and best.T < T and best.energy < 1e-8 * scale
         msg = (

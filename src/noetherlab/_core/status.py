@@ -1,0 +1,218 @@
+"""One status vocabulary for every result: how a computation ended.
+
+Every result that can succeed or fail carries ``status``, a member of one of the enumerations
+below, all subclasses of :class:`Status` (as diffrax's ``RESULTS`` extends optimistix's); its
+``converged`` / ``certified`` / ``ok`` properties are derived from the status, and its ``message``
+states the numbers behind it. A member knows whether it counts as success (:attr:`Status.ok`) and
+what it means (:attr:`Status.meaning`); it is written to files by its name and read back with
+:meth:`Status.named`.
+
+=====================  ==========================================================================
+enumeration            used by
+=====================  ==========================================================================
+:class:`PathStatus`    path solves (``PathResult``), shooting trajectories, the string method,
+                       the instantons of a landscape transition
+:class:`CountStatus`   certified counts: conservation laws, polynomial laws, symmetries found or
+                       learned, augmentation and lifted-group reports
+:class:`RateStatus`    the mean exit time of a landscape transition (which formula, or why none)
+:class:`SearchStatus`  fixed-point searches
+:class:`FlowStatus`    integrations of training flows and training checks
+:class:`SweepStatus`   the points of a parameter sweep
+=====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import TypeVar
+
+from noetherlab._core.errors import InvalidArgumentError
+
+__all__ = [
+    "Certified",
+    "Converged",
+    "CountStatus",
+    "FlowStatus",
+    "PathStatus",
+    "RateStatus",
+    "SearchStatus",
+    "Status",
+    "SweepStatus",
+]
+
+S = TypeVar("S", bound="Status")
+
+
+class Status(enum.Enum):
+    """Base of the status enumerations (each member: whether it is a success, and its meaning)."""
+
+    def __init__(self, ok: bool, meaning: str) -> None:
+        self.ok = ok
+        self.meaning = meaning
+
+    @classmethod
+    def named(cls: type[S], name: str) -> S:
+        """The member called ``name`` (as written to a file), or a clear error."""
+        try:
+            return cls[name]
+        except KeyError:
+            raise InvalidArgumentError(
+                "status",
+                f"{name!r} is not a {cls.__name__} (one of {[m.name for m in cls]})",
+                "read files written by this or an older noetherlab version",
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self.name}>"
+
+
+class PathStatus(Status):
+    """How a path solve ended. Only :attr:`successful` means converged."""
+
+    successful = (
+        True,
+        "the solver met its tolerance, the Hessian (where the solver can check it) is positive "
+        "definite, and the normalised Euler–Lagrange residual is within el_tol",
+    )
+    max_iterations = (False, "the iteration cap was reached first")
+    saddle = (
+        False,
+        "a stationary point whose Hessian is indefinite (a saddle of the action), and no descent "
+        "direction of negative curvature was found",
+    )
+    line_search_failed = (
+        False,
+        "no step decreased the action although the gradient is above tolerance",
+    )
+    stalled = (
+        False,
+        "steps no longer change the action at float64 resolution while the residual is above "
+        "tolerance: an almost flat direction (e.g. the timing of a transition over a long T)",
+    )
+    nonfinite = (False, "a NaN or infinity appeared in the action, its derivatives or the path")
+    factorisation_failed = (False, "the (shifted) Hessian could not be factorised")
+    time_mismatch = (False, "fixed time through the energy: no energy with T(E) = T was found")
+    boundary_mismatch = (
+        False,
+        "shooting: the trajectory does not reach x1 (boundary residual above tolerance)",
+    )
+    integration_failed = (
+        False,
+        "shooting: the ODE solver failed or the Hamiltonian trajectory diverged",
+    )
+    residual_too_large = (
+        False,
+        "the solver stopped, but the independent Euler–Lagrange check failed (el_residual > "
+        "el_tol): the path is not a stationary point of the action to the stated tolerance",
+    )
+
+
+class CountStatus(Status):
+    """How a certified count (of laws or symmetries) ended. Only :attr:`certified` is a count."""
+
+    certified = (
+        True,
+        "every rank decision has a singular-value gap of at least min_gap, at enough points, and "
+        "every candidate passed its independent check: the count is unambiguous",
+    )
+    ambiguous = (
+        False,
+        "the ranks disagree between points, or a singular-value gap is below min_gap: the count is "
+        "not determined",
+    )
+    not_closed = (
+        False,
+        "the last bracket level allowed still raised the rank: the Lie algebra did not close",
+    )
+    bound_violated = (
+        False,
+        "an element raised the rank above the bound set by the known laws: a 'known' law is not "
+        "conserved by these generators",
+    )
+    rejected = (
+        False,
+        "a candidate of the linear conditions failed the independent check: the probe did not "
+        "determine the symmetries (too local a region, or too few points)",
+    )
+
+    @classmethod
+    def of_all(cls, statuses: Iterable[CountStatus]) -> CountStatus:
+        """The status of a result made of several counts: ``certified`` when every one is, else
+        the first that is not."""
+        return next((s for s in statuses if s is not cls.certified), cls.certified)
+
+
+class RateStatus(Status):
+    """How the mean exit time of a transition was obtained, or why it was not."""
+
+    eyring_kramers = (True, "Eyring–Kramers formula (gradient drift in the noise metric)")
+    bouchet_reygner = (
+        True,
+        "Bouchet–Reygner formula (quasi-potential Hessians and the divergence integral along the "
+        "instanton; the rates of several instantons added)",
+    )
+    mirror_instantons = (
+        True,
+        "Bouchet–Reygner with mirror-image instantons, rates added; the quasi-potential has a kink "
+        "at the saddle (slow approach to the weak-noise limit)",
+    )
+    path_not_converged = (False, "the E = 0 path did not converge, so there is no barrier")
+    noise_not_constant = (False, "the rate formulas need constant, non-degenerate noise")
+    saddle_mismatch = (
+        False,
+        "the quasi-potential Hessian transported along the instanton does not match the saddle's "
+        "(a stiff drift, or a saddle whose quasi-potential Hessian is not the Lyapunov solution)",
+    )
+    several_instantons = (
+        False,
+        "several instantons reach the saddle with different quasi-potential Hessians: the "
+        "quasi-potential is not smooth there and no formula applies",
+    )
+
+
+class SearchStatus(Status):
+    """How a fixed-point search ended."""
+
+    found = (True, "at least one fixed point was found in the region searched")
+    none_found = (False, "no Newton start converged to a finite zero of the drift in the region")
+
+
+class FlowStatus(Status):
+    """How an integration of a training flow (or a training check built on them) ended."""
+
+    successful = (True, "the run reached its final time (or step) with finite parameters")
+    integration_failed = (False, "the ODE solver stopped before the final time")
+    nonfinite = (False, "the parameters or the loss became non-finite (the training diverged)")
+    diverged = (False, "the loss or the parameters grew by more than a factor 1e6")
+
+
+class SweepStatus(Status):
+    """The state of one point of a parameter sweep (its ``code`` is what the store holds)."""
+
+    pending = (False, "not run yet (or interrupted while running)")
+    done = (True, "finished; its outputs are in the store")
+    failed = (False, "raised an error; the store holds the message")
+
+
+# ------------------------------------------------------------------------------ verdicts
+class Converged:
+    """Mixin of results with a ``status: PathStatus``: ``converged`` is read off it."""
+
+    status: PathStatus
+
+    @property
+    def converged(self) -> bool:
+        """True exactly when ``status`` is ``PathStatus.successful``."""
+        return self.status is PathStatus.successful
+
+
+class Certified:
+    """Mixin of results with a ``status: CountStatus``: ``certified`` is read off it."""
+
+    status: CountStatus
+
+    @property
+    def certified(self) -> bool:
+        """True exactly when ``status`` is ``CountStatus.certified``."""
+        return self.status is CountStatus.certified

@@ -1,0 +1,105 @@
+r"""Absorbing boundaries of an ensemble: :func:`interval`, :func:`ball` and :func:`predicate`.
+
+A :class:`Boundary` absorbs a path at the first step whose new state lies outside the domain: the
+path is frozen there (projected onto the boundary for :func:`interval`, like the notebooks' clip),
+its exit label, exit step and exit state are recorded by the simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from noetherlab._core.errors import InvalidArgumentError
+
+__all__ = ["Boundary", "ball", "interval", "predicate", "require_inside"]
+
+Array = jax.Array
+
+
+class Boundary(eqx.Module):
+    """An absorbing boundary: ``check(x) -> (label, x_on_boundary)`` for one state ``x`` (traceable).
+
+    ``label`` is an int: 0 inside the domain, ``k >= 1`` for having left through boundary part ``k``
+    (``labels[k - 1]`` names it). ``x_on_boundary`` is the state the absorbed path is frozen at.
+    The rule is code (``rule(params, x)``, compiled once) and the bounds are data (``params``), so
+    a new boundary with other bounds reuses the compiled simulation.
+    """
+
+    rule: Callable[[Any, Array], tuple[Array, Array]] = eqx.field(static=True)
+    params: Any
+    labels: tuple[str, ...] = eqx.field(static=True)
+
+    def check(self, x: Array) -> tuple[Array, Array]:
+        return self.rule(self.params, x)
+
+
+def _interval_rule(params: Array, x: Array) -> tuple[Array, Array]:
+    lower, upper, axis = params[0], params[1], params[2].astype(jnp.int32)
+    v = x[axis]
+    label = jnp.where(v <= lower, 1, jnp.where(v >= upper, 2, 0))
+    return label, x.at[axis].set(jnp.clip(v, lower, upper))
+
+
+def interval(lower: float, upper: float, axis: int = 0) -> Boundary:
+    """Absorbing bounds ``lower < x[axis] < upper`` (labels 1 = ``"lower"``, 2 = ``"upper"``); an
+    absorbed path is clipped onto the bound it crossed (decision bounds of a drift–diffusion model)."""
+    if np.isnan(lower) or np.isnan(upper) or not lower < upper:
+        raise InvalidArgumentError(
+            "lower/upper",
+            f"need lower < upper (±inf allowed), got {lower}, {upper}",
+            "swap or fix them",
+        )
+    params = jnp.asarray([lower, upper, axis], dtype=jnp.float64)
+    return Boundary(_interval_rule, params, ("lower", "upper"))
+
+
+def _ball_rule(params: tuple[Array, Array], x: Array) -> tuple[Array, Array]:
+    center, radius = params
+    return jnp.where(jnp.linalg.norm(x - center) <= radius, 1, 0), x
+
+
+def ball(center: Any, radius: float) -> Boundary:
+    """Absorb on entering the closed ball ``|x − center| <= radius`` (label 1 = ``"ball"``)."""
+    c = jnp.asarray(np.asarray(center, dtype=float))
+    if not radius > 0:
+        raise InvalidArgumentError("radius", f"must be positive, got {radius}", "pass radius > 0")
+    return Boundary(_ball_rule, (c, jnp.asarray(float(radius))), ("ball",))
+
+
+@dataclass(frozen=True)
+class _PredicateRule:
+    """A user predicate as a boundary rule (equal, and compiled once, for the same ``fn``)."""
+
+    fn: Callable[[Array], Any]
+
+    def __call__(self, params: Any, x: Array) -> tuple[Array, Array]:
+        return jnp.asarray(self.fn(x)).astype(jnp.int32), x
+
+
+def predicate(fn: Callable[[Array], Any], labels: tuple[str, ...] = ("exit",)) -> Boundary:
+    """A user boundary: ``fn(x)`` returns an int label (0 = inside, ``k`` = left through part ``k``)
+    or a bool (True = left); the path is frozen at the first state outside."""
+    return Boundary(_PredicateRule(fn), None, tuple(labels))
+
+
+def require_inside(boundary: Boundary, states: Any, argument: str) -> None:
+    """Refuse start ``states`` (``(m, N)``) that lie outside ``boundary`` (every path from them
+    would be absorbed at its first step), naming the first one and the part it lies beyond."""
+    labels = np.asarray(jax.vmap(lambda x: boundary.check(x)[0])(jnp.asarray(states)))
+    if np.any(labels > 0):
+        k = int(np.argmax(labels > 0))
+        code = int(labels[k])
+        part = boundary.labels[code - 1] if code <= len(boundary.labels) else code
+        raise InvalidArgumentError(
+            argument,
+            f"start state {np.asarray(states)[k].tolist()} lies outside the absorbing boundary "
+            f"(part {part!r}): every path would be absorbed at its first step",
+            "start inside the domain",
+        )
