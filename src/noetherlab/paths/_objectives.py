@@ -126,12 +126,6 @@ def geometric_chain(params: GeometricModel, x: np.ndarray, frames: np.ndarray) -
 
 
 @eqx.filter_jit
-def drift_along(sde: SDE, x: Array) -> Array:
-    """``f(x_k, 0)`` at every node ``(m, N)`` (time-independent uses)."""
-    return jax.vmap(lambda xi: sde.f(xi, jnp.zeros((), jnp.float64)))(x)
-
-
-@eqx.filter_jit
 def node_speed2(params: GeometricModel, x: Array) -> Array:
     """``|f|²_M + 4(E + V)`` at every node of ``x`` ``(m, N)``: the squared speed of a path of
     energy ``params.energy`` (negative where no such path can pass)."""

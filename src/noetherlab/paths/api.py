@@ -17,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, NonFiniteError, ShapeError
 from noetherlab._core.interp import resample, unit_parameter
 from noetherlab._core.resources import check_memory, warn_if_long
 from noetherlab._core.validation import as_float_array, choice
-from noetherlab.paths._objectives import drift_along
 from noetherlab.paths.problem import PathProblem
 from noetherlab.paths.resolution import ResolutionControl
 from noetherlab.paths.result import PathResult
@@ -314,7 +312,7 @@ def _equidistributed_grid(problem: PathProblem, res: PathResult) -> np.ndarray:
     """Grid equidistributing the arc length of ``(t/T, x/L_x, f/L_f)`` along the current path."""
     dt = np.diff(res.t)
     dx = np.linalg.norm(np.diff(res.x, axis=0), axis=1)
-    f = np.asarray(drift_along(problem.sde, jnp.asarray(res.x)))
+    f = problem.sde.drift_at(res.x)
     df = np.linalg.norm(np.diff(f, axis=0), axis=1)
     parts = [dt / dt.sum()]
     for d in (dx, df):

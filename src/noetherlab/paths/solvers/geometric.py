@@ -51,7 +51,6 @@ from noetherlab.paths._krylov import describe_krylov, krylov_minimise
 from noetherlab.paths._newton import describe, newton_minimise
 from noetherlab.paths._objectives import (
     GeometricModel,
-    drift_along,
     geometric_chain,
     minimum_energy,
     node_speed2,
@@ -106,7 +105,7 @@ def _short(x: np.ndarray) -> str:
 def _monitor(sde: SDE, params: GeometricModel, x: np.ndarray, use_time: bool) -> np.ndarray:
     """Per-segment monitor: arc length of ``(φ/Lφ, f(φ)/Lf [, t/T])``."""
     dx = np.linalg.norm(np.diff(x, axis=0), axis=1)
-    f = np.asarray(drift_along(sde, jnp.asarray(x)))
+    f = sde.drift_at(x)
     df = np.linalg.norm(np.diff(f, axis=0), axis=1)
     parts = [dx / max(dx.sum(), 1e-300)]
     if df.sum() > 1e-12 * max(np.abs(f).max(), 1e-300):
