@@ -14,6 +14,7 @@ Targets (issue): ours >= 0.5x the random-only rate, >= 5x the NumPy loop; peak m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
 import subprocess
@@ -122,7 +123,9 @@ def case_diffrax(paths: int, steps: int, chunk: int) -> dict:
 
 CASES = {
     "ours": case_ours,
+    "ours (float32 noise)": functools.partial(case_ours, precision="float32"),
     "random-only": case_random,
+    "random-only (float32)": functools.partial(case_random, precision="float32"),
     "numpy-loop": case_numpy,
     "diffrax-euler": case_diffrax,
 }
