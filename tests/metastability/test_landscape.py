@@ -174,7 +174,7 @@ def test_transition_graph_saved_as_netcdf_and_json_and_drawn(tmp_path):
 
 def test_three_attractor_network_graph_routes_through_the_intermediate_state():
     # Fig. 1c: decision states (0.35, 3.25), (3.25, 0.35), intermediate (2.35, 2.35), low state
-    # (1.25, 1.25) (exact fixed points, see tests/test_fixed_points.py)
+    # (1.25, 1.25) (exact fixed points, see tests/metastability/test_fixed_points.py)
     land = landscape(models.three_attractor(), (-0.5, 4))
     A = [tuple(np.round(p.x, 6)) for p in land.attractors]
     left, right, mid = A.index((0.35, 3.25)), A.index((3.25, 0.35)), A.index((2.35, 2.35))

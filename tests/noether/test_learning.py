@@ -2,7 +2,7 @@
 recovered from families of most likely paths, with residuals at the solver's tolerance, and none
 is found where there is none (anisotropic OU: no pᵀA x + p·b is conserved, by direct computation
 d/dt(pᵀAx) = pᵀ[K, A]x + 2 pᵀA p for H = |p|² − pᵀK x). The rotation of the Fig. 2 ring
-diffusion (time-dependent) is learned in the quick reproduction (tests/test_reproduce.py), which
+diffusion (time-dependent) is learned in the quick reproduction (tests/reproduce/test_reproduce.py), which
 already pays for compiling its paths."""
 
 from __future__ import annotations
