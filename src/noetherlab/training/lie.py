@@ -551,7 +551,8 @@ def count_laws(
     Args:
         arch: the model.
         loss: ``None`` for the architecture-level count (laws that hold for every loss and data set),
-            or a loss name (laws for that loss, every data set).
+            or a :class:`~noetherlab.training.losses.Loss` (``MSE``, ...; or its name) — the laws
+            for that loss and every data set.
         flow: the training dynamics: ``"gradient"`` (default), ``"momentum"`` (heavy ball, friction
             1), ``"nesterov"``, ``"nmf"``, ``"mirror"``, a combination such as ``"nmf+momentum"``, or
             a :class:`~noetherlab.training.dynamics.Flow` (e.g. ``Flow("heavy-ball", friction=0.5)``).
