@@ -135,6 +135,11 @@ class CountStatus(Status):
         "a candidate of the linear conditions failed the independent check: the probe did not "
         "determine the symmetries (too local a region, or too few points)",
     )
+    underdetermined = (
+        False,
+        "fewer independent conditions than unknowns: zero singular values are forced by too few "
+        "data, not found in them",
+    )
 
     @classmethod
     def of_all(cls, statuses: Iterable[CountStatus]) -> CountStatus:
@@ -164,6 +169,7 @@ class RateStatus(Status):
         "the quasi-potential Hessian transported along the instanton does not match the saddle's "
         "(a stiff drift, or a saddle whose quasi-potential Hessian is not the Lyapunov solution)",
     )
+    nonfinite = (False, "the formula gave a non-finite or non-positive mean exit time")
     several_instantons = (
         False,
         "several instantons reach the saddle with different quasi-potential Hessians: the "

@@ -40,9 +40,14 @@ import numpy as np
 import scipy.linalg
 
 from noetherlab._core.errors import InvalidArgumentError, ShapeError, UnsupportedModelError
-from noetherlab._core.validation import as_float_array, positive_float, require_finite
-from noetherlab.noether.symmetries import Generator, classify_generator, subspace_embedding
-from noetherlab.sde.model import SDE
+from noetherlab._core.validation import as_float_array, as_states, positive_float, require_finite
+from noetherlab.noether.symmetries import (
+    Generator,
+    classify_generator,
+    require_generator,
+    subspace_embedding,
+)
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = [
     "ApproximateSymmetries",
@@ -175,17 +180,17 @@ def _constant_noise_null_space(sde: SDE, P: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- inputs
 def _states(sde: SDE, states: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
-    xs = as_float_array(states, "states")
-    if xs.ndim == 1 and sde.dim == 1:
-        xs = xs[:, None]
-    if xs.ndim != 2 or xs.shape[1] != sde.dim or xs.shape[0] < 1:
+    xs = as_states(
+        states, "states", sde.dim, 1, "pass states where the dynamics lives (simulated states)"
+    )
+    t_arr = as_float_array(t, "t")
+    if t_arr.ndim > 1 or (t_arr.ndim == 1 and t_arr.size != xs.shape[0]):
         raise ShapeError(
-            "states",
-            f"must be an (m, {sde.dim}) array of states, got shape {np.asarray(states).shape}",
-            "pass states where the dynamics lives, e.g. simulated states or points of a path",
+            "t",
+            f"must be one time or one per state ({xs.shape[0]},), got shape {t_arr.shape}",
+            "pass a scalar time or an array with one time per row of states",
         )
-    require_finite(xs, "states")
-    ts = np.broadcast_to(as_float_array(t, "t"), (xs.shape[0],)).astype(np.float64)
+    ts = np.broadcast_to(t_arr, (xs.shape[0],)).astype(np.float64)
     require_finite(ts, "t")
     sde.check_states(xs, ts, "states")
     return xs, ts
@@ -214,16 +219,46 @@ def _identity_embedding(sde: SDE) -> np.ndarray:
     return np.eye(r)
 
 
+def _require_determined(num: np.ndarray, den: np.ndarray, xs: np.ndarray, dim: int) -> None:
+    """Refuse states that cannot determine the generators: ``m`` distinct states give ``m N``
+    residual equations, and with fewer than the unknowns a zero defect is forced (one state of a
+    2-D model: 2 equations for a rotation and two translations); a ``θ`` with ``δx = 0`` and
+    ``A f = 0`` at every state has a zero denominator (states on a lower-dimensional set)."""
+    m = len(np.unique(np.round(xs, 12), axis=0))
+    if m * dim < num.shape[0]:
+        raise InvalidArgumentError(
+            "states",
+            f"{m} distinct state(s) of this {dim}-dimensional model give {m * dim} equations for "
+            f"{num.shape[0]} unknowns: a zero defect would be forced by too few data, not found",
+            f"pass at least {-(-num.shape[0] // dim)} distinct states (many more, spread over "
+            "where the dynamics lives, for a meaningful average)",
+        )
+    w = np.linalg.eigvalsh(den)
+    top = max(float(w[-1]), 1e-300)
+    missing = int(np.sum(w <= 1e-10 * top))
+    if missing:
+        raise InvalidArgumentError(
+            "states",
+            f"the {m} state(s) do not determine {missing} of the {den.shape[0]} generator "
+            "directions (they move none of the states): their defect would be 0 for lack of "
+            "data, not because of a symmetry",
+            "pass more states, spread over where the dynamics lives (they must not all lie on a "
+            "line or plane), or restrict the generators with subspace=",
+        )
+
+
 # ---------------------------------------------------------------------------- public API
 def symmetry_defect(sde: SDE, generator: Generator, states: Any, t: Any = 0.0) -> float:
     """The defect ``d`` (module docstring) of ``generator`` on ``states`` ``(m, N)`` at time(s)
     ``t``: 0 for a symmetry of the Lagrangian, ≈ 1 for an unrelated generator. For a constant
     noise it is the larger of ``d`` and the noise defect ``|A D + D A^T| / (√2 |A D|)``."""
-    if generator.dim != sde.dim:
-        raise ShapeError(
+    sde = require_sde(sde)
+    require_generator(generator, sde.dim)
+    if generator.time != 0.0:
+        raise InvalidArgumentError(
             "generator",
-            f"acts on dimension {generator.dim}, the model has dimension {sde.dim}",
-            "build the generator for this model",
+            "has a time component; the defect measures affine generators δx = A x + b only",
+            "pass Generator.affine(A, b), or use check_symmetry for time translations",
         )
     xs, ts = _states(sde, states, t)
     theta = np.concatenate([np.asarray(generator.A).reshape(-1), np.asarray(generator.b)])
@@ -262,6 +297,7 @@ def approximate_symmetries(
     Returns:
         :class:`ApproximateSymmetries` (exact symmetries come out with defect ``~1e-8`` or less).
     """
+    sde = require_sde(sde)
     max_defect = positive_float(max_defect, "max_defect", "largest defect to report")
     xs, ts = _states(sde, states, t)
     P = _identity_embedding(sde) if subspace is None else subspace_embedding(subspace, sde.dim)
@@ -277,6 +313,7 @@ def approximate_symmetries(
     else:
         P_eff = P
     num, den = _quadratic_forms(sde, P_eff, xs, ts, noise_rows=not sde.constant_diffusion)
+    _require_determined(num, den, xs, sde.dim)
     den = den + 1e-14 * np.trace(den) / den.shape[0] * np.eye(den.shape[0])
     lam, vecs = scipy.linalg.eigh(num, den)
     defects = np.sqrt(np.clip(lam, 0.0, None))

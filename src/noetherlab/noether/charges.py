@@ -29,6 +29,7 @@ the charge (so that a charge that is itself ~0 is not divided by ~0).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,7 +39,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._core.errors import UnsupportedModelError
+from noetherlab._core.errors import (
+    InvalidArgumentError,
+    NonFiniteError,
+    ShapeError,
+    UnsupportedModelError,
+)
+from noetherlab._core.validation import as_float_array, require_finite
 from noetherlab.sde.lagrangian import (
     check_lagrangian,
     check_path,
@@ -300,6 +307,7 @@ def noether_charge(
     """
     kind = check_lagrangian(lagrangian, sde)
     x_arr, t_arr = check_path(sde, x, t)
+    _check_generator_like(generator, sde.dim)
     p, energy, escale = (
         np.asarray(a) for a in _discrete_charges(sde, jnp.asarray(x_arr), jnp.asarray(t_arr), kind)
     )
@@ -323,6 +331,34 @@ def noether_charge(
     return ChargeTrace(name, t_arr, values, float(np.max(scale)))
 
 
+def _check_generator_like(generator: Any, dim: int) -> None:
+    """A generator (``A``, ``b``, ``time``, ``K``) of a ``dim``-dimensional model, or a clear error."""
+    if not all(hasattr(generator, a) for a in ("A", "b", "time", "K")):
+        raise InvalidArgumentError(
+            "generator",
+            f"must be a generator (with A, b, time, K), got {type(generator).__name__}",
+            "pass a Generator (Generator.rotation, .translation, .affine) or a Symmetry",
+        )
+    try:
+        A = np.asarray(generator.A, dtype=np.float64)
+        b = np.asarray(generator.b, dtype=np.float64)
+        c = float(generator.time)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            "generator", "has non-numeric A, b or time", "build it with Generator.affine(A, b)"
+        ) from None
+    if A.shape != (dim, dim) or b.shape != (dim,):
+        raise ShapeError(
+            "generator",
+            f"has A {A.shape} and b {b.shape}; the model has dimension {dim}",
+            "build the generator for this model",
+        )
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b)) and math.isfinite(c)):
+        raise NonFiniteError(
+            "argument `generator`: A, b or time contains NaN or infinity. Fix: pass finite entries."
+        )
+
+
 # ---------------------------------------------------------------------------- continuous trajectories
 @eqx.filter_jit
 def _trajectory_energy(sde: SDE, t: Array, x: Array, p: Array, kind: str) -> tuple[Array, Array]:
@@ -341,9 +377,27 @@ def trajectory_charges(sde: SDE, t: Any, x: Any, p: Any, lagrangian: str = "fw")
     ``E = H(x, p, t)``, ``p`` and ``L = x p^T - p x^T`` (used for shooting / ODE solutions; the
     Hamiltonian form needs no ``D^{-1}``, so degenerate noise is fine)."""
     kind = check_lagrangian(lagrangian, sde, allow_degenerate=True)
-    t_arr = np.asarray(t, dtype=np.float64)
-    x_arr = np.asarray(x, dtype=np.float64).reshape(t_arr.size, sde.dim)
-    p_arr = np.asarray(p, dtype=np.float64).reshape(t_arr.size, sde.dim)
+    t_arr = as_float_array(t, "t")
+    if t_arr.ndim != 1 or t_arr.size < 1:
+        raise ShapeError(
+            "t",
+            f"must be a 1-D array of times, got shape {t_arr.shape}",
+            "pass the sample times, e.g. numpy.linspace(0, T, m)",
+        )
+    require_finite(t_arr, "t")
+    arrays = []
+    for name, value in (("x", x), ("p", p)):
+        arr = as_float_array(value, name)
+        if arr.size != t_arr.size * sde.dim:
+            raise ShapeError(
+                name,
+                f"must hold one state per time, shape ({t_arr.size}, {sde.dim}), got {arr.shape}",
+                "pass the trajectory sampled at the times t",
+            )
+        arr = arr.reshape(t_arr.size, sde.dim)
+        require_finite(arr, name)
+        arrays.append(arr)
+    x_arr, p_arr = arrays
     H, scale = (
         np.asarray(a)
         for a in _trajectory_energy(

@@ -10,7 +10,11 @@ learned from a family of paths when ``J`` is the same at every node of each path
 ``F_k − \bar F`` (``F_k = (vec(p_k x_k^T), p_k)``, ``\bar F`` the mean over the path's nodes, each
 path scaled by its largest ``|F_k|``) must annihilate ``θ``. The solutions are the null space of the
 stacked rows (SVD), certified by the gap between the singular values kept and dropped, exactly as
-:func:`~noetherlab.noether.symmetries.find_symmetries` certifies its count. Noether's theorem in reverse
+:func:`~noetherlab.noether.symmetries.find_symmetries` certifies its count, and by an independent
+check: each generator's :func:`~noetherlab.noether.approximate.symmetry_defect` on the path nodes
+must be at most ``max_defect`` (a combination conserved by these paths that is no symmetry of the
+model is *rejected*). A path of ``n + 1`` nodes gives at most ``n`` independent rows; with fewer
+rows than unknowns the null space is forced and the count is ``underdetermined``. Noether's theorem in reverse
 (for this non-degenerate Lagrangian): a charge conserved on *enough* different paths is the charge
 of a symmetry; one path alone conserves spurious combinations, so pass a family (different end
 points or transit times). Charges that vanish identically on the paths (``J_k = 0``) say nothing
@@ -20,17 +24,18 @@ and are dropped. With ``subspace=U`` (``(N, k)`` orthonormal) the generator is `
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError, NonFiniteError
 from noetherlab._core.exact import rref, snap_rational
 from noetherlab._core.status import Certified, CountStatus
 from noetherlab._core.validation import positive_float
-from noetherlab.noether.approximate import MAX_UNKNOWNS
+from noetherlab.noether.approximate import MAX_UNKNOWNS, symmetry_defect
 from noetherlab.noether.charges import node_momenta
 from noetherlab.noether.symmetries import Generator, classify_generator, subspace_embedding
 from noetherlab.sde.lagrangian import check_lagrangian, check_path
@@ -50,6 +55,8 @@ class LearnedSymmetry:
             ``(max J − min J) / max_k Σ_i |p_{k,i} δx_{k,i}|``.
         charges: the mean charge on each path.
         singular_value: of the stacked constancy rows (relative to the largest).
+        defect: its :func:`~noetherlab.noether.approximate.symmetry_defect` on the path nodes
+            (``nan`` for a candidate that was not checked).
     """
 
     generator: Generator
@@ -57,6 +64,7 @@ class LearnedSymmetry:
     residual: float
     charges: np.ndarray
     singular_value: float
+    defect: float = float("nan")
 
     @property
     def name(self) -> str:
@@ -75,9 +83,13 @@ class LearnedSymmetries(Certified):
         gap: smallest relative singular value kept over the largest dropped (``inf`` if a side is
             empty).
         status: ``CountStatus.certified`` when ``gap >= min_gap`` (the number of symmetries is
-            unambiguous), else ``ambiguous``; ``message`` gives the numbers.
+            unambiguous) and every generator passed the defect check; ``underdetermined`` when
+            the paths give fewer independent rows than unknowns, ``rejected`` when a conserved
+            combination is no symmetry of the model, else ``ambiguous``; ``message`` gives the
+            numbers.
         n_paths, n_rows, unknowns: paths used, constancy rows, free parameters ``θ``.
         vanishing: null directions dropped because their charge is zero on every path.
+        rejected: conserved combinations that failed the defect check (with their defect).
     """
 
     symmetries: list[LearnedSymmetry]
@@ -90,6 +102,7 @@ class LearnedSymmetries(Certified):
     n_rows: int
     unknowns: int
     vanishing: int
+    rejected: list[LearnedSymmetry] = dataclasses.field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.symmetries)
@@ -117,6 +130,13 @@ def _paths(sde: SDE, paths: Any, kind: str) -> list[tuple[np.ndarray, np.ndarray
                 f"paths[{i}]",
                 f"is a {type(path).__name__}, not a path",
                 "pass a PathResult or an (x, t) pair of nodes (n+1, N) and times (n+1,)",
+            )
+        if getattr(path, "converged", True) is False:
+            raise InvalidArgumentError(
+                f"paths[{i}]",
+                f"did not converge ({getattr(path, 'status', '?')!r}): the charges of an "
+                "unconverged path drift for every generator, so it cannot tell which are conserved",
+                "pass converged paths only (result.converged), or solve this one again",
             )
         x_arr, t_arr = check_path(sde, x, t)
         out.append((x_arr, node_momenta(sde, x_arr, t_arr, kind)))
@@ -160,6 +180,7 @@ def learn_symmetries(
     lagrangian: str = "fw",
     rtol: float = 1e-6,
     min_gap: float = 1e3,
+    max_defect: float = 1e-3,
 ) -> LearnedSymmetries:
     r"""Generators ``δx = A x + b`` whose Noether charge is constant along every path (module
     docstring).
@@ -174,10 +195,13 @@ def learn_symmetries(
         lagrangian: ``"fw"`` or ``"om"`` (the momenta ``p`` of that Lagrangian).
         rtol: relative singular value up to which a direction counts as conserved.
         min_gap: the gap that certifies the count.
+        max_defect: largest symmetry defect of a learned generator on the path nodes (the
+            independent check); conserved combinations above it are ``rejected``.
     """
     kind = check_lagrangian(lagrangian, sde)
     rtol = positive_float(rtol, "rtol", "tolerance")
     min_gap = positive_float(min_gap, "min_gap", "gap")
+    max_defect = positive_float(max_defect, "max_defect", "largest defect")
     n = sde.dim
     P = subspace_embedding(subspace, n)
     if P is None and n * n + n > MAX_UNKNOWNS:
@@ -193,7 +217,13 @@ def learn_symmetries(
         G = F if P is None else F @ P
         rows.append((G - G.mean(axis=0)) / max(float(np.max(np.linalg.norm(G, axis=1))), 1e-300))
     M = np.concatenate(rows)
+    if not np.all(np.isfinite(M)):
+        raise NonFiniteError(
+            "argument `paths`: the momenta along a path are not finite (the drift is NaN or "
+            "infinite at its nodes). Fix: pass paths on which the model is finite."
+        )
     r = M.shape[1]
+    independent = sum(len(x) - 1 for x, _ in terms)  # rank bound: each path's rows are centred
     _, s, vt = np.linalg.svd(M, full_matrices=True)
     s_full = np.zeros(r)
     s_full[: s.size] = s
@@ -216,19 +246,47 @@ def learn_symmetries(
             vanishing += 1
             continue
         syms.append(_learned(theta, P, n, feats, terms, M, s_max))
+    nodes = np.concatenate([x for x, _ in terms])
+    times = np.concatenate(
+        [_times(path, len(x)) for path, (x, _) in zip(paths, terms, strict=True)]
+    )
+    checked = [
+        dataclasses.replace(s, defect=symmetry_defect(sde, s.generator, nodes, times)) for s in syms
+    ]
+    syms = [s for s in checked if s.defect <= max_defect]
+    rejected = [s for s in checked if not s.defect <= max_defect]
+    if independent < r:
+        status = CountStatus.underdetermined
+        verdict = f"underdetermined: {independent} independent rows for {r} unknowns"
+    elif rejected:
+        status = CountStatus.rejected
+        verdict = (
+            f"{len(rejected)} conserved combination(s) rejected: symmetry defect "
+            f"{min(s.defect for s in rejected):.2g} > max_defect {max_defect:.0e}"
+        )
+    elif gap >= min_gap:
+        status = CountStatus.certified
+        verdict = f"singular-value gap {gap:.1e} >= min_gap {min_gap:.0e}"
+    else:
+        status = CountStatus.ambiguous
+        verdict = f"singular-value gap {gap:.1e} < min_gap {min_gap:.0e}"
     candidates = [_learned(vt[i], P, n, feats, terms, M, s_max) for i in order[: min(5, r)]]
     return LearnedSymmetries(
         symmetries=syms,
         candidates=candidates,
         singular_values=np.sort(rel),
         gap=gap,
-        status=CountStatus.certified if gap >= min_gap else CountStatus.ambiguous,
-        message=(
-            f"{len(syms)} symmetr{'y' if len(syms) == 1 else 'ies'} from {len(terms)} path(s): "
-            f"singular-value gap {gap:.1e} {'>=' if gap >= min_gap else '<'} min_gap {min_gap:.0e}"
-        ),
+        status=status,
+        message=f"{len(syms)} symmetr{'y' if len(syms) == 1 else 'ies'} from {len(terms)} "
+        f"path(s): {verdict}",
         n_paths=len(terms),
         n_rows=int(M.shape[0]),
         unknowns=r,
         vanishing=vanishing,
+        rejected=rejected,
     )
+
+
+def _times(path: Any, m: int) -> np.ndarray:
+    t = np.asarray(path.t if hasattr(path, "t") else path[1], dtype=np.float64)
+    return np.broadcast_to(t, (m,))

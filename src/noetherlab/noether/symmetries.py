@@ -15,6 +15,7 @@ Time translation is a symmetry when ``∂_t f = 0`` and ``∂_t D = 0``; its cha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, NonFiniteError, ShapeError
 from noetherlab._core.exact import rref, snap_rational
+from noetherlab._core.resources import check_memory
 from noetherlab._core.status import Certified, CountStatus
 from noetherlab._core.validation import as_float_array, positive_int, require_finite
 from noetherlab.noether.charges import ChargeTrace, noether_charge
@@ -124,6 +126,37 @@ class Generator:
     @property
     def dim(self) -> int:
         return int(np.asarray(self.b).size)
+
+
+def require_generator(generator: Any, dim: int, allow_time: bool = False) -> None:
+    """Refuse what is not a finite, non-zero generator of a ``dim``-dimensional model (a zero
+    generator is invariant under everything and would be stamped an exact symmetry)."""
+    if not isinstance(generator, Generator):
+        raise InvalidArgumentError(
+            "generator",
+            f"must be a Generator, got {type(generator).__name__}",
+            "build one with Generator.rotation, Generator.translation or Generator.affine",
+        )
+    A, b = np.asarray(generator.A, dtype=float), np.asarray(generator.b, dtype=float)
+    if A.shape != (dim, dim) or b.shape != (dim,):
+        raise ShapeError(
+            "generator",
+            f"acts on dimension {generator.dim} (A {A.shape}, b {b.shape}), the model has "
+            f"dimension {dim}",
+            "build the generator for this model",
+        )
+    time = float(generator.time) if allow_time else 0.0
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(b)) and math.isfinite(time)):
+        raise NonFiniteError(
+            "argument `generator`: A, b or time contains NaN or infinity. Fix: pass finite entries."
+        )
+    if not np.any(A) and not np.any(b) and time == 0.0 and generator.K is None:
+        raise InvalidArgumentError(
+            "generator",
+            "is zero (A = 0, b = 0): it moves nothing, so every model is trivially invariant under "
+            "it",
+            "pass a non-zero generator",
+        )
 
 
 @dataclass(frozen=True)
@@ -262,13 +295,14 @@ def check_symmetry(
     compares it with the size of ``L``'s terms. ``invariant`` iff the largest relative violation is
     ``<= rtol``."""
     kind = check_lagrangian(lagrangian, sde)
-    if generator.dim != sde.dim:
-        raise ShapeError(
-            "generator",
-            f"acts on dimension {generator.dim}, the model has dimension {sde.dim}",
-            "build the generator for this model",
-        )
+    require_generator(generator, sde.dim, allow_time=True)
     n_probes = positive_int(n_probes, "n_probes")
+    check_memory(
+        8.0 * n_probes * (sde.dim * sde.dim + 8 * sde.dim),
+        "n_probes",
+        f"{n_probes} probes of the Lagrangian in {sde.dim} dimensions",
+        "pass fewer probes (a few hundred decide the invariance)",
+    )
     xs, vs, ts = _probe(sde.dim, n_probes, seed, center, scale, t_range)
     dL, size = (
         np.asarray(a)
@@ -461,6 +495,12 @@ def find_symmetries(
             f"(A, b): the null space is not determined, so any count would be spurious",
             f"pass n_points >= {n_min} (default {max(8, 2 * n + 2)})",
         )
+    check_memory(
+        8.0 * n_points * rows * (n * n + n) * 3,
+        "n_points",
+        f"the symmetry conditions at {n_points} probe points in {n} dimensions",
+        f"pass fewer n_points (the default {max(8, 2 * n + 2)} determines the symmetries)",
+    )
     xs, _, ts = _probe(n, n_points, seed, center, scale, t_range)
     M = _conditions(sde, xs, ts)
     s, vt = np.linalg.svd(M, full_matrices=True)[1:]
