@@ -21,9 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, ShapeError
-from noetherlab._core.validation import as_float_array, positive_int
+from noetherlab._core.resources import check_memory
+from noetherlab._core.validation import as_float_array, positive_float, positive_int, require_finite
 from noetherlab.metastability.fixed_points import FixedPoint
-from noetherlab.sde.model import SDE
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["Basins", "basins", "flow_ends"]
 
@@ -102,6 +103,25 @@ def _default_plane(attractors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return origin, _orthonormal(e1, e2)
 
 
+def _plane(plane: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(origin, e1, e2)`` as an origin ``(N,)`` and orthonormal rows ``(2, N)``."""
+    fix = f"pass plane=(origin, e1, e2): three length-{dim} vectors"
+    if not isinstance(plane, tuple | list) or len(plane) != 3:
+        raise ShapeError("plane", f"must be three vectors (origin, e1, e2), got {plane!r}", fix)
+    o, e1, e2 = (as_float_array(p, "plane").reshape(-1) for p in plane)
+    if not o.shape == e1.shape == e2.shape == (dim,):
+        raise ShapeError(
+            "plane",
+            f"has vectors of lengths {o.size}, {e1.size}, {e2.size}; the model has dimension {dim}",
+            fix,
+        )
+    for v in (o, e1, e2):
+        require_finite(v, "plane")
+    if np.linalg.norm(e1) == 0:
+        raise InvalidArgumentError("plane", "e1 is zero", "give two independent directions")
+    return o, _orthonormal(e1, e2)
+
+
 def _orthonormal(e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
     e1 = e1 / np.linalg.norm(e1)
     e2 = e2 - (e2 @ e1) * e1
@@ -132,27 +152,42 @@ def basins(
         t1: longest flow time (default ``200 / (slowest attractor's decay rate)`` when
             ``FixedPoint`` s are given, else 200).
     """
+    sde = require_sde(sde)
     if sde.time_dependent:
         raise InvalidArgumentError(
             "sde", "a time-dependent drift has no fixed basins", "freeze the time first"
         )
-    points = [p.x if isinstance(p, FixedPoint) else np.asarray(p, float) for p in attractors]
-    A = np.atleast_2d(np.asarray(points, dtype=np.float64))
-    if A.size == 0 or A.shape[1] != sde.dim:
+    try:
+        points = [p.x if isinstance(p, FixedPoint) else np.asarray(p, float) for p in attractors]
+        A = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise ShapeError(
+            "attractors", f"cannot read {attractors!r} as states", "pass an (A, N) array"
+        ) from None
+    if A.size == 0 or A.ndim != 2 or A.shape[1] != sde.dim:
         raise ShapeError(
             "attractors", f"attractors of shape {A.shape}", f"give states of dimension {sde.dim}"
         )
+    require_finite(A, "attractors")
     if plane is None:
         origin, E = _default_plane(A)
     else:
-        o, e1, e2 = (as_float_array(p, "plane").reshape(-1) for p in plane)
-        origin, E = o, _orthonormal(e1, e2)
+        origin, E = _plane(plane, sde.dim)
     lohi = as_float_array(box, "box")
     if lohi.shape == (2,):
         lohi = np.tile(lohi, (2, 1))
     if lohi.shape != (2, 2) or np.any(lohi[:, 1] <= lohi[:, 0]):
         raise ShapeError("box", f"box {lohi.tolist()}", "give (lo, hi) or ((ulo, uhi), (vlo, vhi))")
+    require_finite(lohi, "box")
     m = positive_int(cells, "cells", minimum=2)
+    check_memory(
+        8.0 * m * m * (60 * sde.dim + 64),
+        "cells",
+        f"flowing {m}² = {m * m:.3g} states in {sde.dim} dimensions at once",
+        "pass fewer cells (a few hundred per side resolve a basin boundary)",
+    )
+    if t1 is not None:
+        t1 = positive_float(t1, "t1", "flow time")
     u, v = np.linspace(lohi[0, 0], lohi[0, 1], m), np.linspace(lohi[1, 0], lohi[1, 1], m)
     U, V = np.meshgrid(u, v)
     states = origin + U.reshape(-1, 1) * E[0] + V.reshape(-1, 1) * E[1]

@@ -60,9 +60,19 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from noetherlab.sde.model import SDE
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.validation import as_state, as_states, positive_float, require_finite
+from noetherlab.sde.model import SDE, require_sde
 
-__all__ = ["EscapeTime", "bouchet_reygner", "eyring_kramers", "quasi_potential_hessian"]
+__all__ = [
+    "MIN_BARRIER",
+    "EscapeTime",
+    "barrier_caveat",
+    "bouchet_reygner",
+    "check_fixed_point",
+    "eyring_kramers",
+    "quasi_potential_hessian",
+]
 
 Array = jax.Array
 
@@ -81,6 +91,8 @@ class EscapeTime:
         saddle_mismatch: ``|Q(z) − H_z|/|H_z|`` at the end of the Riccati transport (should be
             small: a large value means the transport or the saddle Hessian is wrong).
         saddle_hessian: ``H_z`` used (Bouchet–Reygner).
+        caveat: why the number may be far from the true mean exit time ("" when the barrier is
+            large enough: ``S >= MIN_BARRIER``; the formulas' relative error is ``O(1/S)``).
     """
 
     mean_exit_time: float
@@ -90,6 +102,55 @@ class EscapeTime:
     integral_error: float = 0.0
     saddle_mismatch: float = 0.0
     saddle_hessian: np.ndarray | None = field(default=None, repr=False)
+    caveat: str = ""
+
+
+#: barriers below this are too low for the small-noise formulas (relative error ``O(1/S)``):
+#: measured on the 1-D double well ``f = x − x³`` at ``D = 1`` (``S = 1/4``): 5.70 against the
+#: exact 3.48 of the grid generator
+MIN_BARRIER = 5.0
+
+
+def barrier_caveat(barrier: float) -> str:
+    """The caveat of a rate over a barrier ``S`` ("" for ``S >= MIN_BARRIER``)."""
+    if barrier >= MIN_BARRIER:
+        return ""
+    return (
+        f"the barrier S = {barrier:.3g} is below {MIN_BARRIER:g}: the small-noise formula's "
+        "relative error O(1/S) is not small here, so this time may be off by a factor of order "
+        "one (use fokker_planck in N <= 3 dimensions, or simulate)"
+    )
+
+
+def check_fixed_point(sde: SDE, x: Any, name: str, index: int) -> np.ndarray:
+    """``x`` as a state at which the drift vanishes and ``J`` has ``index`` eigenvalues with
+    positive real part (0: an attractor, 1: an index-1 saddle), or a clear error."""
+    x_arr = as_state(x, name, sde.dim)
+    J = _jacobian(sde, x_arr)
+    f = np.asarray(sde.f(jnp.asarray(x_arr), 0.0))
+    require_finite(J, f"{name} (the drift Jacobian there)")
+    scale = 1.0 + float(np.abs(J).max()) * (1.0 + float(np.abs(x_arr).max()))
+    what = "an attractor" if index == 0 else f"an index-{index} saddle"
+    if float(np.abs(f).max()) > 1e-6 * scale:
+        raise InvalidArgumentError(
+            name,
+            f"is not a fixed point: |f(x)| = {float(np.abs(f).max()):.3g}",
+            f"pass {what} of the drift (find_fixed_points or landscape give them)",
+        )
+    w = np.linalg.eigvals(J).real
+    unstable = int(np.sum(w > 0))
+    if unstable != index or np.any(np.abs(w) <= 1e-10 * max(float(np.abs(w).max()), 1e-300)):
+        raise InvalidArgumentError(
+            name,
+            f"is not {what}: the drift Jacobian there has eigenvalues with real parts "
+            f"{np.round(w, 6).tolist()} ({unstable} unstable)",
+            f"pass {what} (find_fixed_points classifies the fixed points)",
+        )
+    return x_arr
+
+
+def _check_barrier(barrier: Any) -> float:
+    return positive_float(barrier, "barrier", "action of the E = 0 path")
 
 
 def quasi_potential_hessian(J: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -126,12 +187,26 @@ def _unstable_eigenvalue(J: np.ndarray) -> float:
 def eyring_kramers(
     sde: SDE, attractor: np.ndarray, saddle: np.ndarray, barrier: float
 ) -> EscapeTime:
-    """``τ = 2π/λ_z^+ · sqrt(|det J(z)| / |det J(m)|) · e^S`` (gradient drift ``f = −D∇V``)."""
+    """``τ = 2π/λ_z^+ · sqrt(|det J(z)| / |det J(m)|) · e^S`` (gradient drift ``f = −D∇V``).
+
+    Raises:
+        InvalidArgumentError: ``attractor`` is not an attractor, ``saddle`` not an index-1 saddle
+            of the drift, or ``barrier`` is not positive.
+    """
+    sde = require_sde(sde)
+    attractor = check_fixed_point(sde, attractor, "attractor", 0)
+    saddle = check_fixed_point(sde, saddle, "saddle", 1)
+    barrier = _check_barrier(barrier)
     Jz, Jm = _jacobian(sde, saddle), _jacobian(sde, attractor)
     pref = (
         2 * np.pi / _unstable_eigenvalue(Jz) * np.sqrt(abs(np.linalg.det(Jz) / np.linalg.det(Jm)))
     )
-    return EscapeTime(float(pref * np.exp(barrier)), float(pref), "Eyring–Kramers")
+    return EscapeTime(
+        float(pref * np.exp(barrier)),
+        float(pref),
+        "Eyring–Kramers",
+        caveat=barrier_caveat(barrier),
+    )
 
 
 def _segment(
@@ -220,7 +295,13 @@ def bouchet_reygner(sde: SDE, path: Any, barrier: float) -> EscapeTime:
     ``tr J = 0``) ``H_z`` is not determined locally: the transported ``Q(z)`` is used instead and
     ``saddle_mismatch`` is its residual in the quadratic Hamilton–Jacobi equation
     ``H D H + (H J + Jᵀ H)/2 = 0`` relative to ``|H D H|``."""
-    x = np.asarray(path, dtype=np.float64)
+    sde = require_sde(sde)
+    x = as_states(
+        path, "path", sde.dim, 3, "pass the nodes most_likely_path(sde, m, z, energy=0).x"
+    )
+    check_fixed_point(sde, x[0], "path[0]", 0)
+    check_fixed_point(sde, x[-1], "path[-1]", 1)
+    barrier = _check_barrier(barrier)
     D = _constant_D(sde)
     Jm, Jz = _jacobian(sde, x[0]), _jacobian(sde, x[-1])
     Hm = quasi_potential_hessian(Jm, D)
@@ -253,6 +334,7 @@ def bouchet_reygner(sde: SDE, path: Any, barrier: float) -> EscapeTime:
         error,
         mismatch,
         Hz,
+        barrier_caveat(barrier),
     )
 
 

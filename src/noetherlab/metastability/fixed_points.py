@@ -19,10 +19,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._core.errors import InvalidArgumentError, ShapeError, UnsupportedModelError
+from noetherlab._core.errors import (
+    InvalidArgumentError,
+    NonFiniteError,
+    ShapeError,
+    UnsupportedModelError,
+)
+from noetherlab._core.resources import check_memory
 from noetherlab._core.status import SearchStatus
-from noetherlab._core.validation import positive_float, positive_int
-from noetherlab.sde.model import SDE
+from noetherlab._core.validation import as_float_array, positive_float, positive_int
+from noetherlab.sde.model import SDE, require_sde
 from noetherlab.sde.stationary import drift_zeros
 
 __all__ = ["FixedPoint", "FixedPointSearch", "find_fixed_points"]
@@ -120,7 +126,7 @@ def _jacobians(sde: SDE, xs: Array) -> Array:
 
 
 def _as_box(box: Any, dim: int) -> np.ndarray:
-    b = np.asarray(box, dtype=np.float64)
+    b = as_float_array(box, "box")
     if b.shape == (2,):
         b = np.tile(b, (dim, 1))
     if b.shape != (dim, 2) or not np.all(np.isfinite(b)) or np.any(b[:, 1] <= b[:, 0]):
@@ -172,6 +178,7 @@ def find_fixed_points(
         UnsupportedModelError: time-dependent drift, or a continuum of fixed points.
         InvalidArgumentError: neither ``box`` nor ``seeds``, or malformed ones.
     """
+    sde = require_sde(sde)
     if sde.time_dependent:
         raise UnsupportedModelError(
             f"`{sde.name}` has a time-dependent drift: its fixed points move with t, so attractors, "
@@ -182,6 +189,7 @@ def find_fixed_points(
         raise InvalidArgumentError(
             "box", "give a region to search (box) or seeds to start from", "e.g. box=(-3, 3)"
         )
+    key = positive_int(key, "key", 0)
     positive_float(distinct_tol, "distinct_tol", "tolerance")
     positive_float(hyperbolic_tol, "hyperbolic_tol", "tolerance")
     starts_list = []
@@ -190,15 +198,29 @@ def find_fixed_points(
     if box is not None:
         b = _as_box(box, dim)
         m = positive_int(min(64 * dim, 4096) if starts is None else starts, "starts", 1)
+        check_memory(
+            8.0 * m * (6 * dim * dim + 16 * dim),
+            "starts",
+            f"{m} vectorised Newton starts in {dim} dimensions",
+            "pass fewer starts (a few thousand cover a box), or seeds near the expected states",
+        )
         rng = np.random.default_rng(key)
         starts_list.append(b[:, 0] + (b[:, 1] - b[:, 0]) * rng.random((m, dim)))
         region["box"] = b.tolist()
     if seeds is not None:
-        sd = np.atleast_2d(np.asarray(seeds, dtype=np.float64))
+        sd = np.atleast_2d(as_float_array(seeds, "seeds"))
         if sd.ndim != 2 or sd.shape[1] != dim or not np.all(np.isfinite(sd)):
             raise ShapeError(
-                "seeds", f"must be finite states of shape (K, {dim}), got {np.shape(seeds)}", ""
+                "seeds",
+                f"must be finite states of shape (K, {dim}), got {np.shape(seeds)}",
+                f"pass an array with one finite length-{dim} state per row",
             )
+        check_memory(
+            8.0 * sd.shape[0] * (6 * dim * dim + 16 * dim),
+            "seeds",
+            f"{sd.shape[0]} vectorised Newton starts in {dim} dimensions",
+            "pass fewer seeds (e.g. a random subset of the simulated states)",
+        )
         starts_list.append(sd)
         region["seeds"] = int(sd.shape[0])
     x0 = np.concatenate(starts_list)
@@ -294,6 +316,12 @@ def _classified(sde: SDE, distinct: list[np.ndarray], hyperbolic_tol: float) -> 
     res = np.max(np.abs(sde.drift_at(X)), axis=1)
     points = []
     for x, j, r in zip(X, J, res, strict=True):
+        if not np.all(np.isfinite(j)):
+            raise NonFiniteError(
+                f"model `{sde.name}`: the drift is zero at x = {np.round(x, 6).tolist()} but its "
+                "Jacobian there is not finite, so the fixed point cannot be classified. Fix: make "
+                "the drift differentiable there (e.g. sqrt(x² + ε²) instead of |x|)."
+            )
         ev = np.linalg.eigvals(j)
         ev = ev[np.lexsort((ev.imag, -ev.real))]
         index, kind = _classify(ev, hyperbolic_tol)

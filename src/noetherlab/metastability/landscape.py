@@ -39,12 +39,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
 from noetherlab._core.status import Converged, PathStatus, RateStatus
+from noetherlab._core.validation import positive_int
 from noetherlab.metastability.basins import flow_ends
 from noetherlab.metastability.escape_rates import EscapeTime, bouchet_reygner, eyring_kramers
 from noetherlab.metastability.fixed_points import FixedPoint, FixedPointSearch, find_fixed_points
-from noetherlab.sde.model import SDE
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["Landscape", "Transition", "landscape"]
 
@@ -239,10 +240,16 @@ class Landscape:
             "drift)"
         ]
         for t in self.transitions:
-            tau = "" if t.mean_exit_time is None else f", mean exit time {t.mean_exit_time:.4g}"
-            lines.append(
-                f"  {t.source} → {t.target} via saddle {t.saddle}: barrier {t.barrier:.6g}{tau}"
-            )
+            barrier = f"barrier {t.barrier:.6g}" + ("" if t.converged else f" ({t.status.name})")
+            if t.mean_exit_time is None:
+                tau = f", no rate ({t.rate_status.name})"
+            else:
+                tau = f", mean exit time {t.mean_exit_time:.4g} ({t.rate_status.name})"
+                if "caveat" in t.rate_message:
+                    tau += " with a caveat"
+            lines.append(f"  {t.source} → {t.target} via saddle {t.saddle}: {barrier}{tau}")
+        if any(not t.converged for t in self.transitions):
+            lines.append("  barriers marked with a status other than successful are not converged")
         return "\n".join(lines)
 
 
@@ -251,6 +258,8 @@ def _is_gradient(sde: SDE, points: list[np.ndarray], box: np.ndarray | None, key
     and 16 random states of the box, relative tolerance 1e-8."""
     if not sde.constant_diffusion or sde.degenerate:
         return False
+    if sde.dim == 1:  # every 1-D drift is a gradient: f = −D V' with V = −∫ f / D
+        return True
     probes = list(points)
     if box is not None:
         rng = np.random.default_rng(key + 1)
@@ -258,6 +267,7 @@ def _is_gradient(sde: SDE, points: list[np.ndarray], box: np.ndarray | None, key
     Dinv = np.asarray(sde.D_inv(jnp.zeros(sde.dim)))
     J = np.asarray(jax.vmap(jax.jacfwd(lambda x: sde.f(x, 0.0)))(jnp.asarray(np.stack(probes))))
     M = np.einsum("ij,kjl->kil", Dinv, J)
+    M = M[np.all(np.isfinite(M), axis=(1, 2))]  # where the drift is defined
     asym = np.abs(M - np.swapaxes(M, 1, 2)).max(axis=(1, 2))
     return bool(np.all(asym <= 1e-8 * np.maximum(np.abs(M).max(axis=(1, 2)), 1e-300)))
 
@@ -345,6 +355,12 @@ def _transition(
                 "noetherlab.fokker_planck for N ≤ 3, or simulate)",
             )
     tau = 1.0 / sum(1.0 / t.mean_exit_time for t in times)
+    if not (np.isfinite(tau) and tau > 0):
+        return without_rate(
+            RateStatus.nonfinite,
+            f"the formula gave a mean exit time of {tau!r} (a non-finite prefactor or divergence "
+            "integral along the instanton)",
+        )
     if kinked:
         rate_status = RateStatus.mirror_instantons
         message = (
@@ -355,6 +371,9 @@ def _transition(
     else:
         rate_status = RateStatus.eyring_kramers if gradient else RateStatus.bouchet_reygner
         message = times[0].method + (f" ({len(times)} instantons)" if len(times) > 1 else "")
+    caveats = [c for c in (times[0].caveat, _resolution_caveat(first)) if c]
+    if caveats:
+        message += "; caveat: " + "; ".join(caveats)
     return Transition(
         a,
         b,
@@ -370,6 +389,23 @@ def _transition(
         max(t.integral_error for t in times),
         first.x,
     )
+
+
+def _resolution_caveat(path: Any) -> str:
+    """Why the barrier of ``path`` may be off by more than its resolution tolerance ("" if not)."""
+    report = path.resolution
+    if report is None:
+        return "the barrier's discretisation error was not estimated"
+    if not report.resolved:
+        return (
+            f"the barrier's estimated relative discretisation error {report.relative_error:.1e} "
+            f"exceeds {report.rtol:g} at n = {path.n} (pass a larger n)"
+        )
+    return ""
+
+
+#: fewest segments of an E = 0 path in a landscape (the resolution study halves the grid twice)
+MIN_SEGMENTS = 16
 
 
 def landscape(
@@ -390,8 +426,19 @@ def landscape(
         InvalidArgumentError: no attractor found in the region (naming what was searched).
         UnsupportedModelError: time-dependent drift, or a continuum of fixed points.
     """
+    sde = require_sde(sde)
+    n = positive_int(n, "n", MIN_SEGMENTS)
     search = find_fixed_points(sde, box, seeds=seeds, starts=starts, key=key)
     attractors = tuple(search.attractors)
+    flat = [p for p in search.points if p.kind == "non-hyperbolic"]
+    if not attractors and flat:
+        raise UnsupportedModelError(
+            f"`{sde.name}`: the only fixed point(s) found are non-hyperbolic (a zero Jacobian "
+            f"eigenvalue, e.g. at {np.round(flat[0].x, 6).tolist()}, as for f = −x³ at 0): whether "
+            "they attract cannot be read off the linearisation, and the barrier and rate "
+            "formulas need hyperbolic attractors. Fix: study such a point with simulate or "
+            "fokker_planck, or add a linear restoring term"
+        )
     if not attractors:
         raise InvalidArgumentError(
             "box" if box is not None else "seeds",

@@ -29,9 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.errors import ShapeError, UnsupportedModelError
-from noetherlab._core.validation import as_float_array, as_state, positive_int
-from noetherlab.metastability.escape_rates import quasi_potential_hessian
-from noetherlab.sde.model import SDE
+from noetherlab._core.resources import check_memory
+from noetherlab._core.validation import as_float_array, positive_float, positive_int
+from noetherlab.metastability.escape_rates import check_fixed_point, quasi_potential_hessian
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["QuasiPotential", "quasi_potential"]
 
@@ -87,6 +88,10 @@ def _rays(
     return jax.vmap(one)(x0, p0)
 
 
+#: samples stored along each ray
+RAY_SAMPLES = 1000
+
+
 def quasi_potential(
     sde: SDE,
     attractor: Any,
@@ -101,18 +106,28 @@ def quasi_potential(
     a ``cells × cells`` grid of ``box`` (``(lo, hi)`` or ``((xlo, xhi), (ylo, yhi))``) from
     ``rays`` characteristics started at ``S_0 = start`` (see the module docstring). ``t_max``
     (default ``25 / |slowest eigenvalue at m|``) bounds each ray's time."""
+    sde = require_sde(sde)
     if sde.dim != 2 or sde.time_dependent or not sde.constant_diffusion or sde.degenerate:
         raise UnsupportedModelError(
             f"`{sde.name}`: the quasi-potential field is drawn for 2-D time-independent models "
             "with constant non-degenerate noise (use landscape() for barriers in any dimension)"
         )
-    m = as_state(attractor, "attractor", 2)
+    m = check_fixed_point(sde, attractor, "attractor", 0)
     lohi = as_float_array(box, "box")
     if lohi.shape == (2,):
         lohi = np.tile(lohi, (2, 1))
-    if lohi.shape != (2, 2) or np.any(lohi[:, 1] <= lohi[:, 0]):
+    if lohi.shape != (2, 2) or not np.all(np.isfinite(lohi)) or np.any(lohi[:, 1] <= lohi[:, 0]):
         raise ShapeError("box", f"box {lohi.tolist()}", "give (lo, hi) or ((xlo, xhi), (ylo, yhi))")
     n, k = positive_int(cells, "cells", minimum=2), positive_int(rays, "rays", minimum=8)
+    start = positive_float(start, "start", "initial quasi-potential of the rays")
+    if t_max is not None:
+        t_max = positive_float(t_max, "t_max", "longest ray time")
+    check_memory(
+        8.0 * k * RAY_SAMPLES * 12 + 8.0 * n * n * 4,
+        "rays" if k * RAY_SAMPLES * 12 > n * n * 4 else "cells",
+        f"{k} rays of {RAY_SAMPLES} samples on a {n} × {n} grid",
+        "pass fewer rays (a few thousand cover a 2-D box) or fewer cells",
+    )
     J = np.asarray(jax.jacfwd(lambda y: sde.f(y, 0.0))(jnp.asarray(m)))
     D = np.asarray(sde.D(jnp.asarray(m)))
     H = quasi_potential_hessian(J, D)
@@ -122,7 +137,7 @@ def quasi_potential(
     y = np.sqrt(2 * start) * np.linalg.solve(L.T, circle.T).T  # ½ yᵀ H y = start
     if t_max is None:
         t_max = 25.0 / float(np.min(np.abs(np.linalg.eigvals(J).real)))
-    ts = jnp.linspace(0.0, float(t_max), 1000)
+    ts = jnp.linspace(0.0, float(t_max), RAY_SAMPLES)
     xs, ss = (
         np.asarray(a)
         for a in _rays(

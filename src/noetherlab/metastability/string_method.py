@@ -32,9 +32,16 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError
 from noetherlab._core.interp import resample_uniform
+from noetherlab._core.resources import check_memory
 from noetherlab._core.status import Converged, PathStatus
-from noetherlab._core.validation import as_state, positive_float, positive_int
-from noetherlab.sde.model import SDE
+from noetherlab._core.validation import (
+    as_state,
+    as_states,
+    positive_float,
+    positive_int,
+    require_finite,
+)
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["StringResult", "string_method"]
 
@@ -108,6 +115,10 @@ def _evolve(sde: SDE, x0: Array, dt: Array, tol: Array, max_steps: Array) -> Any
     return jax.lax.while_loop(cond, body, (x0, jnp.asarray(0), jnp.asarray(jnp.inf)))
 
 
+#: largest drift at an end of the string, relative to the largest on the initial string
+END_DRIFT = 1e-3
+
+
 def string_method(
     sde: SDE,
     x0: Any,
@@ -121,20 +132,46 @@ def string_method(
     """Evolve a string of ``images + 1`` images from ``x0`` to ``x1`` (straight line, or ``init``
     ``(m, N)`` resampled) until it stops moving (see the module docstring). ``x0`` and ``x1`` are held fixed: give attractors (or states whose drift is
     negligible)."""
+    sde = require_sde(sde)
     if sde.time_dependent:
         raise InvalidArgumentError(
             "sde", "a time-dependent drift has no fixed string", "freeze the time first"
         )
     a, b = as_state(x0, "x0", sde.dim), as_state(x1, "x1", sde.dim)
+    if np.linalg.norm(b - a) <= 1e-12 * (1.0 + np.linalg.norm(a)):
+        raise InvalidArgumentError(
+            "x1", "equals x0: a string joins two different states", "pass two distinct attractors"
+        )
     m = positive_int(images, "images", minimum=4)
+    check_memory(
+        8.0 * (m + 1) * (sde.dim * sde.dim + 20 * sde.dim),
+        "images",
+        f"a string of {m + 1} images in {sde.dim} dimensions",
+        "pass fewer images (a few hundred resolve a string)",
+    )
     tol = positive_float(tol, "tol")
     steps = positive_int(max_steps, "max_steps")
     if init is None:
         x = a + np.linspace(0.0, 1.0, m + 1)[:, None] * (b - a)
     else:
-        x = resample_uniform(np.asarray(init, dtype=np.float64), m + 1)
+        path = as_states(init, "init", sde.dim, 2, "pass the states of an initial string")
+        x = resample_uniform(path, m + 1)
         x[0], x[-1] = a, b
+    f = sde.drift_at(x)
+    require_finite(f, "x0/x1/init (the drift along the initial string)")
+    top = float(np.max(np.linalg.norm(f, axis=1)))
+    for name, k in (("x0", 0), ("x1", -1)):
+        if np.linalg.norm(f[k]) > END_DRIFT * top:
+            raise InvalidArgumentError(
+                name,
+                f"is not a fixed point: |f| = {np.linalg.norm(f[k]):.3g} there, "
+                f"{np.linalg.norm(f[k]) / top:.2g} of the largest drift on the initial string; the "
+                "string's ends are held fixed, so they must be attractors for the string to mean "
+                "a minimum energy path or heteroclinic orbit",
+                "pass attractors (find_fixed_points or landscape give them)",
+            )
     J = np.asarray(jax.vmap(jax.jacfwd(lambda y: sde.f(y, 0.0)))(jnp.asarray(x)))
+    require_finite(J, "x0/x1/init (the drift Jacobian along the initial string)")
     rho = float(np.max(np.abs(np.linalg.eigvals(J))))
     dt = 0.1 / max(rho, 1e-12)
     xs, k, motion = _evolve(
@@ -146,7 +183,11 @@ def string_method(
     residual = float(_residual(sde, jnp.asarray(xs)))
     motion = float(motion)
     if not (np.all(np.isfinite(xs)) and np.isfinite(motion)):
-        status, message = PathStatus.nonfinite, "the string became non-finite"
+        status = PathStatus.nonfinite
+        message = (
+            f"the string became non-finite within {int(k)} steps (the flow left the region where "
+            "the drift is finite); pass init= a string inside it"
+        )
     elif motion <= tol:
         status = PathStatus.successful
         message = f"stationary: motion {motion:.2e} <= tol {tol:.0e} after {int(k)} steps"
