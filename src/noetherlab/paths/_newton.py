@@ -423,12 +423,17 @@ def describe(
     return status, message
 
 
-def engine_stats(out: NewtonOutput) -> dict[str, float]:
+def engine_stats(out: NewtonOutput) -> dict[str, Any]:
+    """The engine's diagnostics; ``hessian_positive_definite``: the last step needed no shift
+    (its Hessian factorised as it is), which makes a ``stalled`` end a minimum."""
+    k = int(out.iterations)
+    last_shift = float(np.asarray(out.history)[k - 1, HISTORY_FIELDS.index("shift")]) if k else 0.0
     return {
         "final_residual": float(out.residual),
         "clipped_steps": int(out.clipped_steps),
         "negative_curvature_steps": int(out.curvature_steps),
         "max_shift": float(out.max_shift),
+        "hessian_positive_definite": bool(k > 0 and last_shift == 0.0),
     }
 
 

@@ -28,7 +28,7 @@ from noetherlab.paths.resolution import ResolutionControl
 from noetherlab.paths.result import PathResult
 from noetherlab.paths.solvers import SOLVERS, AbstractPathSolver
 from noetherlab.paths.solvers.base import DENSE_MAX_DIM, start
-from noetherlab.sde.model import SDE
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["DENSE_MAX_DIM", "most_likely_path"]
 
@@ -88,6 +88,7 @@ def most_likely_path(
         ResourceLimitError: the solve would not fit in memory (refused before it starts).
         NonFiniteError: the drift is not finite along the initial path.
     """
+    sde = require_sde(sde)
     if sum(v is not None for v in (T, energy, t)) == 0 or (
         energy is not None and (T, t) != (None, None)
     ):
@@ -126,14 +127,15 @@ def most_likely_path(
     result = the_solver.solve(problem, x_init)
     if grid == "adaptive":
         result = _adapt(problem, result, the_solver)
-    result = control.apply(
-        problem,
-        result,
-        the_solver.solve,
-        curve=the_solver.places_nodes_on_curve,
-        coarse_solve=the_solver.for_resolution_study(control.rtol).solve,
-        progress=progress,
-    )
+    if not the_solver.continuous_solution:  # a continuous trajectory has no grid to study
+        result = control.apply(
+            problem,
+            result,
+            the_solver.solve,
+            curve=the_solver.places_nodes_on_curve,
+            coarse_solve=the_solver.for_resolution_study(control.rtol).solve,
+            progress=progress,
+        )
     return with_symmetry_charges(result, problem)
 
 

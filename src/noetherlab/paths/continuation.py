@@ -19,7 +19,7 @@ from noetherlab._core.validation import as_float_array
 from noetherlab._core.version import VERSION
 from noetherlab.paths.api import most_likely_path
 from noetherlab.paths.result import PathResult
-from noetherlab.sde.model import SDE
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["path_family"]
 
@@ -54,6 +54,7 @@ def path_family(
         ``angular_momentum_start (member, dim, dim2)``; the parameter sequence is the ``member``
         coordinate's ``value``. ``attrs`` carry the model, the options and the package version.
     """
+    sde = require_sde(sde)
     import xarray as xr
 
     if (T is None) == (energy is None):

@@ -146,6 +146,23 @@ def finish(
     if not (finite and np.isfinite(action) and np.isfinite(el)):
         status = PathStatus.nonfinite
         message = "non-finite action, residual or path: " + message
+    elif (
+        status is PathStatus.stalled
+        and el <= el_tol
+        and stats.get("hessian_positive_definite") is True
+    ):
+        # what is measured on the returned path decides: a minimum (positive definite Hessian)
+        # whose independent residual meets el_tol converged, although the solver's own residual
+        # could not be pushed below gtol along an almost flat direction (reported, not a failure)
+        status = PathStatus.successful
+        stats["flat_direction"] = True
+        message = (
+            f"normalised Euler–Lagrange residual {el:.2e} <= el_tol = {el_tol:.0e}, Hessian "
+            f"positive definite; the solver's own residual ({stats.get('final_residual', el):.2e}) "
+            "stalled above its gtol at the float64 resolution of the action: an almost flat "
+            "direction (e.g. the timing of a transition over a long T), reported in "
+            "stats['flat_direction']"
+        )
     elif status is PathStatus.successful and not el <= el_tol:
         status = PathStatus.residual_too_large
         message = (

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, ShapeError
-from noetherlab._core.validation import as_float_array, require_finite
+from noetherlab._core.validation import as_float_array, finite_float, require_finite
 from noetherlab.paths._objectives import GeometricModel, geometric_cost, speed2
 from noetherlab.sde.lagrangian import check_lagrangian
 from noetherlab.sde.model import SDE
@@ -72,7 +72,8 @@ def geometric_action(
             f"give at least two nodes of dimension {sde.dim}: shape (n+1, {sde.dim})",
         )
     require_finite(x, "curve")
-    params = GeometricModel(sde, jnp.asarray(float(energy)), kind)
+    energy = finite_float(energy, "energy", "path energy E")
+    params = GeometricModel(sde, jnp.asarray(energy), kind)
     cost, time = (np.asarray(a) for a in _segments(params, jnp.asarray(x)))
     if np.any(np.isinf(cost)):
         k = int(np.argmax(np.isinf(cost)))

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.resources import check_memory
 from noetherlab._core.validation import as_state, positive_float, positive_int, time_grid
 from noetherlab.sde.lagrangian import check_lagrangian
 from noetherlab.sde.model import SDE
@@ -88,6 +89,7 @@ class PathProblem:
                 )
             Tf = positive_float(T, "T", "transit time")
             m = positive_int(1000 if n is None else n, "n", 2)
+            _check_nodes(m, sde.dim)
             grid = np.linspace(0.0, Tf, m + 1)
             if not np.all(np.diff(grid) > 0):
                 raise InvalidArgumentError(
@@ -136,6 +138,7 @@ class PathProblem:
                 "pick two different states, or prescribe a transit time T",
             )
         m = positive_int(1000 if n is None else n, "n", 2)
+        _check_nodes(m, sde.dim)
         return cls(sde, x0a, x1a, None, E, m, kind)
 
     # ------------------------------------------------------------------ properties
@@ -192,3 +195,14 @@ def _common(sde: Any, x0: Any, x1: Any, lagrangian: Any) -> tuple[np.ndarray, np
         )
     kind = check_lagrangian(lagrangian, sde, allow_degenerate=True)
     return as_state(x0, "x0", sde.dim), as_state(x1, "x1", sde.dim), kind
+
+
+def _check_nodes(n: int, dim: int) -> None:
+    """Refuse a grid whose nodes alone would not fit in memory (before it is allocated; the
+    solvers' own, larger needs are sized by :func:`~noetherlab.paths.most_likely_path`)."""
+    check_memory(
+        8.0 * (n + 1) * (4 * dim + 4),
+        "n",
+        f"a path of n = {n} intervals in {dim} dimensions",
+        "use fewer intervals (a few thousand resolve most paths; ResolutionControl refines)",
+    )

@@ -74,7 +74,16 @@ class ResolutionControl:
         solver places its nodes along the curve itself (geometric solvers), so paths are restricted,
         prolonged and compared in the node index, not in time. ``coarse_solve`` (default ``solve``)
         solves the coarse grids. ``progress`` is called with a line before each solve."""
-        if not (self.check or self.refine) or result.n < 4 or not result.converged:
+        if not (self.check or self.refine) or not result.converged:
+            return result
+        if result.n < 4:
+            warnings.warn(
+                f"most likely path of `{result.model}` on n = {result.n} intervals: too few for a "
+                "resolution study (it halves the grid), so its discretisation error is not "
+                "estimated; pass n >= 4 (a few hundred for a resolved path)",
+                UnderResolvedWarning,
+                stacklevel=4,
+            )
             return result
         say = progress or (lambda line: None)
         by_time = problem.is_fixed_time and not curve
@@ -197,7 +206,7 @@ def _report(levels: list[PathResult], rtol: float, fixed_time: bool) -> Resoluti
         elif d2 == 0 and d1 == 0:
             order = float("inf")  # exact on every grid (e.g. a straight line of constant drift)
     asymptotic = bool(1.5 <= order <= 2.5 or order == float("inf"))
-    if len(S) >= 2:
+    if len(S) >= 2 and ns[-1] != ns[-2]:
         r = ns[-1] / ns[-2]
         factor = (r * r - 1.0) if asymptotic else 1.0
         err = abs(S[-1] - S[-2]) / factor

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from noetherlab._core.io import check_kind, from_jsonable, to_jsonable
+from noetherlab._core.io import from_jsonable, open_result_dataset, to_jsonable
 from noetherlab._core.status import Converged, PathStatus
 from noetherlab._core.version import VERSION
 from noetherlab.noether.charges import Charges, ChargeTrace, charges_from
@@ -283,8 +283,5 @@ class PathResult(Converged):
 
 def load_path(path: str | Path) -> PathResult:
     """Read a path saved by ``PathResult.to_dataset`` (e.g. ``noetherlab path --out p.nc``)."""
-    import xarray as xr
-
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        check_kind(ds.attrs, "PathResult", path)
-        return PathResult.from_dataset(ds.load())
+    with open_result_dataset(path, "PathResult") as ds:
+        return PathResult.from_dataset(ds)

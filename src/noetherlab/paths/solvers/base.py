@@ -54,6 +54,9 @@ class AbstractPathSolver(eqx.Module):
             solvers): initial paths are read as nodes uniform in the curve parameter.
         solves_on_given_grid: the solver keeps the problem's time grid (so ``grid="adaptive"`` can
             move it between solves).
+        continuous_solution: the solver returns a continuous trajectory sampled on its own nodes
+            (shooting): its error is the ODE solver's tolerance, not a grid's, so there is no
+            coarse-grid resolution study.
     """
 
     name: ClassVar[str] = "abstract"
@@ -61,6 +64,7 @@ class AbstractPathSolver(eqx.Module):
     needs_inverse_diffusion: ClassVar[bool] = True
     places_nodes_on_curve: ClassVar[bool] = False
     solves_on_given_grid: ClassVar[bool] = False
+    continuous_solution: ClassVar[bool] = False
     el_tol: eqx.AbstractVar[float | None]
 
     @abc.abstractmethod

@@ -38,6 +38,7 @@ import optimistix as optx
 
 from noetherlab._core.errors import InvalidArgumentError
 from noetherlab._core.interp import resample, unit_parameter
+from noetherlab._core.resources import check_memory
 from noetherlab._core.status import PathStatus
 from noetherlab._core.validation import as_state, positive_float, positive_int
 from noetherlab.noether.charges import Charges, trajectory_charges
@@ -48,7 +49,7 @@ from noetherlab.paths.solvers.base import AbstractPathSolver
 from noetherlab.paths.solvers.geometric import Geometric
 from noetherlab.paths.solvers.newton import BlockNewton
 from noetherlab.sde.lagrangian import check_lagrangian, hamiltonian, potential_term
-from noetherlab.sde.model import SDE
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["HamiltonianTrajectory", "Shooting", "shoot", "shooting_path"]
 
@@ -150,10 +151,17 @@ def shoot(
     Returns a :class:`HamiltonianTrajectory` sampled at ``n_save`` equally spaced times; a
     diverging trajectory is reported (``PathStatus.integration_failed``, message with the time
     reached), never silently returned with NaNs."""
+    sde = require_sde(sde)
     kind = check_lagrangian(lagrangian, sde, allow_degenerate=True)
     x0a, p0a = as_state(x0, "x0", sde.dim), as_state(p0, "p0", sde.dim)
     T = positive_float(T, "T", "duration")
     n_save = positive_int(n_save, "n_save", 2)
+    check_memory(
+        8.0 * n_save * (6 * sde.dim + 4),
+        "n_save",
+        f"a trajectory sampled at {n_save} times in {sde.dim} dimensions",
+        "pass fewer n_save points",
+    )
     ts = jnp.linspace(t0, t0 + T, n_save)
     y0 = jnp.concatenate([jnp.asarray(x0a), jnp.asarray(p0a), jnp.zeros(1)])
     ys, ok, steps = _dense(_Ham(sde, kind), y0, ts, rtol, atol, max_steps)
@@ -299,6 +307,7 @@ class Shooting(AbstractPathSolver):
     fixed_time_start: BlockNewton = BlockNewton(max_steps=50)
     fixed_energy_start: Geometric = Geometric()
     name: ClassVar[str] = "shooting"
+    continuous_solution: ClassVar[bool] = True
     problems: ClassVar[tuple[str, ...]] = ("time", "energy")
     needs_inverse_diffusion: ClassVar[bool] = False
 

@@ -162,7 +162,16 @@ class TimeViaEnergy(AbstractPathSolver):
             else f"did not reach T(E) = T within {len(history)} geometric solves (last T(E) = {best.T:.6g}, "
             f"E = {best.energy:.6g}): {best.message}"
         )
-        if saturated:
+        finite = [h[1] for h in history if np.isfinite(h[1])]
+        if not ok and finite and max(finite) < T and any(not np.isfinite(h[1]) for h in history):
+            msg = (
+                f"did not reach T(E) = T = {T:g}: over {len(history)} geometric solves the finite "
+                f"transit times stay below {max(finite):.6g}, and at smaller energies the path "
+                "runs into a fixed point (T(E) = inf). A fixed-time path this long lingers near "
+                "that fixed point, which no fixed-energy path does; solve it at fixed time "
+                "(method='newton' or 'newton-krylov')"
+            )
+        elif saturated:
             msg += (
                 "; T(E) grows only like -log E as E → 0 (the path passes near a fixed point), so a "
                 f"transit time of {T:g} needs an energy below float64 resolution: the answer is the "
