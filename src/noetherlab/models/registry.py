@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.errors import InvalidArgumentError, NoetherlabError
 from noetherlab.models.catalogue import (
     drift_diffusion,
     equivariant_rnn,
@@ -107,7 +107,9 @@ def resolve_model(spec: str, params: dict[str, Any] | None = None) -> SDE:
         )
     try:
         model = factory(**params)
-    except TypeError as exc:
+    except NoetherlabError:
+        raise
+    except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(
             "--param", f"model {spec!r} rejects these parameters ({exc})", f"use {accepted}"
         ) from None

@@ -36,8 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from noetherlab._core.errors import InvalidArgumentError
-from noetherlab._core.validation import positive_float, positive_int
+from noetherlab._core.errors import InvalidArgumentError, ShapeError
+from noetherlab._core.resources import check_memory, warn_if_long
+from noetherlab._core.validation import as_float_array, positive_float, positive_int
 from noetherlab.sde.model import SDE
 
 __all__ = ["TASKS", "TrainedRNN", "load_rnn", "train_rnn"]
@@ -50,6 +51,8 @@ TRIAL_STEPS = 60
 #: the readout error counts from this step on (t = 2): after the pulse, while the memory is held
 HOLD_FROM = 10
 BATCH = 64
+#: a final loss this many times the first one means the training diverged
+DIVERGED_GROWTH = 10.0
 
 Array = jax.Array
 
@@ -98,7 +101,14 @@ class TrainedRNN:
 
     def readout(self, x: Any) -> np.ndarray:
         """``y = C tanh x`` for states ``(..., N)``; shape ``(..., 2)``."""
-        return np.tanh(np.asarray(x, dtype=np.float64)) @ self.C.T
+        arr = as_float_array(x, "x")
+        if arr.ndim == 0 or arr.shape[-1] != self.N:
+            raise ShapeError(
+                "x",
+                f"must hold states of the {self.N} units in its last axis, got shape {arr.shape}",
+                f"pass an array of shape (..., {self.N})",
+            )
+        return np.tanh(arr) @ self.C.T
 
     def readout_angle(self, x: Any) -> np.ndarray:
         """Angle of the readout, ``atan2(y_2, y_1)`` (radians)."""
@@ -147,12 +157,9 @@ class TrainedRNN:
 
 def load_rnn(path: str | Path) -> TrainedRNN:
     """Read a network written by :meth:`TrainedRNN.save`."""
-    import xarray as xr
+    from noetherlab._core.io import open_result_dataset
 
-    from noetherlab._core.io import check_kind
-
-    with xr.open_dataset(path) as ds:
-        check_kind(ds.attrs, "trained_rnn", path)
+    with open_result_dataset(path, "trained_rnn") as ds:
         return TrainedRNN(
             task=str(ds.attrs["task"]),
             W=ds["W"].values,
@@ -260,15 +267,37 @@ def train_rnn(
         )
     N = positive_int(N, "N", 2)
     steps = positive_int(steps, "steps")
+    check_memory(8.0 * steps, "steps", f"a loss history of {steps} steps", "pass fewer steps")
     n_memories = positive_int(n_memories, "n_memories", 2)
     learning_rate = positive_float(learning_rate, "learning_rate", "Adam's step size")
-    if not np.isfinite(training_noise) or training_noise < 0:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InvalidArgumentError(
+            "seed", f"must be an integer, got {seed!r}", "pass e.g. seed=0 (any integer)"
+        )
+    if (
+        isinstance(training_noise, bool)
+        or not isinstance(training_noise, int | float | np.floating | np.integer)
+        or not np.isfinite(training_noise)
+        or training_noise < 0
+    ):
         raise InvalidArgumentError(
             "training_noise",
             f"must be a finite number >= 0, got {training_noise!r}",
             "pass e.g. 0.05 (0 trains without noise)",
         )
-    key_init, key = jax.random.split(jax.random.PRNGKey(seed))
+    check_memory(
+        8.0 * BATCH * TRIAL_STEPS * N * 12 + 8.0 * N * N * 8,
+        "N",
+        f"training a {N}-unit network (Adam state and the backward pass of {BATCH} trials of "
+        f"{TRIAL_STEPS} steps)",
+        "pass a smaller N (the case study uses 100 units)",
+    )
+    warn_if_long(
+        steps * (BATCH * TRIAL_STEPS * (2 * N * N + 40 * N)) * 3 / 2e9,
+        f"training a {N}-unit network for {steps} steps",
+        "Pass fewer steps or a smaller N.",
+    )
+    key_init, key = jax.random.split(jax.random.PRNGKey(int(seed)))
     params = _init(key_init, N)
     state = _OPTIMIZER(learning_rate=learning_rate).init(params)
     memories = jnp.asarray(n_memories if task == "memory" else 0)
@@ -287,6 +316,14 @@ def train_rnn(
             )
         if progress is not None and (i % 50 == 0 or i == steps - 1):
             progress(i, losses[i])
+    tail = float(np.median(losses[-max(1, steps // 10) :]))
+    if tail > DIVERGED_GROWTH * float(losses[0]):
+        raise InvalidArgumentError(
+            "learning_rate",
+            f"training diverged: the loss grew from {losses[0]:.3g} to {tail:.3g} (median of the "
+            f"last {max(1, steps // 10)} steps) at learning rate {learning_rate:g}",
+            "lower the learning rate (the default is 3e-3)",
+        )
     return TrainedRNN(
         task=task,
         W=np.asarray(params["W"]),

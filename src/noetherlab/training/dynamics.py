@@ -31,6 +31,7 @@ Conservation laws are the functions ``h(z)`` with ``∇h ⊥ Lie(χ)(z)``; their
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,10 +82,13 @@ class Flow:
     def __post_init__(self) -> None:
         choice(self.momentum, "flow", MOMENTA)
         choice(self.metric, "flow", METRICS)
-        if not (isinstance(self.friction, (int, float)) and math.isfinite(self.friction)):
+        if isinstance(self.friction, bool) or not (
+            isinstance(self.friction, numbers.Real) and math.isfinite(self.friction)
+        ):
             raise InvalidArgumentError(
                 "friction", f"must be a finite number, got {self.friction!r}", "pass τ > 0"
             )
+        object.__setattr__(self, "friction", float(self.friction))
         if self.friction <= 0:
             raise InvalidArgumentError(
                 "friction", f"must be positive, got {self.friction!r}", "pass τ > 0"

@@ -28,7 +28,6 @@ rather than a guess.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,8 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from noetherlab._core.errors import ResourceLimitError
-from noetherlab._core.io import JsonRecord, check_kind, from_jsonable, save_json
+from noetherlab._core.errors import InvalidArgumentError, NonFiniteError, ResourceLimitError
+from noetherlab._core.io import JsonRecord, from_jsonable, read_result_json, reading, save_json
 from noetherlab._core.resources import check_memory
 from noetherlab._core.status import Certified, CountStatus
 from noetherlab._core.validation import positive_int
@@ -320,9 +319,9 @@ class LawCount(Certified, JsonRecord):
 
 def load_law_count(path: str | Path) -> LawCount:
     """Read a :class:`LawCount` saved by :meth:`LawCount.save` (or ``noetherlab laws --json``)."""
-    data = json.loads(Path(path).read_text())
-    check_kind(data, "LawCount", path)
-    return LawCount.from_dict(data)
+    data = read_result_json(path, "LawCount")
+    with reading(path, "LawCount"):
+        return LawCount.from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -394,7 +393,19 @@ def trace_dimension(
                 parts.append(element(points, xis))  # (chunk, P, D), (chunk, P)
             vals = np.concatenate([np.asarray(v) for v, _ in parts])
             scales = np.concatenate([np.asarray(c) for _, c in parts])
-            norms = np.linalg.norm(vals, axis=2)
+            if not (np.all(np.isfinite(vals)) and np.all(np.isfinite(scales))):
+                bad = int(np.sum(~(np.all(np.isfinite(vals), axis=2) & np.isfinite(scales))))
+                raise NonFiniteError(
+                    f"the level-{level} elements of the Lie algebra are not finite ({bad} of "
+                    f"{vals.shape[0] * vals.shape[1]} element values at the sampled points): a rank "
+                    "read off them would mean nothing. Fix: check the model's scale and the "
+                    "flow's parameters (e.g. a huge friction overflows e^(τt)), or pass a smaller "
+                    "max_level"
+                )
+            # scaled norms: |v| overflows in float64 long before the entries of v do
+            big = np.max(np.abs(vals), axis=2)
+            safe = np.where(big > 0, big, 1.0)
+            norms = big * np.linalg.norm(vals / safe[:, :, None], axis=2)
             # a bracket whose two terms cancel to roundoff is zero, not a new direction
             live = np.isfinite(norms) & (norms > 1e-10 * scales) & (norms > 0)
             unit = np.where(live[:, :, None], vals / np.where(live, norms, 1.0)[:, :, None], 0.0)
@@ -573,6 +584,13 @@ def count_laws(
     Returns:
         :class:`LawCount` (``laws = None`` when ambiguous).
     """
+    if not isinstance(arch, Architecture):
+        raise InvalidArgumentError(
+            "arch",
+            f"must be an Architecture, got {type(arch).__name__} {arch!r}",
+            "build one, e.g. noetherlab.training.relu_net([3, 2, 1]), or from_module(model, shape)"
+            " (on the command line: noetherlab laws relu --sizes 3,2,1)",
+        )
     if group is not None and loss is None:
         loss = MSE
     if group is not None:

@@ -226,7 +226,19 @@ def torch_to_jax(
                 env[node.name] = _FUNCTIONS[key](*args, **kwargs)
             elif node.op == "output":
                 out = args[0]
-        return jnp.reshape(out[0], (-1,))  # type: ignore[index]
+        if out is None or isinstance(out, tuple | list | dict):
+            raise InvalidArgumentError(
+                "module",
+                f"returns a {type(out).__name__}, not one tensor",
+                "wrap the module so that forward returns the single output tensor the loss uses",
+            )
+        if jnp.ndim(out) == 0:
+            raise InvalidArgumentError(
+                "module",
+                "returns a scalar: its forward reduces the batch axis (e.g. a .sum() or .mean())",
+                "return one output per example, shape (batch, ...); the loss does the reduction",
+            )
+        return jnp.reshape(out[0], (-1,))
 
     _check(model, params, apply, input_shape, tol)
     return params, apply
@@ -245,9 +257,9 @@ def _check(
     rng = np.random.default_rng(0)
     for _ in range(3):
         x = rng.standard_normal(shape)
+        got = np.asarray(apply(params, jnp.asarray(x)))  # first: it names a wrong output type
         with torch.no_grad():
             ref = model(torch.from_numpy(x)[None]).numpy().reshape(-1)
-        got = np.asarray(apply(params, jnp.asarray(x)))
         err = float(np.max(np.abs(got - ref))) / max(1.0, float(np.max(np.abs(ref))))
         if not err <= tol or got.shape != ref.shape:
             raise InvalidArgumentError(
