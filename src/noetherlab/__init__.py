@@ -90,6 +90,7 @@ _LAZY = {
     "SweepResult": "noetherlab.distributed",
     "SweepSpec": "noetherlab.distributed",
     "ensemble_statistics": "noetherlab.distributed",
+    "load_ensemble_statistics": "noetherlab.distributed",
     "sweep": "noetherlab.distributed",
     # symmetries
     "Generator": "noetherlab.noether.symmetries",
@@ -161,6 +162,7 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         SweepResult,
         SweepSpec,
         ensemble_statistics,
+        load_ensemble_statistics,
         sweep,
     )
     from noetherlab.ensembles.ensemble import Ensemble, load_ensemble

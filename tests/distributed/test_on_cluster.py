@@ -45,7 +45,7 @@ def test_path_sweep_on_two_workers_gives_the_serial_numbers(client, tmp_path):
             )
             got = res.dataset.sel(T=T, **{"model.D": D})
             np.testing.assert_allclose(float(got["action"]), serial.action, rtol=1e-12)
-            assert int(got["converged"]) == 1 and int(got["n"]) == 400
+            assert int(got["converged"]) == 1 and int(got["n_final"]) == 400
             closed = K * (X1 - X0 * np.exp(-K * T)) ** 2 / (2 * D * (1 - np.exp(-2 * K * T)))
             assert abs(float(got["action"]) / closed - 1) < 1e-5
 

@@ -41,6 +41,9 @@ __all__ = [
     "create_zarr",
     "exclusive_lock",
     "from_jsonable",
+    "open_result_dataset",
+    "read_result_json",
+    "reading",
     "run_directory",
     "save_dataset",
     "save_json",
@@ -211,6 +214,11 @@ def run_directory(path: str | Path, argument: str = "--out") -> Iterator[Path]:
     fresh directory is removed and ``path`` is left as it was — results of two runs are never mixed."""
     path = check_output_dir(path, argument)
     with exclusive_lock(path, argument):
+        # a run killed outright (SIGKILL, power loss) cannot clean up; holding the lock, no other
+        # run is writing, so its leftovers are removed here
+        for what in ("new", "old"):
+            for stale in path.parent.glob(f".{path.name}.{what}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
         fresh = _fresh_sibling(path, "new")
         try:
             yield fresh
@@ -305,3 +313,76 @@ def check_kind(attrs: dict[str, Any], kind: str, path: Any) -> None:
             f"{str(path)!r} holds {found or 'no noetherlab result'}, not a {kind}",
             f"pass a file written from a {kind}",
         )
+
+
+# ------------------------------------------------------------------------------ reading back
+def _readable_file(path: Any, kind: str) -> Path:
+    """``path`` as an existing, non-empty regular file, or a clear error naming ``path``."""
+    from noetherlab._core.errors import InvalidArgumentError
+
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidArgumentError(
+            "path", f"must be a file name, got {type(path).__name__}", f"pass the path of a {kind}"
+        )
+    p = Path(path)
+    fix = f"pass a file written from a {kind} (its save method or the CLI's --out)"
+    if not p.exists():
+        raise InvalidArgumentError("path", f"{str(p)!r} does not exist", fix)
+    if p.is_dir():
+        raise InvalidArgumentError("path", f"{str(p)!r} is a directory, not a file", fix)
+    if p.stat().st_size == 0:
+        raise InvalidArgumentError("path", f"{str(p)!r} is empty", fix)
+    if not os.access(p, os.R_OK):
+        raise InvalidArgumentError("path", f"{str(p)!r} is not readable", "check its permissions")
+    return p
+
+
+@contextlib.contextmanager
+def reading(path: Any, kind: str) -> Iterator[None]:
+    """Turn what goes wrong while rebuilding a ``kind`` from ``path`` (a field missing, of the
+    wrong type, a truncated file) into one clear error naming ``path``; noetherlab's own errors
+    pass through."""
+    from noetherlab._core.errors import InvalidArgumentError, NoetherlabError
+
+    try:
+        yield
+    except NoetherlabError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, OSError, RuntimeError) as exc:
+        raise InvalidArgumentError(
+            "path",
+            f"{str(path)!r} is not a readable {kind} ({type(exc).__name__}: {exc}); it may be "
+            "truncated or written by something else",
+            f"pass a complete file written from a {kind}, or write it again",
+        ) from None
+
+
+@contextlib.contextmanager
+def open_result_dataset(path: Any, kind: str) -> Iterator[Any]:
+    """Open the netCDF file of a ``kind`` (checked: it exists, is a netCDF file, holds a
+    ``kind``), loaded into memory; errors while reading it are clear errors naming ``path``."""
+    import xarray as xr
+
+    p = _readable_file(path, kind)
+    with reading(p, kind):
+        with xr.open_dataset(p, engine="h5netcdf") as ds:
+            check_kind(ds.attrs, kind, p)
+            loaded = ds.load()
+        yield loaded
+
+
+def read_result_json(path: Any, kind: str) -> dict[str, Any]:
+    """The JSON object of a ``kind`` (checked like :func:`open_result_dataset`)."""
+    from noetherlab._core.errors import InvalidArgumentError
+
+    p = _readable_file(path, kind)
+    with reading(p, kind):
+        data = json.loads(p.read_text())
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(
+            "path",
+            f"{str(p)!r} holds a JSON {type(data).__name__}, not a {kind}",
+            f"pass a file written from a {kind}",
+        )
+    check_kind(data, kind, p)
+    return data

@@ -46,18 +46,44 @@ def require_finite(arr: np.ndarray, name: str) -> None:
         )
 
 
-def positive_float(value: Any, name: str, what: str = "value") -> float:
+def finite_float(value: Any, name: str, what: str = "number") -> float:
+    """``value`` as a finite float (any sign), or a clear error naming ``name``."""
+    if isinstance(value, bool):
+        raise InvalidArgumentError(name, f"must be a number, got {value!r}", f"pass a {what}")
     try:
         out = float(value)
     except (TypeError, ValueError):
         raise InvalidArgumentError(
-            name, f"must be a number, got {value!r}", f"pass a positive {what}"
+            name, f"must be a number, got {value!r}", f"pass a finite {what}"
         ) from None
-    if not math.isfinite(out) or out <= 0.0:
+    if not math.isfinite(out):
+        raise InvalidArgumentError(name, f"must be finite, got {out!r}", f"pass a finite {what}")
+    return out
+
+
+def positive_float(value: Any, name: str, what: str = "value") -> float:
+    """``value`` as a finite float ``> 0``, or a clear error naming ``name``."""
+    out = finite_float(value, name, f"positive {what}")
+    if out <= 0.0:
         raise InvalidArgumentError(
             name, f"must be a positive {what}, got {out!r}", f"pass {name} > 0"
         )
     return out
+
+
+def as_states(value: Any, name: str, dim: int, min_rows: int, fix: str) -> np.ndarray:
+    """Finite states ``(m, dim)`` with ``m >= min_rows`` (``(m,)`` accepted when ``dim == 1``)."""
+    arr = as_float_array(value, name)
+    if arr.ndim == 1 and dim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != dim or arr.shape[0] < min_rows:
+        raise ShapeError(
+            name,
+            f"must be an (m, {dim}) array of states with m >= {min_rows}, got shape {arr.shape}",
+            fix,
+        )
+    require_finite(arr, name)
+    return arr
 
 
 def positive_int(value: Any, name: str, minimum: int = 1) -> int:

@@ -16,7 +16,7 @@ __all__ = ["sweep"]
 @reports_errors("workers", "scheduler", "out")
 def sweep(
     spec: Annotated[
-        Path, typer.Argument(help="TOML sweep spec: computation, [parameters], [grid]")
+        Path, typer.Argument(help="TOML sweep spec: computation, \\[parameters], \\[grid]")
     ],
     out: Annotated[
         Path, typer.Option(help="Zarr store of the results (resumed if it exists)")
@@ -34,8 +34,8 @@ def sweep(
     """Run every point of a parameter grid as a Dask task; results, status, errors and wall times
     go to one Zarr store, and a second run resumes what is missing. Example spec:
 
-    computation = "path" / [parameters] model = "ou", x0 = [1.0, 1.0], x1 = [0.0, 1.0] /
-    [grid] T = [0.5, 1.0, 2.0], "model.D" = [0.5, 1.0]
+    computation = "path" / \\[parameters] model = "ou", x0 = \\[1.0, 1.0], x1 = \\[0.0, 1.0] /
+    \\[grid] T = \\[0.5, 1.0, 2.0], "model.D" = \\[0.5, 1.0]
     """
     from noetherlab.distributed import load_spec
     from noetherlab.distributed import sweep as run

@@ -9,7 +9,11 @@
 """
 
 from noetherlab.distributed.cluster import dask_client
-from noetherlab.distributed.ensemble import EnsembleStatistics, ensemble_statistics
+from noetherlab.distributed.ensemble import (
+    EnsembleStatistics,
+    ensemble_statistics,
+    load_ensemble_statistics,
+)
 from noetherlab.distributed.spec import SweepSpec, load_spec
 from noetherlab.distributed.sweeps import SweepProgress, SweepResult, sweep
 
@@ -20,6 +24,7 @@ __all__ = [
     "SweepSpec",
     "dask_client",
     "ensemble_statistics",
+    "load_ensemble_statistics",
     "load_spec",
     "sweep",
 ]

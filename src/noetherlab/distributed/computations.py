@@ -15,6 +15,8 @@ not stop a sweep.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -81,21 +83,80 @@ def _path_problem(params: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return sde, own
 
 
+def _number(params: dict[str, Any], name: str, kind: type) -> None:
+    """Refuse a parameter that is not a number of ``kind`` (``int``: integral, no booleans) before
+    the sweep starts. Its *value* is the point's business: a negative ``T`` fails that point
+    alone, recorded in the store (module docstring)."""
+    if name not in params:
+        return
+    v = params[name]
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if kind is int:
+        ok = ok and float(v).is_integer()
+    if not ok:
+        what = "an integer" if kind is int else "a finite number"
+        raise InvalidArgumentError(
+            name, f"must be {what}, got {v!r}", f"write e.g. {name} = {1 if kind is int else 1.0}"
+        )
+
+
+def _boolean(params: dict[str, Any], name: str) -> None:
+    if name in params and not isinstance(params[name], bool):
+        raise InvalidArgumentError(
+            name,
+            f"must be true or false, got {params[name]!r}",
+            f"write {name} = true (a TOML boolean, not a string)",
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_model(model: str, model_params: str, x0: str, x1: str) -> None:
+    """Build the model once per distinct (model, parameters, end points) of a sweep and check the
+    end points' dimensions (``check`` of a 90 000-point grid builds a handful of models)."""
+    sde = resolve_model_cached(model, model_params)
+    for name, text in (("x0", x0), ("x1", x1)):
+        v = json.loads(text)
+        dim = 1 if isinstance(v, int | float) else len(v)
+        if dim != sde.dim:
+            raise InvalidArgumentError(
+                name, f"has {dim} components, the model {sde.name} has {sde.dim}", "fix the state"
+            )
+
+
+def resolve_model_cached(model: str, model_params: str) -> Any:
+    from noetherlab.models.registry import resolve_model
+
+    return resolve_model(model, json.loads(model_params))
+
+
 def _check_path(params: dict[str, Any]) -> None:
-    sde, own = _path_problem(params)
+    own, model_params = _split_model(params)
     if ("T" in own) == ("energy" in own):
         raise InvalidArgumentError(
             "T/energy",
             "a path sweep needs exactly one of T (fixed time) or energy (fixed energy)",
             "put T (or energy) in [parameters] or [grid], e.g. T = [0.5, 1.0]",
         )
+    _number(own, "T", float)
+    _number(own, "energy", float)
+    _number(own, "n", int)
+    _number(own, "rtol", float)
+    _boolean(own, "refine")
     for name in ("x0", "x1"):
         v = own[name]
-        dim = 1 if isinstance(v, (int, float)) else len(v)
-        if dim != sde.dim:
+        if not (
+            isinstance(v, int | float)
+            or (isinstance(v, list) and all(isinstance(c, int | float) for c in v))
+        ):
             raise InvalidArgumentError(
-                name, f"has {dim} components, the model {sde.name} has {sde.dim}", "fix the state"
+                name, f"must be a number or a list of numbers, got {v!r}", f"write {name} = [1.0]"
             )
+    _checked_model(
+        str(own["model"]),
+        json.dumps(model_params, sort_keys=True),
+        json.dumps(own["x0"]),
+        json.dumps(own["x1"]),
+    )
 
 
 def _run_path(params: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +170,7 @@ def _run_path(params: dict[str, Any]) -> dict[str, Any]:
     r = res.resolution
     return {
         "action": res.action,
-        "energy": res.energy,
+        "path_energy": res.energy,
         "transit_time": res.T,
         "converged": int(res.converged),
         "resolved": -1 if r is None else int(r.resolved),
@@ -118,7 +179,7 @@ def _run_path(params: dict[str, Any]) -> dict[str, Any]:
         "el_residual": res.el_residual,
         "charge_drift": max(certified) if certified else math.nan,
         "iterations": int(res.iterations),
-        "n": int(res.n),
+        "n_final": int(res.n),
     }
 
 
@@ -128,7 +189,7 @@ PATH = Computation(
     required=("model", "x0", "x1"),
     outputs={
         "action": ("S = ¼∫(ẋ−f)ᵀD⁻¹(ẋ−f)dt", "float"),
-        "energy": ("E along the path", "float"),
+        "path_energy": ("E along the path", "float"),
         "transit_time": ("T (the free time of a fixed-energy path)", "float"),
         "converged": ("1 converged, 0 not", "int"),
         "resolved": ("1 within rtol, 0 not, -1 not studied", "int"),
@@ -137,7 +198,7 @@ PATH = Computation(
         "el_residual": ("normalised Euler–Lagrange residual", "float"),
         "charge_drift": ("largest drift of the model's certified charges", "float"),
         "iterations": ("solver iterations", "int"),
-        "n": ("intervals of the final grid", "int"),
+        "n_final": ("intervals of the final grid", "int"),
     },
     run=_run_path,
     check=_check_path,
@@ -153,10 +214,22 @@ def _architecture(params: dict[str, Any]) -> Any:
     from noetherlab.training.architectures import build_architecture
 
     sizes = params.get("sizes", [3, 1])
+    if not (
+        isinstance(sizes, list)
+        and sizes
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in sizes)
+    ):
+        raise InvalidArgumentError(
+            "sizes",
+            f"must be a list of integers (layer widths), got {sizes!r}",
+            "write e.g. sizes = [3, 2, 1]",
+        )
+    _boolean(params, "bias")
+    _number(params, "kernel", int)
     return build_architecture(
         str(params["arch"]),
-        [int(s) for s in sizes],
-        bias=bool(params.get("bias", False)),
+        list(sizes),
+        bias=params.get("bias", False),
         kernel=int(params.get("kernel", 2)),
     )
 
@@ -164,10 +237,13 @@ def _architecture(params: dict[str, Any]) -> Any:
 def _flow(params: dict[str, Any]) -> Any:
     from noetherlab.training.dynamics import parse_flow
 
+    _number(params, "friction", float)
     return parse_flow(str(params.get("flow", "gradient")), float(params.get("friction", 1.0)))
 
 
 def _check_laws(params: dict[str, Any]) -> None:
+    _number(params, "points", int)
+    _number(params, "seed", int)
     _architecture(params)
     _flow(params)
 

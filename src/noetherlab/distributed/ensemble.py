@@ -27,10 +27,13 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, NonFiniteError
 from noetherlab._core.io import JsonRecord
+from noetherlab._core.resources import check_memory, warn_if_long
 from noetherlab._core.validation import as_state, choice, positive_int
 from noetherlab._core.version import VERSION
+from noetherlab.ensembles.boundaries import require_boundary, require_inside
+from noetherlab.sde.model import require_sde
 
-__all__ = ["EnsembleStatistics", "ensemble_statistics"]
+__all__ = ["EnsembleStatistics", "ensemble_statistics", "load_ensemble_statistics"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,12 @@ class EnsembleStatistics(JsonRecord):
         """Fraction absorbed by ``T`` (through part ``label``, a name or 1-based number, if given)."""
         if label is None:
             return float(self.exit_counts.sum() / self.n_paths)
-        k = self.labels.index(label) if isinstance(label, str) else int(label) - 1
+        if isinstance(label, str):
+            k = self.labels.index(label) if label in self.labels else -1
+        elif isinstance(label, int | np.integer) and not isinstance(label, bool):
+            k = int(label) - 1
+        else:
+            k = -1
         if not 0 <= k < len(self.labels):
             raise InvalidArgumentError(
                 "label", f"no boundary part {label!r}", f"use one of {list(self.labels)}"
@@ -261,6 +269,7 @@ def ensemble_statistics(
         InvalidArgumentError: bad grid, sizes, ``hist_range`` or an existing ``store``.
         NonFiniteError: a path became non-finite (the path and step are named).
     """
+    sde = require_sde(sde)
     from noetherlab.ensembles.simulation import step_count  # the grid rules of simulate
 
     start = time.perf_counter()
@@ -268,10 +277,28 @@ def ensemble_statistics(
     n_paths = positive_int(n_paths, "n_paths")
     chunk_size = positive_int(chunk_size, "chunk_size")
     bins = positive_int(bins, "bins")
+    check_memory(8.0 * bins * sde.dim * 4, "bins", f"histograms of {bins} bins", "pass fewer bins")
     choice(noise_precision, "noise_precision", ("float64", "float32"))
     _check_key_and_store(key, store, keep_final)
     x0a = as_state(x0, "x0", sde.dim)
     sde.check_states(x0a[None], t0, what="start")
+    if boundary is not None:
+        require_boundary(boundary)
+        require_inside(boundary, x0a[None], "x0")
+    chunk_size = min(chunk_size, n_paths)
+    check_memory(
+        8.0 * chunk_size * sde.dim * 8 + (8.0 * n_paths * sde.dim if keep_final else 0.0),
+        "chunk_size" if not keep_final else "n_paths",
+        f"chunks of {chunk_size:.3g} paths in {sde.dim} dimensions"
+        + (f" (and {n_paths:.3g} final states kept)" if keep_final else ""),
+        "pass a smaller chunk_size (the chunks run one after another)"
+        + ("" if not keep_final else ", or keep_final=False"),
+    )
+    warn_if_long(
+        n_paths * n_steps * (sde.dim**2 + 10 * sde.dim) / 2e9,
+        f"simulating {n_paths:.3g} paths x {n_steps} steps",
+        "Use fewer paths or a coarser dt, or run it on a cluster (scheduler=).",
+    )
     edges = None if hist_range is None else _edges(hist_range, bins, sde.dim)
     sizes = [min(chunk_size, n_paths - lo) for lo in range(0, n_paths, chunk_size)]
     import jax
@@ -498,3 +525,38 @@ def _write_statistics(directory: Path, stats: EnsembleStatistics) -> None:
     )
     ds.to_zarr(directory, mode="a", zarr_format=2, consolidated=False)
     zarr.consolidate_metadata(directory)
+
+
+def load_ensemble_statistics(store: str | Path) -> EnsembleStatistics:
+    """Read the statistics an :func:`ensemble_statistics` run wrote to its Zarr ``store``."""
+    import xarray as xr
+
+    from noetherlab._core.io import check_kind, reading
+
+    p = Path(store) if isinstance(store, str | Path) else None
+    if p is None or not p.is_dir():
+        raise InvalidArgumentError(
+            "store",
+            f"{str(store)!r} is not a Zarr store (a directory)",
+            "pass the store= directory of an ensemble_statistics run",
+        )
+    with reading(p, "EnsembleStatistics store"):
+        with xr.open_zarr(p, consolidated=True) as ds:
+            check_kind(ds.attrs, "EnsembleStatistics", p)
+            ds = ds.load()
+        return EnsembleStatistics(
+            n_paths=int(ds.attrs["n_paths"]),
+            chunks=int(ds.attrs["chunks"]),
+            labels=tuple(str(v) for v in ds["part"].values) if "part" in ds.coords else (),
+            exit_counts=np.asarray(ds["exit_counts"].values, dtype=np.int64),
+            exit_time_mean=np.asarray(ds["exit_time_mean"].values, float),
+            exit_time_var=np.asarray(ds["exit_time_var"].values, float),
+            final_mean=np.asarray(ds["final_mean"].values, float),
+            final_var=np.asarray(ds["final_var"].values, float),
+            histogram_edges=np.asarray(ds["histogram_edges"].values, float),
+            histogram=np.asarray(ds["histogram"].values),
+            underflow=np.asarray(ds["underflow"].values),
+            overflow=np.asarray(ds["overflow"].values),
+            parameters=json.loads(ds.attrs.get("parameters", "{}")),
+            seconds=float(ds.attrs.get("seconds", 0.0)),
+        )

@@ -101,6 +101,11 @@ class SweepSpec:
                 f"use {list(comp.parameters)}"
                 + (" and model.<name> for model parameters" if comp.model_parameters else ""),
             )
+        clash = sorted(set(self.grid) & set(comp.outputs))
+        if clash:
+            raise InvalidArgumentError(
+                "grid", f"{clash} name outputs of {self.computation!r}", "rename the grid axis"
+            )
         missing = [n for n in comp.required if n not in names]
         if missing:
             raise InvalidArgumentError(
@@ -133,8 +138,16 @@ class SweepSpec:
 
     def check(self) -> None:
         """Validate every grid point's parameters (model and architecture built, states checked)
-        before anything runs; the first bad point is named."""
+        before anything runs; the first bad point is named. Each distinct model is built once."""
+        from noetherlab._core.resources import warn_if_long
+
         comp = self.spec_computation
+        warn_if_long(
+            self.size * 2e-4,
+            f"checking the {self.size} points of this sweep",
+            "Use a coarser grid.",
+            threshold=60.0,
+        )
         for _, params in self.points():
             try:
                 comp.check(params)
@@ -143,6 +156,35 @@ class SweepSpec:
                 raise InvalidArgumentError(
                     exc.argument, f"at grid point {where}: {exc.problem}", exc.fix
                 ) from None
+
+    @staticmethod
+    def from_dict(data: Any, where: str = "spec") -> SweepSpec:
+        """A spec from its dict form ``{"computation", "parameters", "grid"}`` (as in the TOML
+        file), refusing unknown or missing keys naming ``where``."""
+        if not isinstance(data, Mapping):
+            raise InvalidArgumentError(
+                where,
+                f"must be a table, got {type(data).__name__}",
+                "see `noetherlab sweep --help`",
+            )
+        extra = sorted(set(data) - {"computation", "parameters", "grid"})
+        if extra or "computation" not in data:
+            raise InvalidArgumentError(
+                where,
+                "needs `computation` and may hold [parameters] and [grid]"
+                + (f"; unknown key(s) {extra}" if extra else ""),
+                "see `noetherlab sweep --help` for an example",
+            )
+        for key in ("parameters", "grid"):
+            if not isinstance(data.get(key, {}), Mapping):
+                raise InvalidArgumentError(
+                    f"{where}.{key}", "must be a table of name = value", f"write [{key}] ..."
+                )
+        if not isinstance(data["computation"], str):
+            raise InvalidArgumentError(
+                "computation", f"must be a name, got {data['computation']!r}", 'e.g. "path"'
+            )
+        return SweepSpec(data["computation"], data.get("parameters", {}), data.get("grid", {}))
 
     def as_dict(self) -> dict[str, Any]:
         return {"computation": self.computation, "parameters": self.parameters, "grid": self.grid}
@@ -166,12 +208,4 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise InvalidArgumentError(
             "SPEC", f"{p} is not valid TOML ({exc})", "fix the syntax"
         ) from None
-    extra = sorted(set(data) - {"computation", "parameters", "grid"})
-    if extra or "computation" not in data:
-        raise InvalidArgumentError(
-            "SPEC",
-            f"{p} needs `computation` and may hold [parameters] and [grid]"
-            + (f"; unknown key(s) {extra}" if extra else ""),
-            "see `noetherlab sweep --help` for an example",
-        )
-    return SweepSpec(data["computation"], data.get("parameters", {}), data.get("grid", {}))
+    return SweepSpec.from_dict(data, "SPEC")

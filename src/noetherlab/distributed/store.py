@@ -91,8 +91,11 @@ class SweepStore:
         """The status codes over the grid (:data:`STATUS_CODES`: 0 pending, 1 done, 2 failed)."""
         import zarr
 
-        group: Any = zarr.open_group(self.path, mode="r")
-        return np.asarray(group["status"][...])
+        from noetherlab._core.io import reading
+
+        with reading(self.path, "sweep store"):
+            group: Any = zarr.open_group(self.path, mode="r")
+            return np.asarray(group["status"][...])
 
     @functools.cached_property
     def _arrays(self) -> dict[str, Any]:
@@ -116,7 +119,9 @@ class SweepStore:
         """The whole store as an in-memory ``xarray.Dataset``."""
         import xarray as xr
 
-        with xr.open_zarr(self.path, consolidated=True) as ds:
+        from noetherlab._core.io import reading
+
+        with reading(self.path, "sweep store"), xr.open_zarr(self.path, consolidated=True) as ds:
             return ds.load()
 
 

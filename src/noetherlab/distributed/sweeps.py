@@ -95,7 +95,7 @@ def _as_spec(spec: SweepSpec | dict[str, Any] | str | Path) -> SweepSpec:
     if isinstance(spec, SweepSpec):
         return spec
     if isinstance(spec, dict):
-        return SweepSpec(**spec)
+        return SweepSpec.from_dict(spec)
     if isinstance(spec, (str, Path)):
         return load_spec(spec)
     raise InvalidArgumentError(

@@ -89,6 +89,17 @@ def predicate(fn: Callable[[Array], Any], labels: tuple[str, ...] = ("exit",)) -
     return Boundary(_PredicateRule(fn), None, tuple(labels))
 
 
+def require_boundary(boundary: Any) -> None:
+    """Refuse what is not a :class:`Boundary` (naming the constructors)."""
+    if not isinstance(boundary, Boundary):
+        raise InvalidArgumentError(
+            "boundary",
+            f"must be a Boundary, got {type(boundary).__name__} {boundary!r}",
+            "build one with noetherlab.ensembles.interval(lo, hi), ball(center, radius) or "
+            "predicate(fn)",
+        )
+
+
 def require_inside(boundary: Boundary, states: Any, argument: str) -> None:
     """Refuse start ``states`` (``(m, N)``) that lie outside ``boundary`` (every path from them
     would be absorbed at its first step), naming the first one and the part it lies beyond."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
 from noetherlab._core.interp import resample
-from noetherlab._core.io import check_kind, to_jsonable
+from noetherlab._core.io import open_result_dataset, to_jsonable
 from noetherlab._core.validation import choice, positive_int
 from noetherlab._core.version import VERSION
 
@@ -210,11 +210,8 @@ class Ensemble:
 
 def load_ensemble(path: Any) -> Ensemble:
     """Read an ensemble saved from ``Ensemble.to_dataset`` (e.g. ``noetherlab simulate --out e.nc``)."""
-    import xarray as xr
-
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        check_kind(ds.attrs, "Ensemble", path)
-        return Ensemble.from_dataset(ds.load())
+    with open_result_dataset(path, "Ensemble") as ds:
+        return Ensemble.from_dataset(ds)
 
 
 def density(samples: Any, bins: int | Any = 30, range: Any = None) -> Any:

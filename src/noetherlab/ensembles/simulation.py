@@ -37,10 +37,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from noetherlab._core.errors import InvalidArgumentError, NonFiniteError
 from noetherlab._core.resources import check_memory, warn_if_long
-from noetherlab._core.validation import as_state, choice, positive_int
-from noetherlab.ensembles.boundaries import Boundary, require_inside
+from noetherlab._core.validation import as_float_array, as_state, choice, positive_int
+from noetherlab.ensembles.boundaries import Boundary, require_boundary, require_inside
 from noetherlab.ensembles.ensemble import Ensemble
-from noetherlab.sde.model import SDE
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["simulate", "simulate_chunk", "step_count"]
 
@@ -235,11 +235,11 @@ def _schedule(
 
 def _start_states(sde: SDE, x0: Any, n_paths: int) -> tuple[np.ndarray, np.ndarray]:
     """``x0`` as given (``(N,)`` or ``(n_paths, N)``) and broadcast to one start per path."""
-    x0a = np.asarray(x0, dtype=np.float64)
+    x0a = as_float_array(x0, "x0")
     x0s = (
         np.broadcast_to(as_state(x0a, "x0", sde.dim), (n_paths, sde.dim)) if x0a.ndim <= 1 else x0a
     )
-    if x0s.shape != (n_paths, sde.dim) or not np.all(np.isfinite(x0s)):
+    if x0s.shape != (n_paths, sde.dim) or not np.all(np.isfinite(x0a)):
         raise InvalidArgumentError(
             "x0",
             f"must be a finite ({sde.dim},) state or ({n_paths}, {sde.dim}) array, got {x0a.shape}",
@@ -288,12 +288,14 @@ def simulate(
         InvalidArgumentError: ``dt <= 0``, ``dt > T``, ``n_paths < 1``, bad ``save`` mode.
         NonFiniteError: a path produced NaN/inf (names the path and step and the last finite state).
     """
+    sde = require_sde(sde)
     plan = _schedule(n_paths, T, dt, t0, save, save_every)
     choice(noise_precision, "noise_precision", ("float64", "float32"))
     chunk_size = positive_int(chunk_size, "chunk_size")
+    _guard_ensemble(plan, sde.dim, min(chunk_size, plan.n_paths))  # before any allocation
     x0a, x0s = _start_states(sde, x0, plan.n_paths)
-    _guard_ensemble(plan, sde.dim, min(chunk_size, plan.n_paths))
     if boundary is not None:
+        require_boundary(boundary)
         require_inside(boundary, x0s[: min(plan.n_paths, 1000)], "x0")
     sde.check_states(x0s[:1], t0, what="start")
     if paper_stream and not isinstance(key, (int, np.integer)):

@@ -38,7 +38,7 @@ import numpy as np
 
 from noetherlab._core.errors import ShapeError, UnsupportedModelError
 from noetherlab._core.validation import as_float_array, choice, time_grid
-from noetherlab.sde.model import SDE
+from noetherlab.sde.model import SDE, require_sde
 
 __all__ = [
     "action",
@@ -56,6 +56,7 @@ LAGRANGIANS = ("fw", "om")
 def check_lagrangian(kind: Any, sde: SDE, *, allow_degenerate: bool = False) -> str:
     """Validate the ``lagrangian=`` argument for ``sde`` (eager). Degenerate noise is refused unless
     ``allow_degenerate`` (the Hamiltonian form needs no ``D^{-1}``)."""
+    require_sde(sde)
     kind = choice(kind, "lagrangian", LAGRANGIANS)
     if sde.degenerate and (kind == "om" or not allow_degenerate):
         raise UnsupportedModelError(

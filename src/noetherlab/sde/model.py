@@ -31,10 +31,11 @@ from noetherlab._core.errors import (
     NotPositiveDefiniteError,
     ShapeError,
 )
+from noetherlab._core.resources import check_memory
 from noetherlab._core.traced import TracedFunction, trace_function
 from noetherlab._core.validation import as_float_array, positive_int
 
-__all__ = ["SDE"]
+__all__ = ["SDE", "require_sde"]
 
 Array = jax.Array
 
@@ -218,6 +219,12 @@ class SDE(eqx.Module):
             )
         if dim is not None:
             dim = positive_int(dim, "dim")
+            check_memory(
+                8.0 * dim * 16,
+                "dim",
+                f"a {dim}-dimensional model (its probe states alone)",
+                "pass the dimension of the model's state",
+            )
         kind = "diffusion" if diffusion is not None else "noise"
         spec = diffusion if diffusion is not None else noise
         given = _noise_functions if callable(spec) else _noise_constants
@@ -478,3 +485,15 @@ def _batched_drift(sde: SDE, x: Array, t: Array) -> Array:
 @eqx.filter_jit
 def _batched_D(sde: SDE, x: Array, t: Array) -> Array:
     return jax.vmap(sde.D)(x, t)
+
+
+def require_sde(sde: Any, name: str = "sde") -> SDE:
+    """``sde`` itself when it is an :class:`SDE`, else a clear error naming ``name``."""
+    if not isinstance(sde, SDE):
+        raise InvalidArgumentError(
+            name,
+            f"must be a model (an SDE), got {type(sde).__name__}",
+            "build one with noetherlab.SDE(drift, diffusion=..., dim=...) or take one from "
+            "noetherlab.models",
+        )
+    return sde
