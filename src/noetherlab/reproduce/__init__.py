@@ -73,23 +73,70 @@ def _run_figures(
                 progress(f"{name} ({i}/{len(names)} done)")
             results[name] = _run_figure(name, outdir, modes, quick)
     else:
-        import concurrent.futures as cf
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")  # JAX is not fork-safe
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(_run_figure, n, outdir, modes, quick): n for n in names}
+        pool = ctx.Pool(workers, initializer=_die_with_parent, initargs=(os.getpid(),))
+        try:
             if progress is not None:
                 progress(f"{', '.join(names)} on {workers} processes (0/{len(names)} done)")
-            for done, fut in enumerate(cf.as_completed(futures), start=1):
-                results[futures[fut]] = fut.result()
+            tasks = [(n, outdir, modes, quick) for n in names]
+            finished = pool.imap_unordered(_run_named, tasks)
+            for done in range(1, len(names) + 1):
+                # wait in short slices: a signal delivered to one of the pool's helper threads
+                # is only acted on when the main thread runs Python code again
+                while True:
+                    try:
+                        name, result = finished.next(timeout=0.25)
+                        break
+                    except multiprocessing.TimeoutError:
+                        continue
+                results[name] = result
                 if progress is not None:
-                    left = [n for f, n in futures.items() if not f.done()]
+                    left = [n for n in names if n not in results]
                     progress(
-                        f"{futures[fut]} finished; running {', '.join(left) or '-'} "
+                        f"{name} finished; running {', '.join(left) or '-'} "
                         f"({done}/{len(names)} done)"
                     )
+            pool.close()
+        except BaseException:
+            # an error, or an interrupt sent to this process only (`timeout -s INT`, a job
+            # scheduler): the workers stop now instead of finishing their figures
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     return {n: results[n] for n in only}
+
+
+def _run_named(task: tuple[str, Path, set[str], bool]) -> tuple[str, dict[str, Any]]:
+    return task[0], _run_figure(*task)
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a figure worker: exit when the parent process dies, even by SIGKILL (Linux:
+    ``PR_SET_PDEATHSIG``; elsewhere a thread that polls the parent's pid), so that no worker
+    computes on as an orphan. A terminal Ctrl-C reaches the whole process group; the parent
+    handles it (the worker ignores SIGINT)."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        if libc.prctl(1, signal.SIGKILL) == 0 and os.getppid() == parent:  # PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def default_workers() -> int:
