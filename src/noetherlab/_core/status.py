@@ -88,7 +88,9 @@ class PathStatus(Status):
     stalled = (
         False,
         "steps no longer change the action at float64 resolution while the residual is above "
-        "tolerance: an almost flat direction (e.g. the timing of a transition over a long T)",
+        "tolerance, and the returned path fails the independent check (Euler–Lagrange residual "
+        "above el_tol, or a Hessian that is not positive definite); a stalled minimum that passes "
+        "it is successful, with stats['flat_direction']",
     )
     nonfinite = (False, "a NaN or infinity appeared in the action, its derivatives or the path")
     factorisation_failed = (False, "the (shifted) Hessian could not be factorised")

@@ -110,7 +110,10 @@ def finish(
 ) -> PathResult:
     """Assemble a :class:`PathResult`: measure the action, the charges and the normalised
     Euler–Lagrange residual of the returned path, and demote a solver's "successful" to
-    :attr:`PathStatus.residual_too_large` when that residual exceeds ``el_tol``.
+    :attr:`PathStatus.residual_too_large` when that residual exceeds ``el_tol`` — or promote a
+    ``stalled`` Newton end to ``successful`` when it meets ``el_tol`` at a positive definite Hessian
+    (``stats["hessian_positive_definite"]``): a flat direction, reported in
+    ``stats["flat_direction"]``, not a failure.
 
     ``continuous = (action, p, charges, residual)`` is given by solvers that return a continuous
     trajectory (shooting): their action, momenta, charges and own independent residual are used.
