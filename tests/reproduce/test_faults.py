@@ -26,8 +26,26 @@ def _alive(pid: int) -> bool:
 
 
 def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(v) for v in out.split()]
+    """Processes whose parent is ``pid`` (read from /proc: no procps needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after its closing paren
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _start_two_workers(out: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
@@ -47,11 +65,7 @@ def _start_two_workers(out: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        workers = [
-            c
-            for c in _children(proc.pid)
-            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
-        ]
+        workers = [c for c in _children(proc.pid) if b"spawn_main" in _cmdline(c)]
         if len(workers) == 2:
             time.sleep(4)  # both are inside their figures now
             return proc, workers
