@@ -305,7 +305,7 @@ class FokkerPlanck:
         """Transition path theory ``A → B``: rate, committors and reactive current."""
         out = self._reactive_flux(*self._disjoint(A, B))
         coarse = self._half_grid()
-        if coarse is not None:
+        if coarse is not None and out.rate > 0:  # (no flux in float64: mean_time is inf)
             ca, cb = coarse._disjoint(_coarse_set(A, self), _coarse_set(B, self))
             rate_c = coarse._reactive_flux(ca, cb).rate
             self._warn_if_unresolved("reactive rate (relative)", abs(rate_c / out.rate - 1.0))
