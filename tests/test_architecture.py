@@ -140,6 +140,8 @@ RESULTS = {
     "LearnedSymmetries": nl.CountStatus,
     "FixedPointSearch": nl.SearchStatus,
     "SweepResult": nl.SweepStatus,
+    "SplittingResult": nl.SplittingStatus,
+    "SampledExitTime": nl.SplittingStatus,
 }
 TRAINING_RESULTS = {
     "PolynomialLaws": nl.CountStatus,

@@ -88,6 +88,21 @@ CALLS: dict[str, tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = {
         (DW, 0.0, 0.5, 0.05, 8),
         {"chunk_size": 4, "bins": 4},
     ),
+    "ams": (
+        nl.ams,
+        (DW, [-0.5], [-1.0], [1.0]),
+        {"radius": 0.2, "replicas": 10, "repetitions": 1, "dt": 0.01, "save_every": 100},
+    ),
+    "tams": (
+        nl.tams,
+        (DW, [-1.0], [1.0], 1.0),
+        {"radius": 0.2, "replicas": 10, "repetitions": 1, "dt": 0.01, "save_every": 100},
+    ),
+    "sampled_exit_time": (
+        nl.sampled_exit_time,
+        (DW, [-1.0], [1.0]),
+        {"radius": 0.2, "replicas": 10, "repetitions": 1, "dt": 0.01, "loops": 16, "chains": 8},
+    ),
     "find_symmetries": (nl.find_symmetries, (OU,), {"n_points": 8}),
     "check_symmetry": (nl.check_symmetry, (OU, ROT), {"n_probes": 8}),
     "approximate_symmetries": (nl.approximate_symmetries, (OU, STATES), {}),

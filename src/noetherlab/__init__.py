@@ -35,6 +35,7 @@ _LAZY = {
     "SearchStatus": "noetherlab._core.status",
     "FlowStatus": "noetherlab._core.status",
     "SweepStatus": "noetherlab._core.status",
+    "SplittingStatus": "noetherlab._core.status",
     "io": "noetherlab._core.io",
     "plotting": "noetherlab.plotting",
     "models": "noetherlab.models",
@@ -85,6 +86,23 @@ _LAZY = {
     "Ensemble": "noetherlab.ensembles.ensemble",
     "load_ensemble": "noetherlab.ensembles.ensemble",
     "simulate": "noetherlab.ensembles.simulation",
+    # rare events at the model's noise
+    "ReactionCoordinate": "noetherlab.ensembles.reaction",
+    "chord_coordinate": "noetherlab.ensembles.reaction",
+    "SplittingResult": "noetherlab.ensembles.splitting_result",
+    "ReactiveTrajectories": "noetherlab.ensembles.splitting_result",
+    "ams": "noetherlab.ensembles.splitting",
+    "tams": "noetherlab.ensembles.splitting",
+    "SampledExitTime": "noetherlab.ensembles.transition_time",
+    "sampled_exit_time": "noetherlab.ensembles.transition_time",
+    "committor_coordinate": "noetherlab.metastability.reaction_coordinates",
+    "instanton_coordinate": "noetherlab.metastability.reaction_coordinates",
+    "transition_coordinate": "noetherlab.metastability.reaction_coordinates",
+    "SampledRates": "noetherlab.metastability.sampled_rates",
+    "GridRates": "noetherlab.metastability.sampled_rates",
+    "SampledRate": "noetherlab.metastability.sampled_rates",
+    "ReactiveCharges": "noetherlab.metastability.reactive",
+    "reactive_charges": "noetherlab.metastability.reactive",
     # beyond one machine
     "EnsembleStatistics": "noetherlab.distributed",
     "SweepResult": "noetherlab.distributed",
@@ -154,6 +172,7 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         PathStatus,
         RateStatus,
         SearchStatus,
+        SplittingStatus,
         Status,
         SweepStatus,
     )
@@ -166,7 +185,11 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         sweep,
     )
     from noetherlab.ensembles.ensemble import Ensemble, load_ensemble
+    from noetherlab.ensembles.reaction import ReactionCoordinate, chord_coordinate
     from noetherlab.ensembles.simulation import simulate
+    from noetherlab.ensembles.splitting import ams, tams
+    from noetherlab.ensembles.splitting_result import ReactiveTrajectories, SplittingResult
+    from noetherlab.ensembles.transition_time import SampledExitTime, sampled_exit_time
     from noetherlab.metastability.basins import Basins, basins
     from noetherlab.metastability.escape_rates import EscapeTime
     from noetherlab.metastability.fixed_points import (
@@ -177,6 +200,13 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
     from noetherlab.metastability.fokker_planck import FokkerPlanck, ReactiveFlux, fokker_planck
     from noetherlab.metastability.landscape import Landscape, Transition, landscape
     from noetherlab.metastability.quasi_potential import QuasiPotential, quasi_potential
+    from noetherlab.metastability.reaction_coordinates import (
+        committor_coordinate,
+        instanton_coordinate,
+        transition_coordinate,
+    )
+    from noetherlab.metastability.reactive import ReactiveCharges, reactive_charges
+    from noetherlab.metastability.sampled_rates import GridRates, SampledRate, SampledRates
     from noetherlab.metastability.string_method import StringResult, string_method
     from noetherlab.models.trained_rnn import TrainedRNN, load_rnn, train_rnn
     from noetherlab.noether.approximate import (

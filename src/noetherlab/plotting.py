@@ -16,8 +16,15 @@ imports it.
 
 from noetherlab._core.figures import save
 from noetherlab.ensembles.plots import plot_ensemble
-from noetherlab.metastability.plots import plot_landscape
+from noetherlab.metastability.plots import plot_landscape, plot_reactive
 from noetherlab.paths.plots import plot_path
 from noetherlab.training.plots import plot_law_count
 
-__all__ = ["plot_ensemble", "plot_landscape", "plot_law_count", "plot_path", "save"]
+__all__ = [
+    "plot_ensemble",
+    "plot_landscape",
+    "plot_law_count",
+    "plot_path",
+    "plot_reactive",
+    "save",
+]

@@ -172,3 +172,20 @@ def test_simulate_with_workers_writes_statistics_to_zarr(tmp_path):
     assert data["chunks"] == 4 and 0 < data["exit_fraction"]["upper"] < 1
     bad = runner.invoke(app, [*base, "--out", str(tmp_path / "e.nc")])
     assert bad.exit_code == 2 and "--out" in bad.output and ".zarr" in bad.output
+
+
+def test_rare_tams_json_saves_the_run_and_refuses_overlapping_sets(tmp_path):
+    out = tmp_path / "run.nc"
+    args = ["rare", "ou", "--from", "0,0", "--to", "1.5,0", "--radius", "0.2", "--horizon", "1",
+            "--replicas", "10", "--repetitions", "2", "--dt", "0.01", "--json", "--out", str(out)]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["method"] == "TAMS" and data["status"] == "estimated"
+    assert 0 < data["probability"] < 1 and data["coordinate"] == "chord"
+    import xarray as xr
+
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["kind"] == "SplittingResult" and ds.sizes["repetition"] == 2
+    bad = runner.invoke(app, ["rare", "ou", "--from", "0,0", "--to", "0.1,0", "--radius", "0.2"])
+    assert bad.exit_code == 2 and "overlap" in bad.output

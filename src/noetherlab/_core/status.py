@@ -18,6 +18,7 @@ enumeration            used by
 :class:`SearchStatus`  fixed-point searches
 :class:`FlowStatus`    integrations of training flows and training checks
 :class:`SweepStatus`   the points of a parameter sweep
+:class:`SplittingStatus`  rare-event probabilities by adaptive multilevel splitting (AMS, TAMS)
 =====================  ==========================================================================
 """
 
@@ -37,6 +38,7 @@ __all__ = [
     "PathStatus",
     "RateStatus",
     "SearchStatus",
+    "SplittingStatus",
     "Status",
     "SweepStatus",
 ]
@@ -172,11 +174,57 @@ class RateStatus(Status):
         "(a stiff drift, or a saddle whose quasi-potential Hessian is not the Lyapunov solution)",
     )
     nonfinite = (False, "the formula gave a non-finite or non-positive mean exit time")
+    sampled = (
+        True,
+        "adaptive multilevel splitting at the model's own noise (the loop decomposition of "
+        "Cérou, Guyader, Lelièvre & Pommier 2011), with a 95 % confidence interval",
+    )
+    grid = (
+        True,
+        "the mean first-passage time of the Fokker–Planck grid generator (finite volumes), "
+        "with its half-grid difference as the discretisation error",
+    )
+    sampling_failed = (
+        False,
+        "the splitting run did not give an estimate (extinction, the iteration cap, replicas "
+        "stuck outside A and B, or a non-finite drift); its message says which",
+    )
     several_instantons = (
         False,
         "several instantons reach the saddle with different quasi-potential Hessians: the "
         "quasi-potential is not smooth there and no formula applies",
     )
+
+
+class SplittingStatus(Status):
+    """How a rare-event estimate by adaptive multilevel splitting ended. Only :attr:`estimated`
+    gives a probability."""
+
+    estimated = (
+        True,
+        "every repetition reached the target set with its level: the probability estimate is "
+        "unbiased, with an error bar from the spread of the repetitions",
+    )
+    extinct = (
+        False,
+        "in at least one repetition every replica was at or below the level (all killed): the "
+        "probability is below what this run resolves — more replicas, a better reaction "
+        "coordinate or a longer horizon are needed; no estimate is given",
+    )
+    unresolved = (
+        False,
+        "the run finished but does not resolve the probability: its relative standard error "
+        "exceeds 1, or every final replica descends from one initial replica (the genealogy "
+        "collapsed) — more replicas or a better reaction coordinate are needed; no estimate is "
+        "given",
+    )
+    max_iterations = (False, "the iteration cap was reached before every repetition finished")
+    timed_out = (
+        False,
+        "AMS: replicas neither returned to A nor reached B within the horizon; counting them as "
+        "failures biases the probability low (pass a longer horizon)",
+    )
+    nonfinite = (False, "a replica's state became non-finite (the drift or the step blew up)")
 
 
 class SearchStatus(Status):

@@ -3,7 +3,8 @@
     noetherlab models
     noetherlab path MODEL --x0 -2,2 --x1 2,2 --T 1 [--json] [--out path.nc]
     noetherlab symmetries MODEL [--json]
-    noetherlab landscape MODEL --box -2,2 [--json] [--out graph.nc]
+    noetherlab landscape MODEL --box -2,2 [--json] [--out graph.nc] [--rates sampled]
+    noetherlab rare MODEL --from X --to Y [--horizon T] [--replicas n] [--out run.nc]
     noetherlab simulate MODEL --x0 0,0 --T 50 --dt 0.025 --n-paths 10000 --out ensemble.nc [--json]
     noetherlab laws ARCH --sizes 4,4,4 [--bias] [--loss mse] [--degree 2] [--augment cyclic] [--json]
     noetherlab train-check ARCH --sizes 3,1 --augment cyclic [--out DIR]
@@ -29,6 +30,7 @@ from noetherlab.cli.laws import laws
 from noetherlab.cli.models import models
 from noetherlab.cli.options import console
 from noetherlab.cli.path import path
+from noetherlab.cli.rare import rare
 from noetherlab.cli.reproduce import reproduce
 from noetherlab.cli.simulate import simulate
 from noetherlab.cli.sweep import sweep
@@ -51,6 +53,7 @@ app.command("train-check")(train_check)
 app.command()(reproduce)
 app.command()(landscape)
 app.command()(simulate)
+app.command()(rare)
 app.command()(sweep)
 
 

@@ -23,7 +23,7 @@ from noetherlab.cli.options import (
 __all__ = ["landscape"]
 
 
-@reports_errors("box", "starts", "n", "key", "out", "noise")
+@reports_errors("box", "starts", "n", "key", "out", "noise", "rates")
 def landscape(
     model: ModelArg,
     box: Annotated[str, typer.Option(help="search region low,high (every coordinate)")] = "-3,3",
@@ -42,6 +42,13 @@ def landscape(
         float | None,
         typer.Option(help="isotropic noise D (replaces the model's; barriers scale as 1/D)"),
     ] = None,
+    rates: Annotated[
+        str,
+        typer.Option(
+            help="asymptotic (formulas only), sampled (also AMS at the model's noise) or grid "
+            "(also the Fokker–Planck grid's, N <= 3)"
+        ),
+    ] = "asymptotic",
 ) -> None:
     """Attractors, saddles, transitions, barriers and mean exit times (Eyring–Kramers or
     Bouchet–Reygner) of a model."""
@@ -59,11 +66,19 @@ def landscape(
     if noise is not None:
         sde = sde.with_diffusion(positive_float(noise, "noise", "noise level"))
     with err_console.status(f"mapping the landscape of {sde.name}..."):
-        res = run(sde, tuple(bounds), starts=starts, key=key, n=n)
+        res = run(sde, tuple(bounds), starts=starts, key=key, n=n, rates=rates)
     if out is not None:
         res.save(
             out,
-            {"model": model, "box": bounds, "starts": starts, "key": key, "n": n, "noise": noise},
+            {
+                "model": model,
+                "box": bounds,
+                "starts": starts,
+                "key": key,
+                "n": n,
+                "noise": noise,
+                "rates": rates,
+            },
         )
     if as_json:
         emit(res.as_dict(), True, "")
@@ -82,10 +97,22 @@ def _print_graph(name: str, res: Any) -> None:
         table.add_row(label, p.kind, str(p.index), x, f"{p.eigenvalues[0].real:.4g}")
     console.print(table)
     tr = Table(title=f"transitions ({'gradient' if res.gradient else 'non-gradient'} drift)")
-    for col in ("from", "to", "via", "barrier S", "mean exit time", "how"):
+    sampled = any(t.sampled is not None for t in res.transitions)
+    cols = ["from", "to", "via", "barrier S", "mean exit time", "how"]
+    if sampled:
+        cols += ["sampled / grid τ (95 %)", "how (sampled)"]
+    for col in cols:
         tr.add_column(col, overflow="fold")
     for t in res.transitions:
         tau = "-" if t.mean_exit_time is None else f"{t.mean_exit_time:.4g}"
         barrier = f"{t.barrier:.6g}" + ("" if t.converged else " (not converged)")
-        tr.add_row(f"A{t.source}", f"A{t.target}", f"S{t.saddle}", barrier, tau, t.rate_message)
+        row = [f"A{t.source}", f"A{t.target}", f"S{t.saddle}", barrier, tau, t.rate_message]
+        if sampled:
+            sr = t.sampled
+            if sr is None or sr.mean_exit_time is None:
+                row += ["-", "" if sr is None else f"{sr.method.name}: {sr.message}"]
+            else:
+                lo, hi = sr.interval or (float("nan"), float("nan"))
+                row += [f"{sr.mean_exit_time:.4g} [{lo:.3g}, {hi:.3g}]", sr.message]
+        tr.add_row(*row)
     console.print(tr)

@@ -42,27 +42,49 @@ from noetherlab.ensembles.boundaries import Boundary, require_boundary, require_
 from noetherlab.ensembles.ensemble import Ensemble
 from noetherlab.sde.model import SDE, require_sde
 
-__all__ = ["simulate", "simulate_chunk", "step_count"]
+__all__ = ["em_increment", "noise_dimension", "simulate", "simulate_chunk", "step_count"]
 
 Array = jax.Array
+
+
+def em_increment(sde: SDE, dt: Array) -> Callable[[Array, Array, Array], Array]:
+    """The Euler–Maruyama update of a batch, ``(x (B, N), t, xi (B, M)) -> x + f Δt + G √Δt ξ``
+    (``t`` a scalar or ``(B,)``; traceable). The one home of the scheme: :func:`simulate` and the
+    splitting samplers (:mod:`noetherlab.ensembles.splitting`) step with it."""
+    sqdt = jnp.sqrt(dt)
+    const_G = sde.noise_matrix if sde.noise_matrix is not None else None
+    if const_G is None and sde.constant_diffusion:
+        const_G = sde.G(jnp.zeros(sde.dim))
+
+    def increment(x: Array, t: Array, xi: Array) -> Array:
+        ts = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
+        f = jax.vmap(sde.f)(x, ts)
+        if const_G is not None:
+            noise = xi @ const_G.T
+        else:
+            noise = jnp.einsum("bnm,bm->bn", jax.vmap(sde.G)(x, ts), xi)
+        return x + f * dt + sqdt * noise
+
+    return increment
+
+
+def noise_dimension(sde: SDE) -> int:
+    """``M``, the number of independent Wiener processes (columns of ``G``)."""
+    if sde.noise_matrix is not None:
+        return int(sde.noise_matrix.shape[1])
+    return int(jax.eval_shape(sde.G, jnp.zeros(sde.dim)).shape[-1])
 
 
 def _step_fn(sde: SDE, boundary: Boundary | None, dt: Array) -> Callable[..., Any]:
     """One EM step for a batch: ``(state, t, xi, i) -> state``; ``state = (x, label, exit_step,
     bad_step)``. Absorbed or failed paths stay frozen."""
-    sqdt = jnp.sqrt(dt)
-    drift = jax.vmap(sde.f, in_axes=(0, None))
-    const_G = sde.noise_matrix if sde.noise_matrix is not None else None
-    if const_G is None and sde.constant_diffusion:
-        const_G = sde.G(jnp.zeros(sde.dim))
-    G = None if const_G is not None else jax.vmap(sde.G, in_axes=(0, None))
+    increment = em_increment(sde, dt)
     check = None if boundary is None else jax.vmap(boundary.check)
 
     def step(state: tuple[Array, ...], t: Array, xi: Array, i: Array) -> tuple[Array, ...]:
         x, label, exit_step, bad_step = state
         i = i.astype(jnp.int32)
-        noise = xi @ const_G.T if const_G is not None else jnp.einsum("bnm,bm->bn", G(x, t), xi)  # type: ignore[misc]
-        x_new = x + drift(x, t) * dt + sqdt * noise
+        x_new = increment(x, t, xi)
         alive = (label == 0) & (bad_step < 0)
         finite = jnp.all(jnp.isfinite(x_new), axis=1)
         bad_step = jnp.where(alive & ~finite, i, bad_step)
@@ -77,12 +99,6 @@ def _step_fn(sde: SDE, boundary: Boundary | None, dt: Array) -> Callable[..., An
         return x, label, exit_step, bad_step
 
     return step
-
-
-def _noise_dimension(sde: SDE) -> int:
-    if sde.noise_matrix is not None:
-        return int(sde.noise_matrix.shape[1])
-    return int(jax.eval_shape(sde.G, jnp.zeros(sde.dim)).shape[-1])
 
 
 @eqx.filter_jit
@@ -111,7 +127,7 @@ def _run_chunk(
     ``stats``). Step ``i`` draws its noise from ``fold_in(key, i)``. Compiled once per model class,
     boundary rule, batch shape and step counts: parameters, bounds, ``dt`` and ``t0`` are data."""
     step = _step_fn(sde, boundary, dt)
-    M = _noise_dimension(sde)
+    M = noise_dimension(sde)
     B = x0.shape[0]
     state0 = (x0, jnp.zeros(B, jnp.int32), jnp.full(B, -1, jnp.int32), jnp.full(B, -1, jnp.int32))
 
@@ -369,7 +385,7 @@ def _simulate_numpy_stream(
     """The whole ensemble as one chunk, step by step, with the noise of NumPy's legacy global
     stream (``numpy.random.seed(seed)``, then one ``normal(size=n)`` per step and component)."""
     n, every, n_steps = x0s.shape[0], plan.every, plan.n_steps
-    M = _noise_dimension(sde)
+    M = noise_dimension(sde)
     dt_a = jnp.asarray(plan.dt, jnp.float64)
     np.random.seed(seed)  # the notebooks' legacy global stream, on purpose  # noqa: NPY002
     state = (

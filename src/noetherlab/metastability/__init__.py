@@ -11,5 +11,10 @@ between, over which barriers, and how often.
 * :mod:`~noetherlab.metastability.quasi_potential` — the quasi-potential of a 2-D model as a field;
 * :mod:`~noetherlab.metastability.fokker_planck` — the Fokker–Planck grid generator (densities, mean
   first passage times, committors, reactive fluxes);
-* :mod:`~noetherlab.metastability.string_method` — minimum energy paths and heteroclinic orbits.
+* :mod:`~noetherlab.metastability.string_method` — minimum energy paths and heteroclinic orbits;
+* :mod:`~noetherlab.metastability.reaction_coordinates` — coordinates for rare-event sampling from
+  the instanton or the grid committor;
+* :mod:`~noetherlab.metastability.sampled_rates` — non-asymptotic rates of a landscape
+  (``landscape(rates=...)``: AMS or the grid generator);
+* :mod:`~noetherlab.metastability.reactive` — Noether charges of sampled reactive trajectories.
 """

@@ -32,7 +32,7 @@ noise-driven transitions between them go, and how rare is each?":
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jax
@@ -45,6 +45,7 @@ from noetherlab._core.validation import positive_int
 from noetherlab.metastability.basins import flow_ends
 from noetherlab.metastability.escape_rates import EscapeTime, bouchet_reygner, eyring_kramers
 from noetherlab.metastability.fixed_points import FixedPoint, FixedPointSearch, find_fixed_points
+from noetherlab.metastability.sampled_rates import SampledRate, as_rate_options
 from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["Landscape", "Transition", "landscape"]
@@ -85,10 +86,18 @@ class Transition(Converged):
     divergence_integral: float | None
     prefactor_error: float | None
     path: np.ndarray = field(repr=False)
+    sampled: SampledRate | None = None
 
     @property
     def rate(self) -> float | None:
         return None if self.mean_exit_time is None else 1.0 / self.mean_exit_time
+
+    @property
+    def exit_time(self) -> float | None:
+        """The asymptotic mean exit time where it applies, else the sampled or grid one."""
+        if self.mean_exit_time is not None:
+            return self.mean_exit_time
+        return None if self.sampled is None else self.sampled.mean_exit_time
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +115,7 @@ class Transition(Converged):
             "instantons": self.instantons,
             "divergence_integral": self.divergence_integral,
             "prefactor_error": self.prefactor_error,
+            "sampled": None if self.sampled is None else self.sampled.as_dict(),
         }
 
 
@@ -205,6 +215,16 @@ class Landscape:
             "instantons": column(lambda t: t.instantons, np.int64),
             "rate_status": column(lambda t: t.rate_status.name, str),
             "rate_message": column(lambda t: t.rate_message, str),
+            "sampled_exit_time": column(
+                lambda t: (
+                    np.nan
+                    if t.sampled is None or t.sampled.mean_exit_time is None
+                    else t.sampled.mean_exit_time
+                )
+            ),
+            "sampled_method": column(
+                lambda t: "" if t.sampled is None else t.sampled.method.name, str
+            ),
             "path": (
                 ("transition", "node", "dim"),
                 np.stack([resample_uniform(t.path, nodes) for t in ts])
@@ -247,6 +267,13 @@ class Landscape:
                 tau = f", mean exit time {t.mean_exit_time:.4g} ({t.rate_status.name})"
                 if "caveat" in t.rate_message:
                     tau += " with a caveat"
+            if t.sampled is not None:
+                sr = t.sampled
+                if sr.mean_exit_time is None:
+                    tau += f"; {sr.method.name}: none"
+                else:
+                    lo, hi = sr.interval or (np.nan, np.nan)
+                    tau += f"; {sr.method.name} {sr.mean_exit_time:.4g} [{lo:.3g}, {hi:.3g}]"
             lines.append(f"  {t.source} → {t.target} via saddle {t.saddle}: {barrier}{tau}")
         if any(not t.converged for t in self.transitions):
             lines.append("  barriers marked with a status other than successful are not converged")
@@ -416,11 +443,18 @@ def landscape(
     starts: int | None = None,
     key: int = 0,
     n: int = 400,
+    rates: Any = "asymptotic",
 ) -> Landscape:
     """Attractors, saddles, transitions, barriers and mean exit times (Eyring–Kramers for gradient
     drifts, Bouchet–Reygner otherwise; ``None`` with the reason where the formula does not apply)
     of a time-independent ``sde`` in ``box`` (see :func:`find_fixed_points` for ``box``,
     ``seeds``, ``starts``, ``key``); ``n`` segments for each E = 0 path.
+
+    ``rates``: ``"asymptotic"`` (the formulas only), ``"sampled"`` (also an AMS mean exit time at
+    the model's noise for every transition, :class:`~noetherlab.metastability.sampled_rates.SampledRates`),
+    ``"grid"`` (also the grid generator's, N ≤ 3, on ``box``), or one of those options objects:
+    each transition's :attr:`Transition.sampled` then holds the second rate with its method and
+    error bar, side by side with the asymptotic one.
 
     Raises:
         InvalidArgumentError: no attractor found in the region (naming what was searched).
@@ -428,6 +462,7 @@ def landscape(
     """
     sde = require_sde(sde)
     n = positive_int(n, "n", MIN_SEGMENTS)
+    options = as_rate_options(rates, box)
     search = find_fixed_points(sde, box, seeds=seeds, starts=starts, key=key)
     attractors = tuple(search.attractors)
     flat = [p for p in search.points if p.kind == "non-hyperbolic"]
@@ -475,6 +510,16 @@ def landscape(
             s = saddles[k]
             for a, b in (sides, sides[::-1]):
                 transitions.append(_transition(sde, attractors, s, a, b, k, gradient, n))
+    if options is not None:
+        transitions = [
+            replace(
+                t,
+                sampled=options.rate(
+                    sde, attractors[t.source].x, saddles[t.saddle].x, attractors[t.target].x, t.path
+                ),
+            )
+            for t in transitions
+        ]
     return Landscape(
         sde.name,
         attractors,

@@ -9,7 +9,7 @@ import numpy as np
 
 from noetherlab._core.figures import HEATMAP, colour, figure
 
-__all__ = ["plot_landscape"]
+__all__ = ["plot_landscape", "plot_reactive"]
 
 
 def plot_landscape(
@@ -69,4 +69,46 @@ def plot_landscape(
         ax.annotate(f"S{i}", xy, xytext=(4, -10), textcoords="offset points")
     axis = ("u", "v") if basins is not None and land.attractors[0].x.size > 2 else ("x₁", "x₂")
     ax.set(xlabel=axis[0], ylabel=axis[1], title=f"{land.model}: transition graph")
+    return fig
+
+
+def plot_reactive(runs: dict[str, Any], instanton: Any = None, charges: Any = None) -> Any:
+    """Reactive trajectories of splitting runs (``{label: SplittingResult}``, e.g. one per noise
+    level) as tubes — the weighted 10–90 % band of the state (first coordinate) against the
+    normalised time — over the ``instanton`` (states ``(m, N)``), and, if ``charges`` (``{label:
+    ReactiveCharges}``) is given, the weighted histograms of the noise-free energy ``ε E`` of each
+    run next to the instanton's value 0."""
+    panels = 2 if charges else 1
+    fig, axes = figure(width=4.2 * panels, height=3.4, ncols=panels)
+    axes = np.atleast_1d(axes)
+    grid = np.linspace(0.0, 1.0, 101)
+    for i, (label, run) in enumerate(runs.items()):
+        rt = run.reactive
+        curves = []
+        for j in range(len(rt)):
+            m = int(rt.lengths[j])
+            s = (rt.times[j, :m] - rt.times[j, 0]) / max(
+                rt.times[j, m - 1] - rt.times[j, 0], 1e-300
+            )
+            curves.append(np.interp(grid, s, rt.paths[j, :m, 0]))
+        c = np.asarray(curves)
+        w = rt.weights / rt.weights.sum()
+        order = np.argsort(c, axis=0)
+        cw = np.cumsum(w[order], axis=0)
+        lo = np.take_along_axis(c, order, 0)[np.argmax(cw >= 0.1, axis=0), np.arange(grid.size)]
+        hi = np.take_along_axis(c, order, 0)[np.argmax(cw >= 0.9, axis=0), np.arange(grid.size)]
+        axes[0].fill_between(grid, lo, hi, color=colour(i), alpha=0.3, label=f"{label} (10–90 %)")
+    if instanton is not None:
+        x = np.asarray(instanton)
+        axes[0].plot(np.linspace(0, 1, x.shape[0]), x[:, 0], "k-", lw=1.5, label="most likely path")
+    axes[0].set_xlabel("normalised time along the transition")
+    axes[0].set_ylabel("$x_1$")
+    axes[0].legend(fontsize=7)
+    if charges:
+        for i, (label, ch) in enumerate(charges.items()):
+            axes[1].hist(ch.energy, bins=20, weights=ch.weights, density=True, alpha=0.5,
+                         color=colour(i), label=label)  # fmt: skip
+        axes[1].axvline(0.0, color="k", lw=1.2, label="instanton: $E = 0$")
+        axes[1].set_xlabel(r"$\varepsilon\,\bar E$ of the reactive trajectories")
+        axes[1].legend(fontsize=7)
     return fig

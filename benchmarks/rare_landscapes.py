@@ -1,0 +1,55 @@
+"""Rates of landscapes at the model's noise: asymptotic formula, grid generator and AMS side by side.
+
+    .venv/bin/python benchmarks/rare_landscapes.py [--model maier-stein] [--D 0.0125] [--cells 200]
+
+For every transition of the landscape: the Eyring–Kramers / Bouchet–Reygner mean exit time (or
+the reason it is withheld), the Fokker–Planck grid generator's (``GridRates``, the half-grid
+difference as its error bar) and the AMS one (``SampledRates``: instanton coordinate, 95 %
+interval), with the wall time of each, in one table. Default: Maier–Stein ``β = 10, μ = 1`` at
+``D = 1/80`` (issue 28).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="maier-stein")
+    ap.add_argument("--D", type=float, default=1 / 80)
+    ap.add_argument("--cells", type=int, default=200)
+    ap.add_argument("--replicas", type=int, default=100)
+    ap.add_argument("--repetitions", type=int, default=8)
+    args = ap.parse_args()
+    import noetherlab as nl
+    from noetherlab import models
+
+    if args.model == "maier-stein":
+        sde, box = models.maier_stein(beta=10.0, mu=1.0, D=args.D), [(-1.5, 1.5), (-1.0, 1.0)]
+    elif args.model == "three-attractor":
+        sde, box = models.three_attractor(), [(-0.5, 4.0), (-0.5, 4.0)]
+    else:
+        raise SystemExit(f"unknown model {args.model}")
+    t = time.perf_counter()
+    grid = nl.landscape(sde, box, rates=nl.GridRates(box, cells=args.cells))
+    t_grid = time.perf_counter() - t
+    t = time.perf_counter()
+    options = nl.SampledRates(replicas=args.replicas, repetitions=args.repetitions)
+    sampled = nl.landscape(sde, box, rates=options)
+    t_ams = time.perf_counter() - t
+    print(f"{sde.name}: grid landscape {t_grid:.0f} s, AMS landscape {t_ams:.0f} s")
+    print(f"{'transition':>12} {'formula τ':>14} {'grid τ (± err)':>22} {'AMS τ [95 %]':>28}")
+    for g, s in zip(grid.transitions, sampled.transitions, strict=True):
+        formula = f"{g.mean_exit_time:.4g}" if g.mean_exit_time else g.rate_status.name
+        gr, am = g.sampled, s.sampled
+        gtxt = "-" if gr.mean_exit_time is None else (
+            f"{gr.mean_exit_time:.4g} ± {gr.interval[1] - gr.mean_exit_time:.2g}")  # fmt: skip
+        atxt = am.method.name if am.mean_exit_time is None else (
+            f"{am.mean_exit_time:.4g} [{am.interval[0]:.3g}, {am.interval[1]:.3g}]")  # fmt: skip
+        print(f"{g.source:>5} → {g.target:<4} {formula:>14} {gtxt:>22} {atxt:>28}")
+
+
+if __name__ == "__main__":
+    main()

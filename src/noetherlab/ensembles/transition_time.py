@@ -1,0 +1,330 @@
+r"""Mean transition times at the model's own noise: AMS and the loop decomposition.
+
+The mean first-passage time from ``A`` to ``B`` is split at a surface ``Σ = {ξ̃ = z_Σ}`` around
+``A`` (Cérou, Guyader, Lelièvre & Pommier 2011). A trajectory started in ``A`` makes loops
+``A → Σ → A`` until, from a hitting point of ``Σ``, it reaches ``B`` before ``A`` — which happens
+with probability ``p`` per loop. With ``T_1`` the time from ``A`` to ``Σ``, ``T_loop`` the duration
+of a failed loop ``A → Σ → A`` and ``T_r`` the time from ``Σ`` to ``B`` of a successful one,
+
+.. math:: τ_{AB} = \Bigl(\frac1p - 1\Bigr)\,E[T_{loop}] + E[T_1] + E[T_r].
+
+:func:`sampled_exit_time` measures ``E[T_loop]``, ``E[T_1]`` and the entrance distribution on
+``Σ`` by direct simulation (loops are short), then ``p`` by :func:`~noetherlab.ensembles.splitting.ams`
+started from the sampled hitting points, and ``E[T_r]`` as the weighted mean duration of its
+reactive trajectories. The 95 % interval propagates the standard errors of the four pieces
+(delta method; ``p``'s dominates when ``p`` is small).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.resources import check_memory
+from noetherlab._core.status import SplittingStatus
+from noetherlab._core.validation import finite_float, positive_float, positive_int
+from noetherlab.ensembles.boundaries import Boundary
+from noetherlab.ensembles.reaction import ReactionCoordinate, Region, region
+from noetherlab.ensembles.simulation import em_increment, noise_dimension
+from noetherlab.ensembles.splitting import (
+    SplittingResult,
+    ams,
+    as_key,
+    check_sets,
+    default_score,
+    normalisation,
+)
+from noetherlab.sde.model import SDE, require_sde
+
+__all__ = ["SampledExitTime", "sampled_exit_time"]
+
+Array = jax.Array
+
+#: steps of one block of the loop simulation (its counters are read between blocks)
+LOOP_BLOCK = 2000
+
+
+@dataclass(frozen=True)
+class SampledExitTime:
+    """Result of :func:`sampled_exit_time`.
+
+    Attributes:
+        mean_exit_time: ``τ_AB`` (``None`` unless ``status`` is ``estimated``).
+        std_error, interval: its standard error and 95 % interval.
+        probability: ``p``, from the AMS run :attr:`splitting`.
+        loop_time, time_to_surface, reactive_time: ``E[T_loop]``, ``E[T_1]``, ``E[T_r]``.
+        loops: number of failed loops measured; ``surface``: the normalised level ``z_Σ``.
+    """
+
+    status: SplittingStatus
+    message: str
+    mean_exit_time: float | None
+    std_error: float | None
+    interval: tuple[float, float] | None
+    probability: float | None
+    loop_time: float
+    time_to_surface: float
+    reactive_time: float
+    loops: int
+    surface: float
+    splitting: SplittingResult = field(repr=False)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is SplittingStatus.estimated
+
+    @property
+    def rate(self) -> float | None:
+        return None if self.mean_exit_time is None else 1.0 / self.mean_exit_time
+
+    def summary(self) -> str:
+        if self.mean_exit_time is None:
+            return f"no mean exit time ({self.status.name}): {self.message}"
+        lo, hi = self.interval or (math.nan, math.nan)
+        return (
+            f"τ = {self.mean_exit_time:.4g} (95 % interval [{lo:.4g}, {hi:.4g}]); p = "
+            f"{self.probability:.3g} per loop, E[T_loop] = {self.loop_time:.3g} over {self.loops} "
+            f"loops, E[T_1] = {self.time_to_surface:.3g}, E[T_r] = {self.reactive_time:.3g}"
+        )
+
+
+class _Loops(eqx.Module):
+    sde: SDE
+    A: Boundary
+    B: Boundary
+    score: ReactionCoordinate
+    lo: Array
+    hi: Array
+    surface: Array
+    dt: Array
+    center: Array
+
+
+@eqx.filter_jit
+def _loop_block(
+    problem: _Loops, carry: Any, key: Array, steps: int, capacity: int, per_chain: Array
+) -> Any:
+    """``steps`` EM steps of the chains, counting loops and storing hitting points of ``Σ``; a
+    chain stops when it has completed ``per_chain`` failed loops (a stopping rule on the count,
+    not on the time: a time window would drop the loop in progress at its end and bias the
+    mean loop time low — the inspection paradox).
+
+    ``carry``: ``x (c, N)``, ``phase (c,)`` (0: since the last entry into A; 1: after Σ),
+    ``since (c,)`` steps since the last entry into A, ``warm (c,)`` (a first entry into A
+    happened), sums of failed-loop steps and of A→Σ steps with their counts, direct B hits,
+    the hitting points ``(c, H, N)`` and their count."""
+    increment = em_increment(problem.sde, problem.dt)
+    M = noise_dimension(problem.sde)
+
+    def xi(x: Array) -> Array:
+        return (problem.score(x) - problem.lo) / (problem.hi - problem.lo)
+
+    def one(c: Any, i: Array) -> Any:
+        x, phase, since, warm, loop_sum, loops, t1_sum, t1n, b_hits, hits, nh = c
+        noise = jax.random.normal(jax.random.fold_in(key, i), (x.shape[0], M), x.dtype)
+        go = loops < per_chain
+        x = jnp.where(go[:, None], increment(x, jnp.zeros(()), noise), x)
+        since = since + go
+        inA = jax.vmap(lambda y: problem.A.check(y)[0] > 0)(x)
+        inB = jax.vmap(lambda y: problem.B.check(y)[0] > 0)(x)
+        cross = go & (phase == 0) & (jax.vmap(xi)(x) >= problem.surface) & ~inA
+        rows = jnp.arange(x.shape[0])
+        store = cross & warm & (nh < capacity)
+        hits = hits.at[rows, jnp.where(store, nh, capacity)].set(x)
+        nh = nh + store
+        t1_sum = t1_sum + jnp.where(cross & warm, since, 0)
+        t1n = t1n + (cross & warm)
+        back = go & (phase == 1) & inA
+        loop_sum = loop_sum + jnp.where(back & warm, since, 0)
+        loops = loops + (back & warm)
+        reached = go & (phase == 1) & inB
+        b_hits = b_hits + (reached & warm)
+        # an entry into A (after Σ) or into B (then restarted at A) starts the next loop
+        restart = back | reached
+        x = jnp.where(reached[:, None], problem.center, x)
+        phase = jnp.where(cross, 1, jnp.where(restart, 0, phase))
+        since = jnp.where(restart, 0, since)
+        warm = warm | back
+        return (x, phase, since, warm, loop_sum, loops, t1_sum, t1n, b_hits, hits, nh), None
+
+    carry, _ = jax.lax.scan(one, carry, jnp.arange(steps))
+    return carry
+
+
+def _surface_level(
+    problem: _Loops, A: Region, levels: int, key: Array, chains: int
+) -> tuple[float, np.ndarray]:
+    """Default ``z_Σ``: the 0.95 quantile of ``ξ̃`` of free chains from ``A``'s reference state
+    (after a burn-in), raised above ``A`` where ``A`` is a ball. Also returns the chains' states."""
+    increment = em_increment(problem.sde, problem.dt)
+    M = noise_dimension(problem.sde)
+
+    @jax.jit
+    def run(x: Array, k: Array) -> tuple[Array, Array]:
+        def one(x: Array, i: Array) -> tuple[Array, Array]:
+            noise = jax.random.normal(jax.random.fold_in(k, i), (x.shape[0], M), x.dtype)
+            y = increment(x, jnp.zeros(()), noise)
+            return y, jax.vmap(lambda z: problem.score(z))(y)
+
+        return jax.lax.scan(one, x, jnp.arange(LOOP_BLOCK))
+
+    x0 = jnp.broadcast_to(jnp.asarray(A.center), (chains, A.center.size))
+    x, scores = run(x0, key)
+    s = (np.asarray(scores[LOOP_BLOCK // 2 :]) - float(problem.lo)) / float(problem.hi - problem.lo)
+    z = float(np.quantile(s, 0.95))
+    params = A.boundary.params
+    if isinstance(params, tuple) and len(params) == 2:  # a ball: Σ must lie outside it
+        c, r = np.asarray(params[0]), float(params[1])
+        rng = np.random.default_rng(0)
+        d = rng.normal(size=(256, c.size))
+        rim = c + r * d / np.linalg.norm(d, axis=1, keepdims=True)
+        rim_s = np.asarray(jax.vmap(lambda z: problem.score(z))(jnp.asarray(rim)))
+        z = max(z, float((rim_s.max() - float(problem.lo)) / float(problem.hi - problem.lo)))
+        z += 2.0 / levels
+    return z, np.asarray(x)
+
+
+def sampled_exit_time(
+    sde: SDE,
+    A: Any,
+    B: Any,
+    *,
+    score: Any = None,
+    radius: float | None = None,
+    surface: float | None = None,
+    replicas: int = 100,
+    kill: int | None = None,
+    repetitions: int = 8,
+    levels: int = 200,
+    dt: float = 1e-3,
+    loops: int = 2000,
+    chains: int = 256,
+    horizon: float | None = None,
+    max_loop_steps: int = 1_000_000,
+    key: Any = 0,
+    progress: bool = False,
+) -> SampledExitTime:
+    """The mean transition time ``A → B`` at the model's noise (the loop decomposition).
+
+    Args:
+        sde: a time-independent model.
+        A, B: states (balls of ``radius``) or Boundaries positive inside; ``A`` is where the
+            trajectories start (its reference state).
+        score: reaction coordinate (default: the chord ``A → B``), see :func:`ams`.
+        surface: the normalised level ``z_Σ`` of the surface ``Σ`` (default: the 0.95 quantile of
+            the score near ``A``, and outside ``A``).
+        loops: the least number of failed loops to measure ``E[T_loop]`` on (also at least
+            ``replicas × repetitions`` hitting points are collected).
+        chains: parallel chains of the loop simulation; ``max_loop_steps`` caps its steps.
+        replicas, kill, repetitions, levels, dt, horizon, key, progress: as :func:`ams`.
+    """
+    sde = require_sde(sde)
+    if sde.time_dependent:
+        raise InvalidArgumentError(
+            "sde", "has a time-dependent drift or noise: a mean exit time needs a stationary "
+            "model", "use tams for the probability of a transition within a time window",
+        )  # fmt: skip
+    Ar = region(A, "A", sde.dim, radius)
+    Br = region(B, "B", sde.dim, radius)
+    check_sets(Ar, Br, Ar.center[None, :], "TAMS")
+    xi = default_score(score, Ar, Br)
+    lo, hi = normalisation(xi, Ar.center, Br, Ar)
+    dt = positive_float(dt, "dt", "time step")
+    n_loops = positive_int(loops, "loops", 10)
+    chains = positive_int(chains, "chains")
+    n, R = positive_int(replicas, "replicas"), positive_int(repetitions, "repetitions")
+    max_loop_steps = positive_int(max_loop_steps, "max_loop_steps")
+    check_memory(
+        8.0 * chains * sde.dim * (n * R / chains + 8) + 8.0 * n * R * sde.dim,
+        "chains",
+        f"{chains} chains collecting {n * R} hitting points",
+        "pass fewer chains, replicas or repetitions",
+    )
+    base = as_key(key)
+    k_surface, k_loops, k_ams = jax.random.split(base, 3)
+    clock = time.perf_counter()
+    problem = _Loops(sde, Ar.boundary, Br.boundary, xi, jnp.asarray(lo), jnp.asarray(hi),
+                     jnp.asarray(0.0), jnp.asarray(dt), jnp.asarray(Ar.center))  # fmt: skip
+    if surface is None:
+        z, _ = _surface_level(problem, Ar, positive_int(levels, "levels", 10), k_surface, chains)
+    else:
+        z = finite_float(surface, "surface", "normalised level")
+    if not 0.0 < z < 1.0:
+        raise InvalidArgumentError(
+            "surface",
+            f"the surface level z = {z:.3g} must lie strictly between A (0) and B (1)",
+            "pass surface=0.1 or so, or smaller sets",
+        )
+    problem = eqx.tree_at(lambda p: p.surface, problem, jnp.asarray(z))
+    need = max(n * R, 1)
+    capacity = math.ceil(need / chains) + 1
+    c = chains
+    N = sde.dim
+    carry = (
+        jnp.broadcast_to(jnp.asarray(Ar.center), (c, N)),
+        jnp.zeros(c, jnp.int32), jnp.zeros(c, jnp.int64), jnp.zeros(c, bool),
+        jnp.zeros(c, jnp.int64), jnp.zeros(c, jnp.int64), jnp.zeros(c, jnp.int64),
+        jnp.zeros(c, jnp.int64), jnp.zeros(c, jnp.int64),
+        jnp.zeros((c, capacity + 1, N)), jnp.zeros(c, jnp.int32),
+    )  # fmt: skip
+    per_chain = jnp.asarray(max(math.ceil(n_loops / c), capacity), jnp.int64)
+    steps = 0
+    while True:
+        carry = _loop_block(
+            problem, carry, jax.random.fold_in(k_loops, steps), LOOP_BLOCK, capacity, per_chain
+        )
+        steps += LOOP_BLOCK
+        n_hits = int(jnp.sum(carry[10]))
+        if bool(jnp.all(carry[5] >= per_chain)) or steps >= max_loop_steps:
+            break
+    loop_steps = np.asarray(carry[4]).sum()
+    loop_n = int(np.asarray(carry[5]).sum())
+    t1_n = int(np.asarray(carry[7]).sum())
+    b_direct = int(np.asarray(carry[8]).sum())
+    if loop_n < 10 or n_hits < need:
+        raise InvalidArgumentError(
+            "surface",
+            f"in {steps} steps of {c} chains only {loop_n} loops A → Σ → A and {n_hits} hitting "
+            f"points of Σ (level {z:.3g}) were seen, of {n_loops} and {need} needed",
+            "lower the surface level, enlarge A, or raise max_loop_steps",
+        )
+    hits = np.asarray(carry[9])
+    counts = np.asarray(carry[10])
+    starts = np.concatenate([hits[i, : counts[i]] for i in range(c)])[:need]
+    # the mean loop time and its standard error (loops are independent by the strong Markov
+    # property; the per-chain means give the spread)
+    per_chain = np.asarray(carry[4]) / np.maximum(np.asarray(carry[5]), 1) * dt
+    loop_time = loop_steps * dt / loop_n
+    loop_se = float(np.std(per_chain[np.asarray(carry[5]) > 0], ddof=1) / math.sqrt(c))
+    t1 = float(np.asarray(carry[6]).sum() * dt / max(t1_n, 1))
+    run = ams(sde, starts, Ar, Br, score=xi, replicas=n, kill=kill, repetitions=R,
+              levels=levels, dt=dt, horizon=horizon, key=k_ams, progress=progress)  # fmt: skip
+    stats = {"loop_steps": steps, "chains": c, "direct_transitions": b_direct,
+             "seconds": time.perf_counter() - clock, "hitting_points": int(starts.shape[0])}  # fmt: skip
+    tr = run.reactive.mean_duration()
+    if not run.ok or run.probability is None or run.probability <= 0:
+        return SampledExitTime(run.status, run.message, None, None, None, run.probability,
+                               loop_time, t1, tr, loop_n, z, run, stats)  # fmt: skip
+    p = run.probability
+    se_p = run.std_error if run.std_error is not None else run.single_run_std_error or 0.0
+    durations = run.reactive.durations
+    w = run.reactive.weights / run.reactive.weights.sum()
+    se_tr = float(np.sqrt(np.sum(w**2 * (durations - tr) ** 2)))
+    tau = (1.0 / p - 1.0) * loop_time + t1 + tr
+    se = math.sqrt((loop_time * se_p / p**2) ** 2 + ((1 / p - 1) * loop_se) ** 2 + se_tr**2)
+    interval = (max(tau - 1.96 * se, 0.0), tau + 1.96 * se)
+    message = (
+        f"τ = {tau:.4g} ± {1.96 * se:.2g} (95 %) = (1/p − 1)·E[T_loop] + E[T_1] + E[T_r] with "
+        f"p = {p:.3g} (relative error {se_p / p:.2g}), E[T_loop] = {loop_time:.3g}"
+    )
+    return SampledExitTime(SplittingStatus.estimated, message, tau, se, interval, p, loop_time,
+                           t1, tr, loop_n, z, run, stats)  # fmt: skip
