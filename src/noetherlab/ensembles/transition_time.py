@@ -160,25 +160,27 @@ def _loop_block(
     return carry
 
 
+@eqx.filter_jit
+def _free_chains(problem: _Loops, x: Array, key: Array) -> tuple[Array, Array]:
+    """:data:`LOOP_BLOCK` free EM steps of the chains ``x``: final states and every step's scores."""
+    increment = em_increment(problem.sde, problem.dt)
+    M = noise_dimension(problem.sde)
+
+    def one(x: Array, i: Array) -> tuple[Array, Array]:
+        noise = jax.random.normal(jax.random.fold_in(key, i), (x.shape[0], M), x.dtype)
+        y = increment(x, jnp.zeros(()), noise)
+        return y, jax.vmap(problem.score)(y)
+
+    return jax.lax.scan(one, x, jnp.arange(LOOP_BLOCK))
+
+
 def _surface_level(
     problem: _Loops, A: Region, levels: int, key: Array, chains: int
 ) -> tuple[float, np.ndarray]:
     """Default ``z_Σ``: the 0.95 quantile of ``ξ̃`` of free chains from ``A``'s reference state
     (after a burn-in), raised above ``A`` where ``A`` is a ball. Also returns the chains' states."""
-    increment = em_increment(problem.sde, problem.dt)
-    M = noise_dimension(problem.sde)
-
-    @jax.jit
-    def run(x: Array, k: Array) -> tuple[Array, Array]:
-        def one(x: Array, i: Array) -> tuple[Array, Array]:
-            noise = jax.random.normal(jax.random.fold_in(k, i), (x.shape[0], M), x.dtype)
-            y = increment(x, jnp.zeros(()), noise)
-            return y, jax.vmap(lambda z: problem.score(z))(y)
-
-        return jax.lax.scan(one, x, jnp.arange(LOOP_BLOCK))
-
     x0 = jnp.broadcast_to(jnp.asarray(A.center), (chains, A.center.size))
-    x, scores = run(x0, key)
+    x, scores = _free_chains(problem, x0, key)
     s = (np.asarray(scores[LOOP_BLOCK // 2 :]) - float(problem.lo)) / float(problem.hi - problem.lo)
     z = float(np.quantile(s, 0.95))
     params = A.boundary.params
