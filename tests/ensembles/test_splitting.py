@@ -174,6 +174,16 @@ def test_bad_input_is_refused_with_the_argument_named():
     run = ams(sde, [-0.6], ball([-1.0], 0.1), ball([1.0], 0.1), replicas=10, repetitions=1,
               save_every=1000)  # fmt: skip
     assert run.ok and run.std_error is None and run.single_run_std_error > 0
+    # a set that is not a ball, as a Region with its reference state: {x >= 0.9} is entered
+    # where the ball [0.9, 1.1] is (paths come from below), so the same key gives the same run
+    from noetherlab.ensembles import Region, predicate
+
+    half = Region(predicate(lambda x: x[0] >= 0.9), center=[1.0])
+    same = ams(sde, [-0.6], ball([-1.0], 0.1), half, replicas=10, repetitions=1,
+               save_every=1000)  # fmt: skip
+    assert same.probability == pytest.approx(run.probability, rel=1e-12)
+    with pytest.raises(InvalidArgumentError, match=r"B\.center"):
+        ams(sde, [-0.6], [-1.0], Region(half.boundary, center=[1.0, 0.0]), radius=0.1)
 
 
 def jnp_clip(v):

@@ -13,7 +13,7 @@
 
 from noetherlab.ensembles.boundaries import Boundary, ball, interval, predicate
 from noetherlab.ensembles.ensemble import Ensemble, density, load_ensemble
-from noetherlab.ensembles.reaction import ReactionCoordinate, chord_coordinate, coordinate
+from noetherlab.ensembles.reaction import ReactionCoordinate, Region, chord_coordinate, coordinate
 from noetherlab.ensembles.simulation import simulate
 from noetherlab.ensembles.splitting import SplittingResult, ams, tams
 from noetherlab.ensembles.transition_time import SampledExitTime, sampled_exit_time
@@ -22,6 +22,7 @@ __all__ = [
     "Boundary",
     "Ensemble",
     "ReactionCoordinate",
+    "Region",
     "SampledExitTime",
     "SplittingResult",
     "ams",

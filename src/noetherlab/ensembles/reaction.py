@@ -99,7 +99,9 @@ def coordinate(fn: Callable[[Array], Any], name: str = "user") -> ReactionCoordi
 @dataclass(frozen=True)
 class Region:
     """A set of states: its membership test (``boundary.check(x)[0] > 0`` inside) and a reference
-    state ``center`` (where the reaction coordinate is normalised)."""
+    state ``center`` (where the reaction coordinate is normalised). Pass one as ``A`` or ``B`` of
+    :func:`~noetherlab.ensembles.ams` for a set that is not a ball, e.g.
+    ``Region(predicate(lambda x: x[0] >= 0.9), center=[1.0, 0.0])``."""
 
     boundary: Boundary
     center: np.ndarray
@@ -116,7 +118,7 @@ def region(
     """A :class:`Region` from a state (the ball of ``radius`` around it) or a ``Boundary`` whose
     label is positive inside the set (its ``center`` given, or read off a :func:`ball`)."""
     if isinstance(spec, Region):
-        return spec
+        return Region(spec.boundary, as_state(spec.center, f"{name}.center", dim))
     if isinstance(spec, Boundary):
         c = center
         if c is None and isinstance(spec.params, tuple) and len(spec.params) == 2:
@@ -126,7 +128,8 @@ def region(
                 name,
                 "is a boundary without a reference state (the reaction coordinate is normalised "
                 "there)",
-                f"pass a state with a radius, a ball(center, radius), or {name}_center=...",
+                f"pass a state with a radius, a ball(center, radius), or "
+                f"noetherlab.ensembles.Region(boundary, center) as {name}",
             )
         return Region(spec, as_state(c, f"{name}_center", dim))
     x = as_state(spec, name, dim)

@@ -12,8 +12,11 @@ noise, ``E[¼ ΔxᵀD⁻¹Δx]/Δt² = N/(2Δt)``, which is subtracted:
 .. math:: \bar E = ε\Bigl(\langle E_k\rangle - \frac{N}{2Δt}\Bigr), \qquad
           \bar L_{ij} = ε\,\langle x_i p_j - p_i x_j\rangle .
 
-Their weighted distribution (the AMS weights) is compared with the instanton's values; the spread
-shrinks like ``√ε``.
+Their weighted distribution (the AMS weights) is compared with the instanton's values. The spread
+shrinks at least like ``√ε`` (the paths' scatter about the instanton); at a short window the
+quadratic variation's own fluctuation, of order ``ε/(Δt√m)`` over ``m`` intervals, dominates and
+the spread shrinks like ``ε`` (Maier–Stein, ``benchmarks/reactive_charges.py``: 0.217, 0.097, 0.045
+at ``D`` = 0.1, 0.05, 0.025).
 """
 
 from __future__ import annotations
