@@ -6,10 +6,15 @@
   compiled again by the next process (every CLI call, every test worker). It lives in
   ``$NOETHERLAB_CACHE_DIR`` (default ``$XDG_CACHE_HOME/noetherlab/jax`` or
   ``~/.cache/noetherlab/jax``); set ``NOETHERLAB_CACHE_DIR=off`` to disable it. Entries are keyed by
-  the compiled program, the JAX version and the device, as JAX does.
+  the compiled program, the JAX version and the device, as JAX does, and live in a subfolder named
+  by this host's CPU (architecture and instruction-set flags): a home folder shared between
+  machines (a cluster's network file system) never hands one CPU the machine code compiled for
+  another, which JAX's own key does not rule out on the CPU backend.
 """
 
+import hashlib
 import os
+import platform
 from pathlib import Path
 
 import jax
@@ -24,7 +29,22 @@ def _cache_dir() -> Path | None:
     if setting:
         return Path(setting)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "noetherlab" / "jax"
+    return Path(base) / "noetherlab" / "jax" / _host_cpu_tag()
+
+
+def _host_cpu_tag() -> str:
+    """A short name for this CPU: architecture and a hash of its instruction-set flags."""
+    flags = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    flags = " ".join(sorted(line.split(":", 1)[1].split()))
+                    break
+    except OSError:
+        pass
+    digest = hashlib.sha256(flags.encode()).hexdigest()[:12]
+    return f"{platform.machine() or 'cpu'}-{digest}"
 
 
 _dir = _cache_dir()
