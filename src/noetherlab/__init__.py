@@ -4,8 +4,9 @@ Importing noetherlab switches JAX to float64 (``jax_enable_x64``): every number 
 computed in double precision.
 
 The public API below is re-exported here and resolved on first use (PEP 562): ``import noetherlab``
-loads JAX and the model class only, so the command line and scripts that need one part do not pay
-for the others.
+does not import JAX (float64 and the compilation cache are set through JAX's environment variables
+until it is, see :mod:`noetherlab._core.config`), so ``noetherlab --help`` and scripts that need one
+part do not pay for the others.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 from noetherlab._core import config as _config  # float64 before anything else
 from noetherlab._core import errors
 from noetherlab._core.version import VERSION as __version__
-from noetherlab.sde import (  # eager: the function `lagrangian` shares its module's name
-    SDE,
-    action,
-    euler_lagrange_residual,
-    hamilton_vector_field,
-    hamiltonian,
-    lagrangian,
-)
 
 #: public name -> module that defines it
 _LAZY = {
+    # the model and its Lagrangian (``lagrangian`` is the function: ``noetherlab.sde`` binds it
+    # over its submodule of the same name)
+    "SDE": "noetherlab.sde",
+    "action": "noetherlab.sde",
+    "euler_lagrange_residual": "noetherlab.sde",
+    "hamilton_vector_field": "noetherlab.sde",
+    "hamiltonian": "noetherlab.sde",
+    "lagrangian": "noetherlab.sde",
     # statuses: how every result ended
     "Status": "noetherlab._core.status",
     "PathStatus": "noetherlab._core.status",
@@ -136,17 +137,7 @@ _LAZY = {
 
 _MODULES = {"io", "models", "plotting"}
 
-__all__ = [
-    "SDE",
-    "__version__",
-    "action",
-    "errors",
-    "euler_lagrange_residual",
-    "hamilton_vector_field",
-    "hamiltonian",
-    "lagrangian",
-    *sorted(_LAZY),
-]
+__all__ = ["__version__", "errors", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
@@ -252,4 +243,12 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         TimeViaEnergy,
     )
     from noetherlab.paths.solvers.shooting import HamiltonianTrajectory, shoot, shooting_path
+    from noetherlab.sde import (
+        SDE,
+        action,
+        euler_lagrange_residual,
+        hamilton_vector_field,
+        hamiltonian,
+        lagrangian,
+    )
     from noetherlab.training.lie import LawCount, count_laws, load_law_count

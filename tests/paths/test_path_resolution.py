@@ -68,3 +68,50 @@ def test_refinement_and_warning():
     )
     assert len(study) + 1 + len(refinements) == len(res.resolution.n) and refinements
     assert refinements[-1].startswith(f"refining: n = {res.n // 2} -> {res.n}")
+
+
+def test_padded_grid_gives_the_unpadded_solve():
+    """A grid solved inside a larger compiled engine (padding: fixed copies of the end state on
+    zero-weight intervals) gives the unpadded solve's iterates. Reference: the unpadded solve of
+    the same problem (Maier–Stein, 38 Newton steps from the straight line, through a saddle
+    escape)."""
+    from noetherlab.paths import PathProblem
+    from noetherlab.paths.solvers import BlockNewton
+
+    problem = PathProblem.fixed_time(models.maier_stein(), [-1.0, 0.0], [0.0, 0.0], T=10.0, n=250)
+    plain = BlockNewton().solve(problem)
+    padded = BlockNewton(pad_to=1000).solve(problem)
+    assert plain.converged and padded.converged and plain.iterations == padded.iterations
+    np.testing.assert_allclose(padded.x, plain.x, rtol=0, atol=1e-14)
+    assert padded.action == pytest.approx(plain.action, rel=1e-14)
+    assert padded.el_residual == pytest.approx(plain.el_residual, rel=1e-10)
+    np.testing.assert_allclose(
+        padded.charges.energy.values, plain.charges.energy.values, rtol=0, atol=1e-14
+    )
+    np.testing.assert_allclose(padded.charges.momenta, plain.charges.momenta, rtol=0, atol=1e-14)
+    with pytest.raises(nl.errors.InvalidArgumentError, match="pad_to"):
+        BlockNewton(pad_to=0)
+
+
+def test_resolution_study_compiles_the_engine_once():
+    """The coarse grids n/2 and n/4 run in the fine grid's compiled Newton engine, residual and
+    charge kernels: one XLA compilation each per study (counted with JAX's compile events; n =
+    376 is used by no other test, so each kernel is compiled here)."""
+    import collections
+
+    import jax.monitoring
+
+    counts: collections.Counter[str] = collections.Counter()
+
+    def listen(event: str, duration: float, **kwargs: object) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            counts[str(kwargs.get("fun_name"))] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        res = nl.most_likely_path(models.maier_stein(), [-1.0, 0.0], [0.0, 0.0], T=10.0, n=376)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert res.resolution.n == [94, 188, 376]
+    for kernel in ("newton_minimise", "_residual_kernel", "_discrete_charges"):
+        assert counts[f"jit({kernel})"] == 1, dict(counts)

@@ -10,16 +10,22 @@
   by this host's CPU (architecture and instruction-set flags): a home folder shared between
   machines (a cluster's network file system) never hands one CPU the machine code compiled for
   another, which JAX's own key does not rule out on the CPU backend.
+
+When JAX is not imported yet (``import noetherlab`` first, the usual case), both settings are made
+through JAX's environment variables (``JAX_ENABLE_X64``, ``JAX_COMPILATION_CACHE_DIR``,
+``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``), which JAX reads when it is imported: importing
+noetherlab does not import JAX, so ``noetherlab --help`` and the argument checks of the command line
+answer without it. When JAX is already imported they are applied with ``jax.config.update``. A
+compilation cache the user configured for JAX is left alone.
 """
 
 import hashlib
 import os
 import platform
+import sys
 from pathlib import Path
 
-import jax
-
-jax.config.update("jax_enable_x64", True)
+_MIN_COMPILE_TIME_S = 0.3  # programs compiled faster than this are not worth a cache file
 
 
 def _cache_dir() -> Path | None:
@@ -47,11 +53,27 @@ def _host_cpu_tag() -> str:
     return f"{platform.machine() or 'cpu'}-{digest}"
 
 
-_dir = _cache_dir()
-if _dir is not None and getattr(jax.config, "jax_compilation_cache_dir", None) is None:
-    try:
-        _dir.mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", str(_dir))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
-    except OSError:  # read-only home: run without the cache
-        pass
+def _apply() -> None:
+    directory = _cache_dir()
+    if directory is not None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError:  # read-only home: run without the cache
+            directory = None
+    if "jax" not in sys.modules:
+        os.environ["JAX_ENABLE_X64"] = "True"
+        if directory is not None and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+            os.environ["JAX_COMPILATION_CACHE_DIR"] = str(directory)
+            os.environ.setdefault(
+                "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", str(_MIN_COMPILE_TIME_S)
+            )
+        return
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    if directory is not None and getattr(jax.config, "jax_compilation_cache_dir", None) is None:
+        jax.config.update("jax_compilation_cache_dir", str(directory))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_TIME_S)
+
+
+_apply()

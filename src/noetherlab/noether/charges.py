@@ -208,19 +208,39 @@ def _interval_quantities(
 
 
 @eqx.filter_jit
-def _discrete_charges(sde: SDE, x: Array, t: Array, kind: str) -> tuple[Array, ...]:
+def _discrete_charges(sde: SDE, x: Array, t: Array, kind: str, last: Array) -> tuple[Array, ...]:
+    """Node momenta and interval energies; ``last`` (data) is the index of the path's end node
+    (``x.shape[0] - 1``, or less when the path is padded with copies of its end, which are
+    then ignored)."""
     p_plus, p_minus, energy, escale = jax.vmap(
         _interval_quantities, in_axes=(None, 0, 0, 0, 0, None)
     )(sde, x[:-1], x[1:], t[:-1], t[1:], kind)
     interior = 0.5 * (p_minus[:-1] + p_plus[1:])
     p = jnp.concatenate([p_plus[:1], interior, p_minus[-1:]], axis=0)
+    p = p.at[last].set(p_minus[last - 1])
     return p, energy, escale
+
+
+def _charge_arrays(
+    sde: SDE, x: np.ndarray, t: np.ndarray, kind: str, intervals: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(p, energy, energy scale)`` of a validated path on ``n`` intervals, computed on it padded
+    to ``intervals`` (``>= n``) when given, so that one compiled kernel serves several grids."""
+    n = x.shape[0] - 1
+    if intervals is not None and intervals > n:
+        extra = np.arange(1, intervals - n + 1)
+        x = np.concatenate([x, np.repeat(x[-1:], extra.size, axis=0)])
+        t = np.concatenate([t, t[-1] + (t[-1] - t[-2]) * extra])
+    p, energy, escale = (
+        np.asarray(a)
+        for a in _discrete_charges(sde, jnp.asarray(x), jnp.asarray(t), kind, jnp.asarray(n))
+    )
+    return p[: n + 1], energy[:n], escale[:n]
 
 
 def node_momenta(sde: SDE, x: np.ndarray, t: np.ndarray, kind: str) -> np.ndarray:
     """Node momenta ``p_k`` (shape ``(n+1, N)``) of a validated path."""
-    p, _, _ = _discrete_charges(sde, jnp.asarray(x), jnp.asarray(t), kind)
-    return np.asarray(p)
+    return _charge_arrays(sde, x, t, kind)[0]
 
 
 def charges_from(
@@ -252,11 +272,12 @@ def charges_from(
     return Charges(energy=energy, momentum=m_trace, angular_momentum=a_trace, momenta=p)
 
 
-def discrete_charges(sde: SDE, x: np.ndarray, t: np.ndarray, kind: str) -> Charges:
-    """Charges of a validated discrete path (node momenta, interval energies). (Internal API.)"""
-    p, energy, escale = (
-        np.asarray(a) for a in _discrete_charges(sde, jnp.asarray(x), jnp.asarray(t), kind)
-    )
+def discrete_charges(
+    sde: SDE, x: np.ndarray, t: np.ndarray, kind: str, intervals: int | None = None
+) -> Charges:
+    """Charges of a validated discrete path (node momenta, interval energies); ``intervals``: see
+    :func:`_charge_arrays`. (Internal API.)"""
+    p, energy, escale = _charge_arrays(sde, x, t, kind, intervals)
     e_trace = ChargeTrace("energy", 0.5 * (t[:-1] + t[1:]), energy, float(np.max(escale)))
     return charges_from(x, t, p, e_trace)
 
@@ -308,9 +329,7 @@ def noether_charge(
     kind = check_lagrangian(lagrangian, sde)
     x_arr, t_arr = check_path(sde, x, t)
     _check_generator_like(generator, sde.dim)
-    p, energy, escale = (
-        np.asarray(a) for a in _discrete_charges(sde, jnp.asarray(x_arr), jnp.asarray(t_arr), kind)
-    )
+    p, energy, escale = _charge_arrays(sde, x_arr, t_arr, kind)
     spatial = (
         np.any(np.asarray(generator.A) != 0)
         or np.any(np.asarray(generator.b) != 0)

@@ -43,6 +43,7 @@ from noetherlab.paths._chain import (
     chain_derivatives,
     chain_gradient,
     chain_value,
+    fixed_rows,
     normalised_residual,
 )
 from noetherlab.paths.problem import PathProblem
@@ -93,7 +94,7 @@ def _trial(chain: Chain, y: Array, s: Array, alpha: Array) -> tuple[Array, Array
 
 
 def _directions(
-    diag: Array, upper: Array, g: Array, lam0: Array, floor: Array
+    diag: Array, upper: Array, g: Array, lam0: Array, floor: Array, free: Array
 ) -> tuple[Array, Array, Array, Array, Array]:
     """Newton direction and, when ``H`` is indefinite, the direction of most negative curvature.
 
@@ -105,9 +106,12 @@ def _directions(
     2. 6 steps of inverse iteration with ``H + σI`` give the lowest eigenvector ``w`` (rate
        ``(μ_min + σ)/(μ_2 + σ) ≈ 0``) and its Rayleigh quotient.
 
+    ``free`` ``(m,)`` is 0 at padding rows (decoupled identity blocks): the inverse iteration
+    starts, and so stays, at zero there.
+
     Returns ``(λ, s, ok, w, curvature)`` (``curvature = 0`` when ``λ = 0``)."""
     m, b = diag.shape[0], diag.shape[1]
-    w0 = jnp.cos(jnp.arange(m * b, dtype=diag.dtype) * 1.618).reshape(m, b)
+    w0 = free[:, None] * jnp.cos(jnp.arange(m * b, dtype=diag.dtype) * 1.618).reshape(m, b)
     zero_i = jnp.zeros((), jnp.int32)
 
     def cond(c: Any) -> Any:
@@ -269,6 +273,7 @@ def newton_minimise(
     dtype = y0.dtype
     value0 = chain_value(chain, y0)
     n_hist = max(int(max_steps), 1)
+    free = 1.0 - fixed_rows(chain)
 
     def stop_status(
         g: Array, scale: Array, pd: Array, escapes: Array, it: Array, value: Array
@@ -292,8 +297,11 @@ def newton_minimise(
     def body(state: tuple[Any, ...]) -> tuple[Any, ...]:
         y, value, it, _, shift, stalled, escapes, clipped, ncurv, max_shift, hist = state
         g, scale, diag, upper = chain_derivatives(chain, y)
-        dscale = jnp.mean(jnp.abs(jnp.diagonal(diag, axis1=1, axis2=2)))
-        lam, s, ok, w, curv = _directions(diag, upper, g, shift, 1e-10 * dscale)
+        # the mean |H_ii| of the free nodes (padding rows hold the identity)
+        dscale = jnp.sum(free[:, None] * jnp.abs(jnp.diagonal(diag, axis1=1, axis2=2))) / (
+            jnp.maximum(jnp.sum(free), 1.0) * diag.shape[-1]
+        )
+        lam, s, ok, w, curv = _directions(diag, upper, g, shift, 1e-10 * dscale, free)
         pd = ok & (lam == 0.0)
         status = stop_status(g, scale, pd, escapes, it, value)
         escapes = escapes + ((status == RUNNING) & (normalised_residual(g, scale) <= gtol)).astype(

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.paths._chain import Chain
+from noetherlab.paths._chain import Chain, pad_chain
 from noetherlab.sde.lagrangian import discrete_lagrangian, potential_term
 from noetherlab.sde.model import SDE
 
@@ -56,22 +56,27 @@ def fixed_time_scale(za: Array, zb: Array, d: Array, params: FixedTimeModel) -> 
     )
 
 
-def fixed_time_chain(sde: SDE, kind: str, x0: np.ndarray, x1: np.ndarray, t: np.ndarray) -> Chain:
-    """The fixed-time action on grid ``t`` with end states ``x0``, ``x1`` (identity frames)."""
+def fixed_time_chain(
+    sde: SDE, kind: str, x0: np.ndarray, x1: np.ndarray, t: np.ndarray, intervals: int | None = None
+) -> Chain:
+    """The fixed-time action on grid ``t`` with end states ``x0``, ``x1`` (identity frames),
+    padded to ``intervals`` intervals when given (:func:`~noetherlab.paths._chain.pad_chain`)."""
     n, N = t.size - 1, sde.dim
     base = np.zeros((n + 1, N))
     base[0], base[-1] = x0, x1
     frame = np.ones(n + 1)  # identity frames on the interior nodes (a mask)
     frame[0] = frame[-1] = 0.0
     data = np.stack([t[:-1], t[1:]], axis=1)
-    return Chain(
+    chain = Chain(
         fixed_time_cost,
         fixed_time_scale,
         FixedTimeModel(sde, kind),
         jnp.asarray(base),
         jnp.asarray(frame),
         jnp.asarray(data),
+        jnp.asarray(np.ones(n)),
     )
+    return chain if intervals is None else pad_chain(chain, intervals)
 
 
 class GeometricModel(eqx.Module):
@@ -122,6 +127,7 @@ def geometric_chain(params: GeometricModel, x: np.ndarray, frames: np.ndarray) -
         jnp.asarray(x),
         jnp.asarray(frames),
         jnp.zeros((n, 1)),
+        jnp.asarray(np.ones(n)),
     )
 
 

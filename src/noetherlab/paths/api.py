@@ -133,7 +133,7 @@ def most_likely_path(
             result,
             the_solver.solve,
             curve=the_solver.places_nodes_on_curve,
-            coarse_solve=the_solver.for_resolution_study(control.rtol).solve,
+            coarse_solve=the_solver.for_resolution_study(control.rtol, result.n).solve,
             progress=progress,
         )
     return with_symmetry_charges(result, problem)

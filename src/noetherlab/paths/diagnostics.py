@@ -56,16 +56,25 @@ def _residual_kernel(chain: Chain, y: Array) -> tuple[Array, Array, Array]:
 
 
 def residual(
-    problem: PathProblem | None, sde: SDE, kind: str, x: np.ndarray, t: np.ndarray
+    problem: PathProblem | None,
+    sde: SDE,
+    kind: str,
+    x: np.ndarray,
+    t: np.ndarray,
+    intervals: int | None = None,
 ) -> dict[str, Any]:
     """Action and Euler–Lagrange residual of a discrete path (see module docstring).
 
     Returns ``action``, ``g`` (interior gradient ``(n-1, N)``), ``scale`` (``(n-1,)``),
     ``el_residual`` (max normalised) and ``el_residual_abs`` (``max |g_k| / h̄_k``, the residual of
-    ``d/dt ∂L/∂ẋ - ∂L/∂x`` in physical units)."""
+    ``d/dt ∂L/∂ẋ - ∂L/∂x`` in physical units). ``intervals`` (``>= n``): evaluate on the chain
+    padded to that size, so that one compiled kernel serves several grids (same numbers)."""
     del problem
-    chain = fixed_time_chain(sde, kind, x[0], x[-1], t)
-    S, g, s = (np.asarray(a) for a in _residual_kernel(chain, jnp.asarray(x)))
+    n = x.shape[0] - 1
+    chain = fixed_time_chain(sde, kind, x[0], x[-1], t, intervals)
+    nodes = x if intervals is None else np.concatenate([x, np.repeat(x[-1:], intervals - n, 0)])
+    S, g, s = (np.asarray(a) for a in _residual_kernel(chain, jnp.asarray(nodes)))
+    g, s = g[: n - 1], s[: n - 1]
     h = np.diff(t)
     hbar = 0.5 * (h[:-1] + h[1:])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -107,6 +116,7 @@ def finish(
     geometric: bool = False,
     continuous: tuple[float, np.ndarray, Charges, float] | None = None,
     junctions: tuple[int, ...] = (),
+    intervals: int | None = None,
 ) -> PathResult:
     """Assemble a :class:`PathResult`: measure the action, the charges and the normalised
     Euler–Lagrange residual of the returned path, and demote a solver's "successful" to
@@ -120,7 +130,8 @@ def finish(
     ``grad = (grad_norm, grad_inf)`` of the solver's own objective (default: of the measured ``g``).
     ``junctions``: nodes where two infinite-time pieces meet (an ``E = 0`` path split at a fixed
     point): their momentum jump is not an Euler–Lagrange residual and is left out (reported in
-    ``stats["junction_residual"]``)."""
+    ``stats["junction_residual"]``). ``intervals``: measure the residual on the chain padded to
+    that size (see :func:`residual`)."""
     sde, kind = problem.sde, problem.lagrangian
     stats = dict(stats or {})
     x = np.asarray(x, dtype=np.float64)
@@ -128,7 +139,7 @@ def finish(
     if continuous is not None:
         action, p, charges, el = continuous
     else:
-        meas = residual(problem, sde, kind, x, t)
+        meas = residual(problem, sde, kind, x, t, intervals)
         action = meas["action"]
         g = meas["g"]
         per_node = np.max(np.abs(g), axis=1) / meas["scale"] if g.size else np.zeros(0)
@@ -142,7 +153,7 @@ def finish(
             per_node = np.delete(per_node, inner)
         el = float(np.max(per_node)) if per_node.size else 0.0
         stats["el_residual_abs"] = meas["el_residual_abs"]
-        charges = discrete_charges(sde, x, t, kind)
+        charges = discrete_charges(sde, x, t, kind, intervals)
         p = charges.momenta
         if grad is None:
             grad = (float(np.linalg.norm(g)), float(np.max(np.abs(g))) if g.size else 0.0)

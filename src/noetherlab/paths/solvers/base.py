@@ -86,11 +86,12 @@ class AbstractPathSolver(eqx.Module):
         del dim
         return False
 
-    def for_resolution_study(self, rtol: float) -> AbstractPathSolver:
-        """The solver used for the coarse grids of a resolution study at tolerance ``rtol``
-        (default: this one; solvers with an outer tolerance unrelated to the discretisation
-        relax it there)."""
-        del rtol
+    def for_resolution_study(self, rtol: float, n: int) -> AbstractPathSolver:
+        """The solver used for the coarse grids of a resolution study at tolerance ``rtol`` of a
+        path on ``n`` intervals (default: this one; solvers with an outer tolerance unrelated to
+        the discretisation relax it there, solvers compiled per grid size reuse the fine grid's
+        code)."""
+        del rtol, n
         return self
 
     def check(self, problem: PathProblem) -> None:

@@ -19,12 +19,14 @@ of dimensions :class:`~noetherlab.paths.solvers.newton_krylov.NewtonKrylov` is f
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import ClassVar
 
 import jax.numpy as jnp
 import numpy as np
 
+from noetherlab._core.validation import positive_int
 from noetherlab.paths._newton import describe, engine_history, engine_stats, newton_minimise
 from noetherlab.paths._objectives import fixed_time_chain
 from noetherlab.paths.diagnostics import finish
@@ -42,11 +44,16 @@ class BlockNewton(AbstractPathSolver):
         gtol: tolerance of the normalised Euler–Lagrange residual (relative, per node).
         max_steps: iteration cap.
         el_tol: tolerance of the independent check (default ``max(1e-6, 100·gtol)``).
+        pad_to: solve grids of fewer intervals padded to this many (fixed copies of the end
+            state joined by zero-weight intervals, :func:`~noetherlab.paths._chain.pad_chain`): one
+            compiled engine serves them all, with the same iterates. The resolution study sets it
+            to the fine grid's ``n`` for its coarse grids; ``None``: each grid size compiles its own.
     """
 
     gtol: float = 1e-8
     max_steps: int = 200
     el_tol: float | None = None
+    pad_to: int | None = None
     name: ClassVar[str] = "newton"
     problems: ClassVar[tuple[str, ...]] = ("time",)
     solves_on_given_grid: ClassVar[bool] = True
@@ -54,16 +61,31 @@ class BlockNewton(AbstractPathSolver):
     def uses_dense_hessian(self, dim: int) -> bool:
         return True
 
+    def __check_init__(self) -> None:
+        if self.pad_to is not None:
+            positive_int(self.pad_to, "pad_to", 1)
+
+    def for_resolution_study(self, rtol: float, n: int) -> BlockNewton:
+        """The coarse grids run in the fine grid's compiled engine (padded to ``n`` intervals)."""
+        del rtol
+        return dataclasses.replace(self, pad_to=n)
+
     def solve(self, problem: PathProblem, init: np.ndarray | None = None) -> PathResult:
         self.check(problem)
         assert problem.t is not None
         x_start = start(problem, init)
-        chain = fixed_time_chain(problem.sde, problem.lagrangian, problem.x0, problem.x1, problem.t)
+        n = problem.n
+        size = self.pad_to if self.pad_to is not None and self.pad_to > n else None
+        chain = fixed_time_chain(
+            problem.sde, problem.lagrangian, problem.x0, problem.x1, problem.t, size
+        )
+        if size is not None:
+            x_start = np.concatenate([x_start, np.repeat(x_start[-1:], size - n, axis=0)])
         begin = time.perf_counter()
         out = newton_minimise(
             chain, jnp.asarray(x_start), jnp.asarray(self.gtol), self.max_steps, jnp.asarray(np.inf)
         )
-        x = np.asarray(out.y).copy()
+        x = np.asarray(out.y)[: n + 1].copy()
         seconds = time.perf_counter() - begin
         x[0], x[-1] = problem.x0, problem.x1
         status, message = describe(out, self.gtol, problem)
@@ -80,4 +102,5 @@ class BlockNewton(AbstractPathSolver):
             grad=(float(out.grad_norm), float(out.grad_inf)),
             stats=engine_stats(out),
             history=engine_history(out),
+            intervals=size,
         )

@@ -61,7 +61,7 @@ class TimeViaEnergy(AbstractPathSolver):
     def uses_dense_hessian(self, dim: int) -> bool:
         return self.geometric.uses_dense_hessian(dim)
 
-    def for_resolution_study(self, rtol: float) -> TimeViaEnergy:
+    def for_resolution_study(self, rtol: float, n: int) -> TimeViaEnergy:
         """Coarse grids only estimate the discretisation error: a transit-time mismatch below
         ``rtol / 10`` changes their action by less than that (``dS/dT = -E``)."""
         return eqx.tree_at(lambda s: s.ttol, self, max(self.ttol, 0.1 * rtol))
