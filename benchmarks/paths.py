@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/paths.py [--n 2000] [--gd-steps 60000] [--rnn 10,30,100,300,1000]
                                          [--skip-2d] [--lbfgs-budget 600]
+    .venv/bin/python benchmarks/paths.py --batch 64 [--batch-n 1000]   # batched families only
 
 **2-D problems** (n intervals, straight-line start): 1-D OU; three-attractor (Fig. 1c) at T = 1 and
 T = 40; Maier–Stein (β = 10) from (-1, 0) to the saddle at T = 10. Methods: block Newton; T(E) = T
@@ -303,8 +304,61 @@ def rnn(console, sizes, budget, dense_max):
     console.print(rt)
 
 
+def batch_rows(console, members, n):
+    """``most_likely_paths`` (one vectorised engine call per grid of the resolution study) against
+    ``members`` sequential ``most_likely_path(method="newton")`` calls, same process, both after a
+    warm-up call. Fixed-time families: Maier–Stein from (-1, 0) to points on the saddle's line
+    ``x = 0`` (T from 5 to 10), three-attractor from (3, 0.1) to points near (0.1, 3) (T from 1 to
+    2)."""
+    cases = [
+        (
+            "Maier–Stein",
+            models.maier_stein(),
+            np.array([-1.0, 0.0]),
+            np.stack([np.zeros(members), np.linspace(-0.2, 0.2, members)], axis=1),
+            np.linspace(5.0, 10.0, members),
+        ),
+        (
+            "three-attractor",
+            models.three_attractor(),
+            np.array([3.0, 0.1]),
+            np.stack([np.linspace(0.05, 0.2, members), np.full(members, 3.0)], axis=1),
+            np.linspace(1.0, 2.0, members),
+        ),
+    ]
+    table = Table(title=f"batched fixed-time families ({members} members, n = {n})")
+    for col in ("family", "batched s", "sequential s", "ratio", "max |ΔS|/S", "converged"):
+        table.add_column(col, justify="right")
+    for name, sde, x0, x1, T in cases:
+        nl.most_likely_paths(sde, x0, x1[:2], T=T[:2] * 0.99, n=n)  # compile
+        nl.most_likely_path(sde, x0, x1[0], T=T[0] * 0.99, n=n, method="newton")
+        t0 = time.perf_counter()
+        batch = nl.most_likely_paths(sde, x0, x1, T=T, n=n)
+        tb = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        seq = [
+            nl.most_likely_path(sde, x0, x1[b], T=T[b], n=n, method="newton")
+            for b in range(members)
+        ]
+        ts = time.perf_counter() - t0
+        diff = max(
+            abs(a.action - b.action) / abs(b.action) for a, b in zip(batch, seq, strict=True)
+        )
+        table.add_row(
+            name,
+            f"{tb:.2f}",
+            f"{ts:.2f}",
+            f"{ts / tb:.1f}x",
+            f"{diff:.1e}",
+            f"{sum(r.converged for r in batch)}/{sum(r.converged for r in seq)}",
+        )
+    console.print(table)
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=0, help="members of the batched-family rows")
+    ap.add_argument("--batch-n", type=int, default=1000)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--gd-steps", type=int, default=60000)
     ap.add_argument("--rnn", default="10,30,100,300,1000")
@@ -319,6 +373,9 @@ def main():
         print(json.dumps(rnn_one(args.one_n, args.lbfgs_budget, args.dense_max)))
         return
     console = Console(width=220)
+    if args.batch:
+        batch_rows(console, args.batch, args.batch_n)
+        return
     if not args.skip_2d:
         two_d(console, args.n, args.gd_steps, args.lbfgs_budget)
     sizes = [int(s) for s in args.rnn.split(",") if s.strip()]

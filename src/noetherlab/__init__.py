@@ -54,6 +54,7 @@ _LAZY = {
     "load_path": "noetherlab.paths",
     "geometric_action": "noetherlab.paths",
     "most_likely_path": "noetherlab.paths",
+    "most_likely_paths": "noetherlab.paths",
     "AbstractPathSolver": "noetherlab.paths.solvers",
     "BlockNewton": "noetherlab.paths.solvers",
     "Geometric": "noetherlab.paths.solvers",
@@ -230,6 +231,7 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         geometric_action,
         load_path,
         most_likely_path,
+        most_likely_paths,
     )
     from noetherlab.paths.continuation import path_family
     from noetherlab.paths.solvers import (

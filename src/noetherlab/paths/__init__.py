@@ -5,11 +5,13 @@
   time via energy, shooting, Hamiltonian), subclasses of :class:`AbstractPathSolver`;
 * :class:`PathResult` with its status (a :class:`~noetherlab._core.status.PathStatus`) and
   diagnostics; :class:`ResolutionControl`;
-* :func:`most_likely_path` — the one-call convenience;
+* :func:`most_likely_path` — the one-call convenience; :func:`most_likely_paths` — a batch of
+  fixed-time problems of one model in one compiled call;
 * :func:`geometric_action` — the Maupertuis action of a given curve.
 """
 
 from noetherlab.paths.api import most_likely_path
+from noetherlab.paths.batch import most_likely_paths
 from noetherlab.paths.maupertuis import geometric_action
 from noetherlab.paths.problem import PathProblem
 from noetherlab.paths.resolution import ResolutionControl
@@ -26,4 +28,5 @@ __all__ = [
     "geometric_action",
     "load_path",
     "most_likely_path",
+    "most_likely_paths",
 ]

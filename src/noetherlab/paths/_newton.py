@@ -387,6 +387,45 @@ def newton_minimise(
     )
 
 
+@eqx.filter_jit
+def newton_minimise_batch(
+    chain: Chain, y0: Array, gtol: Array, max_steps: int, max_step: Array
+) -> NewtonOutput:
+    """:func:`newton_minimise` of ``B`` chains at once, vectorised (``jax.vmap``) in one compiled
+    loop: ``chain`` holds the members' ``base``, ``frame``, ``data`` and ``weight`` stacked on a
+    leading axis ``B`` and one shared ``params``; ``y0`` is ``(B, n+1, b)``. The loop runs until
+    every member has stopped, and a member that has stopped is frozen (``while_loop``'s batching
+    selects its old state), so each member ends with its own iterates, iteration count and status.
+    Every field of the output has the leading axis ``B``."""
+
+    def one(base: Array, frame: Array, data: Any, weight: Array, y: Array) -> NewtonOutput:
+        member = Chain(chain.cost, chain.scale, chain.params, base, frame, data, weight)
+        return newton_minimise(member, y, gtol, max_steps, max_step)
+
+    return jax.vmap(one)(chain.base, chain.frame, chain.data, chain.weight, y0)
+
+
+def stack_chains(chains: list[Chain]) -> Chain:
+    """Members of the same structure and size (same ``cost``, ``scale``, ``params``) stacked for
+    :func:`newton_minimise_batch`."""
+    first = chains[0]
+    stack = lambda *a: jnp.asarray(np.stack([np.asarray(x) for x in a]))
+    return Chain(
+        first.cost,
+        first.scale,
+        first.params,
+        stack(*(c.base for c in chains)),
+        stack(*(c.frame for c in chains)),
+        jax.tree_util.tree_map(stack, *(c.data for c in chains)),
+        stack(*(c.weight for c in chains)),
+    )
+
+
+def member_output(out: NewtonOutput, b: int) -> NewtonOutput:
+    """Member ``b`` of a batched output (host arrays)."""
+    return jax.tree_util.tree_map(lambda a: a[b], out)
+
+
 # ------------------------------------------------------------------------------ reading the output
 def engine_status(code: int) -> PathStatus:
     """The :class:`~noetherlab._core.status.PathStatus` of an engine code (an unknown code is a

@@ -115,13 +115,13 @@ def most_likely_path(
         raise InvalidArgumentError(
             "grid", f"grid='adaptive' needs a fixed-grid solver, not {the_solver.name!r}", "drop it"
         )
-    control = _resolution_control(resolution)
+    control = resolution_control(resolution)
     _guard_resources(problem, the_solver, control)
     x_init = _initial_nodes(init, problem)
     grid_t = problem.t if problem.t is not None else np.zeros(problem.n + 1)
     sde.check_states(start(problem, x_init), grid_t, what="initial path")
     if the_solver.needs_inverse_diffusion:
-        _check_derivatives(problem, x_init)
+        check_derivatives(problem, x_init)
     if progress is not None:
         progress(f"solving on n = {problem.n} ({the_solver.name})")
     result = the_solver.solve(problem, x_init)
@@ -169,7 +169,7 @@ def with_symmetry_charges(result: PathResult, problem: PathProblem) -> PathResul
     return replace(result, symmetry_charges=rows)
 
 
-def _check_derivatives(problem: PathProblem, x_init: np.ndarray | None) -> None:
+def check_derivatives(problem: PathProblem, x_init: np.ndarray | None) -> None:
     """Refuse an initial path where the action or its gradient is not finite (a drift with
     non-finite derivatives there), naming the node, instead of failing inside the solver."""
     from noetherlab.paths.diagnostics import residual
@@ -230,7 +230,7 @@ def _pick_solver(
     return the
 
 
-def _resolution_control(resolution: ResolutionControl | None) -> ResolutionControl:
+def resolution_control(resolution: ResolutionControl | None) -> ResolutionControl:
     if resolution is None:
         return ResolutionControl()
     if not isinstance(resolution, ResolutionControl):

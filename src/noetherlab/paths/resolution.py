@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -36,6 +36,7 @@ from noetherlab.paths.result import PathResult, ResolutionReport
 __all__ = ["ResolutionControl"]
 
 Solve = Callable[[PathProblem, np.ndarray | None], PathResult]
+SolveBatch = Callable[[Sequence[PathProblem], Sequence[np.ndarray | None]], list[PathResult]]
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,68 @@ class ResolutionControl:
                 stacklevel=4,
             )
         return replace(result, resolution=report)
+
+    def apply_batch(
+        self,
+        problems: Sequence[PathProblem],
+        results: Sequence[PathResult],
+        solve_batch: SolveBatch,
+    ) -> list[PathResult]:
+        """The coarse-grid study of :meth:`apply` for fixed-time paths on one grid size, each
+        coarse level solved for all members at once by ``solve_batch(problems, inits)``
+        (refinement is per path: use :meth:`apply`). Members that did not converge are returned
+        as they are; one :class:`UnderResolvedWarning` names the members whose estimated error
+        exceeds ``rtol``."""
+        if self.refine:
+            raise InvalidArgumentError(
+                "resolution",
+                "refinement bisects each path's own grid, so it cannot run as one batch",
+                "pass ResolutionControl(refine=False) with a larger n, or call most_likely_path "
+                "for the paths that need refining",
+            )
+        out = list(results)
+        active = [i for i, r in enumerate(results) if r.converged]
+        if not self.check or not active:
+            return out
+        n = results[active[0]].n
+        if n < 4:
+            warnings.warn(
+                f"{len(active)} most likely paths on n = {n} intervals: too few for a resolution "
+                "study (it halves the grid); pass n >= 4 (a few hundred for a resolved path)",
+                UnderResolvedWarning,
+                stacklevel=4,
+            )
+            return out
+        levels: dict[int, list[PathResult]] = {i: [] for i in active}
+        alive = active
+        for m in _coarse_levels(n):
+            if not alive:
+                break
+            coarse = solve_batch(
+                [_coarser(problems[i], results[i], m) for i in alive],
+                [_restrict(results[i], m, True) for i in alive],
+            )
+            for i, c in zip(alive, coarse, strict=True):
+                if c.converged:
+                    levels[i].insert(0, c)
+            alive = [i for i, c in zip(alive, coarse, strict=True) if c.converged]
+        unresolved = []
+        for i in active:
+            report = _report([*levels[i], results[i]], self.rtol, True)
+            out[i] = replace(results[i], resolution=report)
+            if not report.resolved:
+                unresolved.append(i)
+        if unresolved:
+            worst = max(out[i].resolution.relative_error for i in unresolved)  # type: ignore[union-attr]
+            warnings.warn(
+                f"{len(unresolved)} of {len(out)} most likely paths (members {unresolved[:10]}"
+                f"{' …' if len(unresolved) > 10 else ''}) have an estimated relative "
+                f"discretisation error above rtol = {self.rtol:g} at n = {n} (worst "
+                f"{worst:.2e}); pass a larger n",
+                UnderResolvedWarning,
+                stacklevel=4,
+            )
+        return out
 
 
 def _coarse_levels(n: int) -> list[int]:

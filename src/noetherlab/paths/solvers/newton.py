@@ -21,13 +21,25 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.validation import positive_int
-from noetherlab.paths._newton import describe, engine_history, engine_stats, newton_minimise
+from noetherlab.paths._chain import Chain
+from noetherlab.paths._newton import (
+    NewtonOutput,
+    describe,
+    engine_history,
+    engine_stats,
+    member_output,
+    newton_minimise,
+    newton_minimise_batch,
+    stack_chains,
+)
 from noetherlab.paths._objectives import fixed_time_chain
 from noetherlab.paths.diagnostics import finish
 from noetherlab.paths.problem import PathProblem
@@ -72,21 +84,54 @@ class BlockNewton(AbstractPathSolver):
 
     def solve(self, problem: PathProblem, init: np.ndarray | None = None) -> PathResult:
         self.check(problem)
-        assert problem.t is not None
-        x_start = start(problem, init)
-        n = problem.n
-        size = self.pad_to if self.pad_to is not None and self.pad_to > n else None
-        chain = fixed_time_chain(
-            problem.sde, problem.lagrangian, problem.x0, problem.x1, problem.t, size
-        )
-        if size is not None:
-            x_start = np.concatenate([x_start, np.repeat(x_start[-1:], size - n, axis=0)])
+        size = max(problem.n, self.pad_to or 0)
+        chain, x_start = _padded_chain(problem, init, size)
         begin = time.perf_counter()
         out = newton_minimise(
             chain, jnp.asarray(x_start), jnp.asarray(self.gtol), self.max_steps, jnp.asarray(np.inf)
         )
-        x = np.asarray(out.y)[: n + 1].copy()
+        out = jax.tree_util.tree_map(np.asarray, out)
+        return self._finish(problem, out, time.perf_counter() - begin, size, {})
+
+    def solve_batch(
+        self, problems: Sequence[PathProblem], inits: Sequence[np.ndarray | None]
+    ) -> list[PathResult]:
+        """Solve fixed-time problems of one model, dimension and Lagrangian together, in one
+        compiled, vectorised call of the engine
+        (:func:`~noetherlab.paths._newton.newton_minimise_batch`; members with fewer intervals
+        are padded to the largest, or to ``pad_to``). Each member is finished as :meth:`solve`
+        finishes one (independent residual, charges, status); its ``seconds`` is the whole
+        batch's time and ``stats["batch_size"]`` says how many shared it."""
+        for problem in problems:
+            self.check(problem)
+        size = max(max(p.n for p in problems), self.pad_to or 0)
+        members = [_padded_chain(p, init, size) for p, init in zip(problems, inits, strict=True)]
+        begin = time.perf_counter()
+        out = newton_minimise_batch(
+            stack_chains([chain for chain, _ in members]),
+            jnp.asarray(np.stack([x for _, x in members])),
+            jnp.asarray(self.gtol),
+            self.max_steps,
+            jnp.asarray(np.inf),
+        )
+        out = jax.tree_util.tree_map(np.asarray, out)
         seconds = time.perf_counter() - begin
+        extra = {"batch_size": len(problems)}
+        return [
+            self._finish(p, member_output(out, b), seconds, size, extra)
+            for b, p in enumerate(problems)
+        ]
+
+    def _finish(
+        self,
+        problem: PathProblem,
+        out: NewtonOutput,
+        seconds: float,
+        size: int,
+        extra: dict[str, Any],
+    ) -> PathResult:
+        assert problem.t is not None
+        x = np.array(out.y[: problem.n + 1])
         x[0], x[-1] = problem.x0, problem.x1
         status, message = describe(out, self.gtol, problem)
         return finish(
@@ -100,7 +145,22 @@ class BlockNewton(AbstractPathSolver):
             seconds=seconds,
             el_tol=self.tolerance(),
             grad=(float(out.grad_norm), float(out.grad_inf)),
-            stats=engine_stats(out),
+            stats={**engine_stats(out), **extra},
             history=engine_history(out),
-            intervals=size,
+            intervals=size if size > problem.n else None,
         )
+
+
+def _padded_chain(
+    problem: PathProblem, init: np.ndarray | None, size: int
+) -> tuple[Chain, np.ndarray]:
+    """The problem's chain and start nodes, padded to ``size >= n`` intervals."""
+    assert problem.t is not None
+    x_start = start(problem, init)
+    n = problem.n
+    chain = fixed_time_chain(
+        problem.sde, problem.lagrangian, problem.x0, problem.x1, problem.t, size
+    )
+    if size > n:
+        x_start = np.concatenate([x_start, np.repeat(x_start[-1:], size - n, axis=0)])
+    return chain, x_start
