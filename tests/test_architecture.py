@@ -226,3 +226,32 @@ def test_no_package_shadows_a_public_name_of_the_face():
     modules = {"errors", "io", "models", "plotting"}
     for name in nl.__all__:
         assert inspect.ismodule(getattr(nl, name)) == (name in modules), name
+
+
+def test_import_and_help_do_not_import_jax_and_float64_still_holds():
+    # issue 32: `import noetherlab` and `noetherlab --help` answer without JAX; JAX imported later
+    # still runs in float64 with noetherlab's compilation cache (set through its environment)
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, contextlib, io\n"
+        "import noetherlab\n"
+        "from noetherlab.cli import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n"
+        "        app(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'Usage' in out.getvalue()\n"
+        "assert 'jax' not in sys.modules, 'jax imported'\n"
+        "import jax, jax.numpy as jnp\n"
+        "assert jnp.ones(2).dtype == jnp.float64\n"
+        "assert jax.config.jax_compilation_cache_dir\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("JAX_")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
