@@ -13,9 +13,9 @@
 
 When JAX is not imported yet (``import noetherlab`` first, the usual case), both settings are made
 through JAX's environment variables (``JAX_ENABLE_X64``, ``JAX_COMPILATION_CACHE_DIR``,
-``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``), which JAX reads when it is imported: importing
-noetherlab does not import JAX, so ``noetherlab --help`` and the argument checks of the command line
-answer without it. When JAX is already imported they are applied with ``jax.config.update``. A
+``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``, ``JAX_COMPILATION_CACHE_MAX_SIZE``), which JAX
+reads when it is imported: importing noetherlab does not import JAX, so ``noetherlab --help`` and
+the argument checks of the command line answer without it. When JAX is already imported they are applied with ``jax.config.update``. A
 compilation cache the user configured for JAX is left alone.
 """
 
