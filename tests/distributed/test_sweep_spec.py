@@ -143,3 +143,29 @@ def test_a_store_from_another_spec_is_refused_and_left_untouched(tmp_path):
         sweep(_spec([1.0, 2.0], [0.7]), store, workers=0)
     assert info.value.argument == "store"
     assert _files(store) == before
+
+
+def test_rare_sweep_points_are_the_direct_splitting_runs(tmp_path):
+    """Independent TAMS repetitions as sweep points (``grid.key``): each point is the direct
+    ``tams`` call with that key (reference: the same call here, bit for bit), with a 95 % interval
+    around its probability; a bad parameter is refused before anything runs."""
+    from noetherlab import models
+    from noetherlab.ensembles import tams
+
+    params = {"model": "ou", "model.K": K, "model.D": 0.3, "model.dim": 1, "x0": [0.0],
+              "x1": [1.2], "radius": 0.1, "horizon": 1.0, "replicas": 20, "repetitions": 2,
+              "dt": 0.01}  # fmt: skip
+    res = sweep(SweepSpec("rare", params, {"key": [0, 1]}), tmp_path / "r.zarr", workers=0)
+    assert res.done == 2
+    sde = models.ornstein_uhlenbeck(K=K, D=0.3, dim=1)
+    for key in (0, 1):
+        ref = tams(sde, [0.0], [1.2], 1.0, A=[0.0], radius=0.1, replicas=20, repetitions=2,
+                   dt=0.01, key=key)  # fmt: skip
+        point = res.dataset.sel(key=key)
+        assert float(point["probability"]) == ref.probability
+        assert (
+            float(point["probability_low"]) <= ref.probability <= float(point["probability_high"])
+        )
+        assert np.isnan(float(point["mean_exit_time"]))
+    with pytest.raises(InvalidArgumentError, match="replicas"):
+        sweep(SweepSpec("rare", {**params, "replicas": 2.5}, {"key": [0]}), tmp_path / "b.zarr")

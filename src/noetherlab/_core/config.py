@@ -13,9 +13,9 @@
 
 When JAX is not imported yet (``import noetherlab`` first, the usual case), both settings are made
 through JAX's environment variables (``JAX_ENABLE_X64``, ``JAX_COMPILATION_CACHE_DIR``,
-``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``, ``JAX_COMPILATION_CACHE_MAX_SIZE``), which JAX
-reads when it is imported: importing noetherlab does not import JAX, so ``noetherlab --help`` and
-the argument checks of the command line answer without it. When JAX is already imported they are applied with ``jax.config.update``. A
+``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``), which JAX reads when it is imported: importing
+noetherlab does not import JAX, so ``noetherlab --help`` and the argument checks of the command line
+answer without it. When JAX is already imported they are applied with ``jax.config.update``. A
 compilation cache the user configured for JAX is left alone.
 """
 
@@ -26,10 +26,9 @@ import sys
 from pathlib import Path
 
 # every program is cached, however fast it compiles: a warm `noetherlab path` otherwise recompiles
-# about 30 small ones per process (0.8 s of 3.7 s, measured); the folder is kept below 1 GiB by
-# JAX's least-recently-used eviction
+# about 30 small ones per process (0.8 s of 3.7 s, measured). (JAX's size-limited eviction is not
+# used: it fails on every write in a folder that holds entries written without it.)
 _MIN_COMPILE_TIME_S = 0.0
-_MAX_CACHE_BYTES = 1 << 30
 
 
 def _cache_dir() -> Path | None:
@@ -71,7 +70,6 @@ def _apply() -> None:
             os.environ.setdefault(
                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", str(_MIN_COMPILE_TIME_S)
             )
-            os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(_MAX_CACHE_BYTES))
         return
     import jax
 
@@ -79,7 +77,6 @@ def _apply() -> None:
     if directory is not None and getattr(jax.config, "jax_compilation_cache_dir", None) is None:
         jax.config.update("jax_compilation_cache_dir", str(directory))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_TIME_S)
-        jax.config.update("jax_compilation_cache_max_size", _MAX_CACHE_BYTES)
 
 
 _apply()

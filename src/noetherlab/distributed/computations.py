@@ -11,6 +11,12 @@ not stop a sweep.
   parameters are named ``model.<name>`` (e.g. ``model.D``).
 * ``laws`` — :func:`~noetherlab.training.count_laws` of an architecture (``arch``, ``sizes``,
   ``loss``, ``flow``, ...), the peers' "random networks" studies.
+* ``rare`` — a rare transition at the model's noise by splitting, between the balls of ``radius``
+  around ``x0`` and ``x1``: the mean exit time (AMS and the loop decomposition,
+  :func:`~noetherlab.ensembles.sampled_exit_time`) or, with ``horizon``, the probability of reaching
+  ``x1`` within it (:func:`~noetherlab.ensembles.tams`). A grid over ``key`` runs independent
+  repetitions as Dask tasks (their mean and spread are the sweep's estimate and error bar); a grid
+  over ``model.D`` the noise dependence.
 """
 
 from __future__ import annotations
@@ -129,19 +135,7 @@ def resolve_model_cached(model: str, model_params: str) -> Any:
     return resolve_model(model, json.loads(model_params))
 
 
-def _check_path(params: dict[str, Any]) -> None:
-    own, model_params = _split_model(params)
-    if ("T" in own) == ("energy" in own):
-        raise InvalidArgumentError(
-            "T/energy",
-            "a path sweep needs exactly one of T (fixed time) or energy (fixed energy)",
-            "put T (or energy) in [parameters] or [grid], e.g. T = [0.5, 1.0]",
-        )
-    _number(own, "T", float)
-    _number(own, "energy", float)
-    _number(own, "n", int)
-    _number(own, "rtol", float)
-    _boolean(own, "refine")
+def _check_states(own: dict[str, Any], model_params: dict[str, Any]) -> None:
     for name in ("x0", "x1"):
         v = own[name]
         if not (
@@ -157,6 +151,22 @@ def _check_path(params: dict[str, Any]) -> None:
         json.dumps(own["x0"]),
         json.dumps(own["x1"]),
     )
+
+
+def _check_path(params: dict[str, Any]) -> None:
+    own, model_params = _split_model(params)
+    if ("T" in own) == ("energy" in own):
+        raise InvalidArgumentError(
+            "T/energy",
+            "a path sweep needs exactly one of T (fixed time) or energy (fixed energy)",
+            "put T (or energy) in [parameters] or [grid], e.g. T = [0.5, 1.0]",
+        )
+    _number(own, "T", float)
+    _number(own, "energy", float)
+    _number(own, "n", int)
+    _number(own, "rtol", float)
+    _boolean(own, "refine")
+    _check_states(own, model_params)
 
 
 def _run_path(params: dict[str, Any]) -> dict[str, Any]:
@@ -284,8 +294,85 @@ LAWS = Computation(
     check=_check_laws,
 )
 
+# ------------------------------------------------------------------------------ rare
+_RARE_PARAMETERS = (
+    "model",
+    "x0",
+    "x1",
+    "radius",
+    "horizon",
+    "replicas",
+    "repetitions",
+    "dt",
+    "key",
+)
+
+
+def _check_rare(params: dict[str, Any]) -> None:
+    own, model_params = _split_model(params)
+    for name in ("radius", "horizon", "dt"):
+        _number(own, name, float)
+    for name in ("replicas", "repetitions", "key"):
+        _number(own, name, int)
+    _check_states(own, model_params)
+
+
+def _run_rare(params: dict[str, Any]) -> dict[str, Any]:
+    from noetherlab.ensembles.splitting import tams
+    from noetherlab.ensembles.transition_time import sampled_exit_time
+
+    sde, own = _path_problem(params)
+    x0, x1 = own.pop("x0"), own.pop("x1")
+    horizon = own.pop("horizon", None)
+    options = {"radius": 0.1, **own}
+    for name in ("replicas", "repetitions", "key"):
+        if name in options:
+            options[name] = int(options[name])
+    nan = math.nan
+    if horizon is None:
+        exit_time = sampled_exit_time(sde, x0, x1, **options)
+        run = exit_time.splitting
+        tau, tau_interval = exit_time.mean_exit_time, exit_time.interval
+        ok = exit_time.ok
+    else:
+        run = tams(sde, x0, x1, float(horizon), A=x0, **options)
+        tau, tau_interval, ok = None, None, run.ok
+    low, high = run.interval or (nan, nan)
+    tau_low, tau_high = tau_interval or (nan, nan)
+    relative = run.relative_error
+    return {
+        "probability": nan if run.probability is None else run.probability,
+        "probability_low": low,
+        "probability_high": high,
+        "relative_error": nan if relative is None else relative,
+        "mean_exit_time": nan if tau is None else tau,
+        "mean_exit_time_low": tau_low,
+        "mean_exit_time_high": tau_high,
+        "estimated": int(ok),
+    }
+
+
+RARE = Computation(
+    name="rare",
+    parameters=_RARE_PARAMETERS,
+    required=("model", "x0", "x1"),
+    outputs={
+        "probability": ("p: reach x1 before x0 (AMS) or within the horizon (TAMS)", "float"),
+        "probability_low": ("95 % interval of p, low end", "float"),
+        "probability_high": ("95 % interval of p, high end", "float"),
+        "relative_error": ("standard error of p over p", "float"),
+        "mean_exit_time": ("τ from x0 to x1 (AMS only; NaN with a horizon)", "float"),
+        "mean_exit_time_low": ("95 % interval of τ, low end", "float"),
+        "mean_exit_time_high": ("95 % interval of τ, high end", "float"),
+        "estimated": ("1 the estimate stands, 0 not (extinction, too few levels, ...)", "int"),
+    },
+    run=_run_rare,
+    check=_check_rare,
+    model_parameters=True,
+)
+
 #: every sweepable computation by name
-COMPUTATIONS: dict[str, Computation] = {c.name: c for c in (PATH, LAWS)}
+COMPUTATIONS: dict[str, Computation] = {c.name: c for c in (PATH, LAWS, RARE)}
 
 
 def run_point(computation: str, params: dict[str, Any]) -> dict[str, Any]:
