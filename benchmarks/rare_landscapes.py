@@ -1,6 +1,7 @@
 """Rates of landscapes at the model's noise: asymptotic formula, grid generator and AMS side by side.
 
     .venv/bin/python benchmarks/rare_landscapes.py [--model maier-stein] [--D 0.0125] [--cells 200]
+                                                   [--replicas 100] [--repetitions 8] [--dt 1e-3]
 
 For every transition of the landscape: the Eyring–Kramers / Bouchet–Reygner mean exit time (or
 the reason it is withheld), the Fokker–Planck grid generator's (``GridRates``, the half-grid
@@ -22,6 +23,7 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=200)
     ap.add_argument("--replicas", type=int, default=100)
     ap.add_argument("--repetitions", type=int, default=8)
+    ap.add_argument("--dt", type=float, default=1e-3, help="Euler–Maruyama step of the AMS runs")
     args = ap.parse_args()
     import noetherlab as nl
     from noetherlab import models
@@ -36,7 +38,7 @@ def main() -> None:
     grid = nl.landscape(sde, box, rates=nl.GridRates(box, cells=args.cells))
     t_grid = time.perf_counter() - t
     t = time.perf_counter()
-    options = nl.SampledRates(replicas=args.replicas, repetitions=args.repetitions)
+    options = nl.SampledRates(replicas=args.replicas, repetitions=args.repetitions, dt=args.dt)
     sampled = nl.landscape(sde, box, rates=options)
     t_ams = time.perf_counter() - t
     print(f"{sde.name}: grid landscape {t_grid:.0f} s, AMS landscape {t_ams:.0f} s")
