@@ -51,6 +51,9 @@ def main() -> None:
         atxt = am.method.name if am.mean_exit_time is None else (
             f"{am.mean_exit_time:.4g} [{am.interval[0]:.3g}, {am.interval[1]:.3g}]")  # fmt: skip
         print(f"{g.source:>5} → {g.target:<4} {formula:>14} {gtxt:>22} {atxt:>28}")
+    for s in sampled.transitions:
+        if s.sampled.mean_exit_time is None:
+            print(f"  {s.source} → {s.target}: {s.sampled.message}")
 
 
 if __name__ == "__main__":
