@@ -31,7 +31,15 @@ from noetherlab._core.validation import as_float_array, positive_float, positive
 from noetherlab.sde.model import SDE, require_sde
 from noetherlab.sde.stationary import drift_zeros
 
-__all__ = ["FixedPoint", "FixedPointSearch", "find_fixed_points"]
+__all__ = [
+    "FixedPoint",
+    "FixedPointSearch",
+    "classified_points",
+    "classify_spectrum",
+    "distinct_points",
+    "drift_jacobians",
+    "find_fixed_points",
+]
 
 Array = jax.Array
 
@@ -120,7 +128,7 @@ class FixedPointSearch:
 
 
 @eqx.filter_jit
-def _jacobians(sde: SDE, xs: Array) -> Array:
+def drift_jacobians(sde: SDE, xs: Array) -> Array:
     """``∂f/∂x`` at every row of ``xs`` ``(K, N)``: ``(K, N, N)``."""
     return jax.vmap(jax.jacfwd(lambda x: sde.f(x)))(xs)
 
@@ -139,7 +147,9 @@ def _as_box(box: Any, dim: int) -> np.ndarray:
     return b
 
 
-def _classify(eigenvalues: np.ndarray, hyperbolic_tol: float) -> tuple[int, str]:
+def classify_spectrum(eigenvalues: np.ndarray, hyperbolic_tol: float) -> tuple[int, str]:
+    """``(Morse index, kind)`` of a point with Jacobian ``eigenvalues``: stable node/focus, saddle,
+    unstable node/focus, or non-hyperbolic (some ``|Re λ| ≤ hyperbolic_tol·max(1, max|λ|)``)."""
     dim = eigenvalues.size
     scale = max(1.0, float(np.max(np.abs(eigenvalues))))
     if np.any(np.abs(eigenvalues.real) <= hyperbolic_tol * scale):
@@ -227,7 +237,7 @@ def find_fixed_points(
     f0 = sde.drift_at(x0)
     non_finite = int(np.sum(~np.all(np.isfinite(f0), axis=1)))
     found = _solve_from(sde, x0, b, np.arange(len(x0)) >= len(x0) - region.get("seeds", 0))
-    points = _classified(sde, _distinct(found, distinct_tol), hyperbolic_tol)
+    points = classified_points(sde, distinct_points(found, distinct_tol), hyperbolic_tol)
     # Second round: saddles sit between attractors, often on steep walls (sigmoids) that random
     # starts miss; start again where the drift along each segment between two attractors changes
     # sign (bisected to 1e-12 of the segment).
@@ -237,7 +247,7 @@ def find_fixed_points(
         more = _solve_from(sde, seg, b, np.zeros(len(seg), bool))
         found = np.concatenate([found, more])
         x0 = np.concatenate([x0, seg])
-        points = _classified(sde, _distinct(found, distinct_tol), hyperbolic_tol)
+        points = classified_points(sde, distinct_points(found, distinct_tol), hyperbolic_tol)
     flat = [p for p in points if p.kind == "non-hyperbolic"]
     if len(flat) >= 2:
         span = float(max(np.linalg.norm(p.x - q.x) for p in flat for q in flat))
@@ -300,7 +310,9 @@ def _segment_crossings(sde: SDE, stable: list[np.ndarray]) -> np.ndarray:
     return A_ + ((lo_ + hi_) / 2)[:, None] * (C_ - A_)
 
 
-def _distinct(found: np.ndarray, tol: float) -> list[np.ndarray]:
+def distinct_points(found: np.ndarray, tol: float) -> list[np.ndarray]:
+    """The rows of ``found`` with repeats removed: a row within ``tol·(1 + |y|)`` of a kept row
+    ``y`` is the same point."""
     out: list[np.ndarray] = []
     for x in found:
         if not any(np.linalg.norm(x - y) <= tol * (1 + np.linalg.norm(y)) for y in out):
@@ -308,11 +320,12 @@ def _distinct(found: np.ndarray, tol: float) -> list[np.ndarray]:
     return out
 
 
-def _classified(sde: SDE, distinct: list[np.ndarray], hyperbolic_tol: float) -> list[FixedPoint]:
+def classified_points(sde: SDE, distinct: list[np.ndarray], hyperbolic_tol: float) -> list[FixedPoint]:
+    """Each point with the spectrum of ``∂f/∂x`` there, its Morse index and kind."""
     if not distinct:
         return []
     X = np.stack(distinct)
-    J = np.asarray(_jacobians(sde, jnp.asarray(X)))
+    J = np.asarray(drift_jacobians(sde, jnp.asarray(X)))
     res = np.max(np.abs(sde.drift_at(X)), axis=1)
     points = []
     for x, j, r in zip(X, J, res, strict=True):
@@ -324,6 +337,6 @@ def _classified(sde: SDE, distinct: list[np.ndarray], hyperbolic_tol: float) -> 
             )
         ev = np.linalg.eigvals(j)
         ev = ev[np.lexsort((ev.imag, -ev.real))]
-        index, kind = _classify(ev, hyperbolic_tol)
+        index, kind = classify_spectrum(ev, hyperbolic_tol)
         points.append(FixedPoint(x, ev, index, kind, float(r)))
     return points
