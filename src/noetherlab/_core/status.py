@@ -15,7 +15,7 @@ enumeration            used by
 :class:`CountStatus`   certified counts: conservation laws, polynomial laws, symmetries found or
                        learned, augmentation and lifted-group reports
 :class:`RateStatus`    the mean exit time of a landscape transition (which formula, or why none)
-:class:`SearchStatus`  fixed-point searches
+:class:`SearchStatus`  fixed- and slow-point searches, branches over a parameter, limit cycles
 :class:`FlowStatus`    integrations of training flows and training checks
 :class:`SweepStatus`   the points of a parameter sweep
 :class:`SplittingStatus`  rare-event probabilities by adaptive multilevel splitting (AMS, TAMS)
@@ -228,10 +228,28 @@ class SplittingStatus(Status):
 
 
 class SearchStatus(Status):
-    """How a fixed-point search ended."""
+    """How a search for invariant sets ended: fixed and slow points, branches of fixed points
+    followed over a parameter, periodic orbits."""
 
     found = (True, "at least one fixed point was found in the region searched")
     none_found = (False, "no Newton start converged to a finite zero of the drift in the region")
+    branch_complete = (True, "the branch was followed to the end of the parameter range")
+    branch_interrupted = (
+        False,
+        "the corrector failed below the smallest step, or the point cap was reached, before the "
+        "end of the parameter range",
+    )
+    cycle_found = (
+        True,
+        "a periodic orbit: the shooting residual |φ_T(x) − x| is within tolerance and one Floquet "
+        "multiplier is 1",
+    )
+    settled_on_point = (False, "the flow settled on a fixed point, not on a closed orbit")
+    no_return = (
+        False,
+        "the trajectory did not return to its Poincaré section within the time allowed",
+    )
+    shooting_failed = (False, "Newton's method on the periodic-orbit equations did not converge")
 
 
 class FlowStatus(Status):
