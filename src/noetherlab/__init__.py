@@ -77,6 +77,16 @@ _LAZY = {
     "Basins": "noetherlab.metastability.basins",
     "basins": "noetherlab.metastability.basins",
     "EscapeTime": "noetherlab.metastability.escape_rates",
+    "SlowPoint": "noetherlab.metastability.slow_points",
+    "SlowPointSearch": "noetherlab.metastability.slow_points",
+    "find_slow_points": "noetherlab.metastability.slow_points",
+    "Branch": "noetherlab.metastability.bifurcations",
+    "Fold": "noetherlab.metastability.bifurcations",
+    "fixed_point_branch": "noetherlab.metastability.bifurcations",
+    "LimitCycle": "noetherlab.metastability.limit_cycles",
+    "find_limit_cycle": "noetherlab.metastability.limit_cycles",
+    "AttractorManifold": "noetherlab.metastability.manifolds",
+    "attractor_manifold": "noetherlab.metastability.manifolds",
     "FokkerPlanck": "noetherlab.metastability.fokker_planck",
     "ReactiveFlux": "noetherlab.metastability.fokker_planck",
     "fokker_planck": "noetherlab.metastability.fokker_planck",
@@ -127,6 +137,9 @@ _LAZY = {
     "LearnedSymmetry": "noetherlab.noether.learning",
     "learn_symmetries": "noetherlab.noether.learning",
     # trained networks
+    "RecurrentCell": "noetherlab.models.recurrent",
+    "rnn_cell": "noetherlab.models.recurrent",
+    "rnn_sde": "noetherlab.models.recurrent",
     "TrainedRNN": "noetherlab.models.trained_rnn",
     "load_rnn": "noetherlab.models.trained_rnn",
     "train_rnn": "noetherlab.models.trained_rnn",
@@ -183,6 +196,7 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
     from noetherlab.ensembles.splitting_result import ReactiveTrajectories, SplittingResult
     from noetherlab.ensembles.transition_time import SampledExitTime, sampled_exit_time
     from noetherlab.metastability.basins import Basins, basins
+    from noetherlab.metastability.bifurcations import Branch, Fold, fixed_point_branch
     from noetherlab.metastability.escape_rates import EscapeTime
     from noetherlab.metastability.fixed_points import (
         FixedPoint,
@@ -191,6 +205,8 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
     )
     from noetherlab.metastability.fokker_planck import FokkerPlanck, ReactiveFlux, fokker_planck
     from noetherlab.metastability.landscape import Landscape, Transition, landscape
+    from noetherlab.metastability.limit_cycles import LimitCycle, find_limit_cycle
+    from noetherlab.metastability.manifolds import AttractorManifold, attractor_manifold
     from noetherlab.metastability.quasi_potential import QuasiPotential, quasi_potential
     from noetherlab.metastability.reaction_coordinates import (
         committor_coordinate,
@@ -199,7 +215,9 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
     )
     from noetherlab.metastability.reactive import ReactiveCharges, reactive_charges
     from noetherlab.metastability.sampled_rates import GridRates, SampledRate, SampledRates
+    from noetherlab.metastability.slow_points import SlowPoint, SlowPointSearch, find_slow_points
     from noetherlab.metastability.string_method import StringResult, string_method
+    from noetherlab.models.recurrent import RecurrentCell, rnn_cell, rnn_sde
     from noetherlab.models.trained_rnn import TrainedRNN, load_rnn, train_rnn
     from noetherlab.noether.approximate import (
         ApproximateSymmetries,

@@ -58,7 +58,12 @@ class Fold:
     residual: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"x": self.x.tolist(), "mu": self.mu, "v": self.v.tolist(), "residual": self.residual}
+        return {
+            "x": self.x.tolist(),
+            "mu": self.mu,
+            "v": self.v.tolist(),
+            "residual": self.residual,
+        }
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,9 @@ def _step(
         z, k, size = carry
         return (k < CORRECTOR_STEPS) & ((size > tol) | (jnp.max(jnp.abs(_G(fn, z))) > tol))
 
-    z, k, size = jax.lax.while_loop(cond, body, (y_pred, jnp.zeros((), jnp.int32), jnp.inf))
+    z, k, size = jax.lax.while_loop(
+        cond, body, (y_pred, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf))
+    )
     ok = (size <= tol) & (jnp.max(jnp.abs(_G(fn, z))) <= tol) & jnp.all(jnp.isfinite(z))
     return z, _tangent(fn, z, tau), ok, k
 
@@ -217,7 +224,9 @@ def fixed_point_branch(
         )
     x0_arr = np.atleast_1d(as_float_array(x0, "x0"))
     if x0_arr.ndim != 1 or not np.all(np.isfinite(x0_arr)):
-        raise ShapeError("x0", f"must be one finite state (N,), got {np.shape(x0)}", "pass a vector")
+        raise ShapeError(
+            "x0", f"must be one finite state (N,), got {np.shape(x0)}", "pass a vector"
+        )
     start, stop = (float(v) for v in mu)
     if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
         raise InvalidArgumentError(
@@ -300,8 +309,8 @@ def _locate_folds(fn: TracedFunction, Y: np.ndarray, Tau: np.ndarray) -> tuple[F
         J = np.asarray(jax.jacfwd(lambda x, m=y[-1]: fn(x, jnp.asarray(m)))(jnp.asarray(y[:-1])))
         _, _, vt = np.linalg.svd(J)
         v0 = vt[-1]  # the right singular vector of the smallest singular value
-        w, res = _fold(fn, jnp.asarray(y), jnp.asarray(v0))
-        w = np.asarray(w)
+        w_j, res = _fold(fn, jnp.asarray(y), jnp.asarray(v0))
+        w = np.asarray(w_j)
         n = v0.size
         if np.isfinite(float(res)) and float(res) < 1e-8:
             folds.append(Fold(w[:n], float(w[n]), w[n + 1 :], float(res)))

@@ -320,7 +320,9 @@ def distinct_points(found: np.ndarray, tol: float) -> list[np.ndarray]:
     return out
 
 
-def classified_points(sde: SDE, distinct: list[np.ndarray], hyperbolic_tol: float) -> list[FixedPoint]:
+def classified_points(
+    sde: SDE, distinct: list[np.ndarray], hyperbolic_tol: float
+) -> list[FixedPoint]:
     """Each point with the spectrum of ``∂f/∂x`` there, its Morse index and kind."""
     if not distinct:
         return []

@@ -203,7 +203,9 @@ def find_limit_cycle(
         )
     x = as_float_array(x0, "x0")
     if x.shape != (sde.dim,) or not np.all(np.isfinite(x)):
-        raise ShapeError("x0", f"must be a finite state ({sde.dim},), got {x.shape}", "pass a state")
+        raise ShapeError(
+            "x0", f"must be a finite state ({sde.dim},), got {x.shape}", "pass a state"
+        )
     settle = positive_float(settle, "settle", "time")
     max_period = positive_float(max_period, "max_period", "time")
     samples = positive_int(samples, "samples", 2)
@@ -211,7 +213,9 @@ def find_limit_cycle(
     empty = np.zeros((0, sde.dim))
 
     def failed(status: SearchStatus, detail: str, **extra: Any) -> LimitCycle:
-        return LimitCycle(status, float("nan"), np.zeros(0), empty, np.zeros(0), {"detail": detail, **extra})
+        return LimitCycle(
+            status, float("nan"), np.zeros(0), empty, np.zeros(0), {"detail": detail, **extra}
+        )
 
     xs, ok = _settle(sde, jnp.asarray(x), jnp.asarray(settle))
     xs_np = np.asarray(xs)
@@ -225,8 +229,8 @@ def find_limit_cycle(
             settled=xs_np.tolist(),
         )
     grid = np.linspace(0.0, max_period, 20_001)
-    g, ok = _return_curve(sde, xs, jnp.asarray(max_period), jnp.asarray(grid))
-    g = np.asarray(g)
+    g_j, ok = _return_curve(sde, xs, jnp.asarray(max_period), jnp.asarray(grid))
+    g = np.asarray(g_j)
     up = np.flatnonzero((g[:-1] < 0) & (g[1:] >= 0))
     if not bool(ok) or up.size == 0:
         return failed(
@@ -246,7 +250,11 @@ def find_limit_cycle(
         if residual <= SHOOTING_TOL * (1.0 + float(jnp.linalg.norm(xk))):
             break
         xk, Tk = x_new, T_new
-    stats = {"iterations": its, "residual": residual, "return_map_period": float(T_guess)}
+    stats: dict[str, Any] = {
+        "iterations": its,
+        "residual": residual,
+        "return_map_period": float(T_guess),
+    }
     if M is None or not residual <= SHOOTING_TOL * (1.0 + float(jnp.linalg.norm(xk))):
         return failed(
             SearchStatus.shooting_failed,

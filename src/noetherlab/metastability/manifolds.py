@@ -182,7 +182,9 @@ def attractor_manifold(
             f"`{sde.name}` has a time-dependent drift: its attractors move with t. Fix: freeze t"
         )
     if kind not in KINDS:
-        raise InvalidArgumentError("kind", f"must be one of {KINDS}, got {kind!r}", "e.g. kind='ring'")
+        raise InvalidArgumentError(
+            "kind", f"must be one of {KINDS}, got {kind!r}", "e.g. kind='ring'"
+        )
     max_dimension = positive_int(max_dimension, "max_dimension", 1)
     X = as_float_array(points, "points")
     if X.ndim != 2 or X.shape[1] != sde.dim or X.shape[0] < 8 or not np.all(np.isfinite(X)):
@@ -255,7 +257,10 @@ def attractor_manifold(
             symmetry = found.symmetries[0] if len(found) else None
         except NoetherlabError:  # the symmetry is an extra; the manifold stands without it
             symmetry = None
-    stats = {"median_abs_real_eigenvalues": mags[: top + 1].tolist(), "max_angle_gap": float(np.max(gaps))}
+    stats = {
+        "median_abs_real_eigenvalues": mags[: top + 1].tolist(),
+        "max_angle_gap": float(np.max(gaps)),
+    }
     return AttractorManifold(
         chosen,
         1,

@@ -13,18 +13,21 @@ class of :func:`~noetherlab.metastability.fixed_points.classify_spectrum`.
 For a discrete-time cell imported with :func:`~noetherlab.models.recurrent.rnn_cell` the drift is
 ``f = (F(h) − h)/Δt``, so FixedPointFinder's ``q = ½|F(h) − h|²`` is ``Δt²`` times this one.
 
-**Minimiser.** Levenberg–Marquardt on the residual ``f``: ``(JᵀJ + λ μ I) δ = −Jᵀ f`` with the
-drift Jacobian ``J`` (``μ`` the mean of ``diag JᵀJ``), the damping ``λ`` divided by 3 after an
-accepted step and multiplied by 4 after a rejected one. A second-order method: it converges
-quadratically to exact fixed points and linearly to slow points, where FixedPointFinder's Adam on
-``q`` needs thousands of steps (``benchmarks/rnn_analysis.py``). All seeds of a chunk advance as one
-batch inside one compiled ``while_loop`` (the batch's linear algebra is dense: ``K N²`` numbers for
-``K`` seeds of dimension ``N``); optimistix's ``LevenbergMarquardt`` under ``vmap`` does the same
-iteration with per-seed lineax solves and was measured 20× slower at ``N = 64``.
+**Minimiser.** Damped Newton on ``q`` itself: ``(∇²q + λ μ I) δ = −∇q`` with the exact Hessian
+``∇²q = JᵀJ + Σ f_i ∇²f_i`` (``J = ∂f/∂x``, ``μ`` the mean ``|diag ∇²q|``), ``λ`` divided by 4
+after an accepted step and multiplied by 4 after a rejected one (or a failed Cholesky factor). A
+second-order method: quadratic convergence to exact fixed points *and* to slow points, where the
+Gauss–Newton matrix ``JᵀJ`` alone (Levenberg–Marquardt) was measured to crawl for hundreds of
+iterations and FixedPointFinder's Adam on ``q`` needs thousands. All seeds of a batch advance
+together inside one compiled ``while_loop`` in rounds of ``ROUND_STEPS``; after each round only the
+seeds still moving go on (batches padded to powers of two). optimistix's ``LevenbergMarquardt``
+under ``vmap`` was measured 4× slower than this loop at ``N = 64`` (per-seed lineax solves, and a
+batch that runs until its slowest seed stops).
 
-A seed stops when ``q ≤ q_exact`` (a fixed point at round-off), when the gradient ``|Jᵀf|`` is at
-most ``gtol·(1 + |f|)`` (a stationary point of ``q``), or when ``λ`` exceeds ``1e16`` (no step
-decreases ``q``: stationary within round-off).
+A seed stops when ``q ≤ Q_EXACT·(1 + |x|²)`` (a fixed point at round-off), when ``|∇q| ≤
+gtol·(1 + |f|)`` (a stationary point of ``q``), when ``λ`` exceeds ``1e16`` (no step decreases
+``q``), or — with ``stop_at_tolerance`` — as soon as ``q ≤ q_tol``. Minima whose Newton root
+polish (``f = 0``) lands within ``distinct_tol`` become exact fixed points.
 """
 
 from __future__ import annotations
@@ -122,7 +125,9 @@ class SlowPointSearch:
             "slow": self.slow_points,
         }
         if which not in pick:
-            raise InvalidArgumentError("which", f"unknown selection {which!r}", f"one of {list(pick)}")
+            raise InvalidArgumentError(
+                "which", f"unknown selection {which!r}", f"one of {list(pick)}"
+            )
         pts = pick[which]
         dim = self.stats.get("dim", 0)
         return np.stack([p.x for p in pts]) if pts else np.zeros((0, dim))
@@ -163,10 +168,10 @@ def _speed(sde: SDE, x: Array, t: Array) -> Array:
 
 @eqx.filter_jit
 def minimise_speed(
-    sde: SDE, x0: Array, t: Array, gtol: Array, max_steps: Array
+    sde: SDE, x0: Array, t: Array, gtol: Array, max_steps: Array, q_stop: Array
 ) -> tuple[Array, Array, Array, Array]:
     """Damped Newton on ``q = ½|f|²`` from every row of ``x0`` ``(K, N)`` at time ``t``, at most
-    ``max_steps`` iterations: the iterates ``(K, N)``, their ``q`` ``(K,)``, which stopped
+    ``max_steps`` iterations, a seed stopping as soon as ``q ≤ q_stop``: the iterates ``(K, N)``, their ``q`` ``(K,)``, which stopped
     ``(K,)`` and the iterations taken (compiled once per shape)."""
 
     def q_one(y: Array) -> Array:
@@ -179,7 +184,7 @@ def minimise_speed(
     def stopped(x: Array, q: Array, g: Array, lam: Array) -> Array:
         exact = q <= Q_EXACT * (1.0 + jnp.sum(x * x, axis=1))
         stationary = jnp.linalg.norm(g, axis=1) <= gtol * (1.0 + jnp.sqrt(2.0 * q))
-        return exact | stationary | (lam > LAMBDA_MAX)
+        return exact | stationary | (lam > LAMBDA_MAX) | (q <= q_stop)
 
     def cond(s: _NewtonState) -> Array:
         return (s.step < max_steps) & ~jnp.all(s.done)
@@ -190,19 +195,21 @@ def minimise_speed(
         scale = jnp.mean(jnp.abs(jnp.diagonal(H, axis1=1, axis2=2)), axis=1) + 1e-300
         M = H + (s.lam * scale)[:, None, None] * jnp.eye(s.x.shape[1])
         # a failed Cholesky factor (M not positive definite) gives NaN: the step is rejected
-        delta = -jax.vmap(lambda m, b: jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(m), True), b))(M, g)
+        delta = -jax.vmap(
+            lambda m, b: jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(m), True), b)
+        )(M, g)
         x_new = s.x + delta
         q_new = _speed(sde, x_new, t)
         accept = jnp.isfinite(q_new) & (q_new < s.q) & ~done
         x = jnp.where(accept[:, None], x_new, s.x)
         q = jnp.where(accept, q_new, s.q)
-        lam = jnp.where(done, s.lam, jnp.where(accept, jnp.maximum(s.lam / 4.0, 1e-12), s.lam * 4.0))
+        lam = jnp.where(
+            done, s.lam, jnp.where(accept, jnp.maximum(s.lam / 4.0, 1e-12), s.lam * 4.0)
+        )
         return _NewtonState(x, q, lam, done, s.step + 1)
 
     q0 = _speed(sde, x0, t)
-    s0 = _NewtonState(
-        x0, q0, jnp.full(q0.shape, 1e-3), ~jnp.isfinite(q0), jnp.zeros((), jnp.int32)
-    )
+    s0 = _NewtonState(x0, q0, jnp.full(q0.shape, 1e-3), ~jnp.isfinite(q0), jnp.zeros((), jnp.int32))
     s = jax.lax.while_loop(cond, body, s0)
     g = grad_q(s.x)
     return s.x, s.q, s.done | stopped(s.x, s.q, g, s.lam), s.step
@@ -223,6 +230,8 @@ def find_slow_points(
     hyperbolic_tol: float = 1e-8,
     t: float = 0.0,
     key: int = 0,
+    stop_at_tolerance: bool = False,
+    between_attractors: bool = True,
 ) -> SlowPointSearch:
     """Fixed and slow points of ``sde`` from seeds among ``states``.
 
@@ -241,6 +250,14 @@ def find_slow_points(
         hyperbolic_tol: ``|Re λ| ≤ hyperbolic_tol·max(1, max|λ|)`` counts as a zero eigenvalue.
         t: time at which a time-dependent drift is frozen.
         key: seed of the seed selection and perturbation.
+        stop_at_tolerance: stop each seed as soon as ``q ≤ q_tol`` (FixedPointFinder's rule)
+            instead of at a minimum of ``q``: the points then sample the slow manifold (an
+            approximate ring or line between its few true fixed points) rather than collapse
+            onto the fixed points; give them to :func:`~noetherlab.metastability.manifolds.
+            attractor_manifold`.
+        between_attractors: a second round seeded on the segments between every pair of the
+            attractors found (at 1/4, 1/2, 3/4, with the same perturbation): the saddles between
+            memories, which trajectories visit rarely.
 
     Raises:
         ShapeError: ``states`` of the wrong shape or not finite.
@@ -265,11 +282,15 @@ def find_slow_points(
     max_steps = positive_int(max_steps, "max_steps", 1)
     if perturbation < 0 or not np.isfinite(perturbation):
         raise InvalidArgumentError(
-            "perturbation", f"must be a finite standard deviation ≥ 0, got {perturbation!r}", "e.g. 0.01"
+            "perturbation",
+            f"must be a finite standard deviation ≥ 0, got {perturbation!r}",
+            "e.g. 0.01",
         )
     rng = np.random.default_rng(positive_int(key, "key", 0))
     m = X.shape[0] if n_seeds is None else positive_int(n_seeds, "n_seeds", 1)
-    pick = rng.choice(X.shape[0], size=m, replace=m > X.shape[0]) if m != X.shape[0] else np.arange(m)
+    pick = (
+        rng.choice(X.shape[0], size=m, replace=m > X.shape[0]) if m != X.shape[0] else np.arange(m)
+    )
     seeds = X[pick] + perturbation * rng.standard_normal((m, dim))
     bad = ~np.all(np.isfinite(sde.drift_at(seeds, t)), axis=1)
     if np.any(bad):
@@ -286,22 +307,38 @@ def find_slow_points(
         "this network is too large for dense Jacobians; pass fewer dimensions",
     )
     start = time.perf_counter()
-    x_all, q_all, iters = _minimise_in_rounds(sde, seeds, float(t), gtol, max_steps, chunk)
-    keep = np.isfinite(q_all) & (q_all <= q_tol)
+    q_stop = q_tol if stop_at_tolerance else 0.0
+    x_all, q_all, iters = _minimise_in_rounds(sde, seeds, float(t), gtol, max_steps, chunk, q_stop)
     centroid = X.mean(axis=0)
     spread = float(np.mean(np.linalg.norm(X - centroid, axis=1))) or 1.0
-    far = np.linalg.norm(x_all - centroid, axis=1) > outlier_scale * spread
-    outliers = int(np.sum(keep & far))
-    keep &= ~far
-    order = np.argsort(q_all[keep])  # the deepest minimum represents each cluster
-    distinct = distinct_points(_polished(sde, x_all[keep][order], distinct_tol), distinct_tol)
-    points = _slow_points(sde, distinct, float(t), hyperbolic_tol)
+
+    def select(x_all: np.ndarray, q_all: np.ndarray) -> tuple[list[SlowPoint], int, int]:
+        keep = np.isfinite(q_all) & (q_all <= q_tol)
+        far = np.linalg.norm(x_all - centroid, axis=1) > outlier_scale * spread
+        kept = x_all[keep & ~far][np.argsort(q_all[keep & ~far])]  # deepest minimum first
+        if not stop_at_tolerance:
+            kept = _polished(sde, kept, distinct_tol)
+        distinct = distinct_points(kept, distinct_tol)
+        pts = _slow_points(sde, distinct, float(t), hyperbolic_tol)
+        return pts, int(np.sum(keep & ~far)), int(np.sum(keep & far))
+
+    points, kept_seeds, outliers = select(x_all, q_all)
+    stable = [p.x for p in points if p.stable][:24]
+    if between_attractors and len(stable) >= 2:
+        # saddles sit between attractors, where visited states are rare: seed the segments
+        pairs = [(a, c) for i, a in enumerate(stable) for c in stable[i + 1 :]]
+        extra = np.array([a + s_ * (c - a) for a, c in pairs for s_ in (0.25, 0.5, 0.75)])
+        extra = extra + perturbation * rng.standard_normal(extra.shape)
+        x2, q2, it2 = _minimise_in_rounds(sde, extra, float(t), gtol, max_steps, chunk, q_stop)
+        x_all, q_all, iters = np.concatenate([x_all, x2]), np.concatenate([q_all, q2]), iters + it2
+        points, kept_seeds, outliers = select(x_all, q_all)
+        m += extra.shape[0]
     group = {"stable": 0, "saddle": 1, "unstable": 2, "non-hyperbolic": 3}
     points.sort(key=lambda p: (not p.exact, group[p.kind.split()[0]], p.index, p.q))
     stats = {
         "dim": dim,
         "seeds": m,
-        "kept_seeds": int(np.sum(keep)),
+        "kept_seeds": kept_seeds,
         "outliers": outliers,
         "iterations": iters,
         "seconds": time.perf_counter() - start,
@@ -313,14 +350,14 @@ def find_slow_points(
 
 
 def _minimise_in_rounds(
-    sde: SDE, seeds: np.ndarray, t: float, gtol: float, max_steps: int, chunk: int
+    sde: SDE, seeds: np.ndarray, t: float, gtol: float, max_steps: int, chunk: int, q_stop: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """:func:`minimise_speed` in rounds of ``ROUND_STEPS`` iterations, each round only on the seeds
     still moving (batches padded to powers of two, at most ``chunk``: few compiled sizes), so
     that a few slow seeds do not keep the whole batch iterating."""
     x, q = seeds.copy(), np.full(seeds.shape[0], np.inf)
     active = np.arange(seeds.shape[0])
-    tj, gj = jnp.asarray(t), jnp.asarray(gtol)
+    tj, gj, qj = jnp.asarray(t), jnp.asarray(gtol), jnp.asarray(q_stop)
     taken = 0
     while active.size and taken < max_steps:
         steps = jnp.asarray(min(ROUND_STEPS, max_steps - taken))
@@ -329,7 +366,7 @@ def _minimise_in_rounds(
             idx = active[lo : lo + chunk]
             size = min(chunk, 1 << int(np.ceil(np.log2(max(idx.size, 8)))))
             block = np.concatenate([x[idx], np.repeat(x[idx[-1:]], size - idx.size, 0)])
-            xb, qb, db, _ = minimise_speed(sde, jnp.asarray(block), tj, gj, steps)
+            xb, qb, db, _ = minimise_speed(sde, jnp.asarray(block), tj, gj, steps, qj)
             x[idx], q[idx] = np.asarray(xb)[: idx.size], np.asarray(qb)[: idx.size]
             still.append(idx[~np.asarray(db)[: idx.size]])
         active = np.concatenate(still)
@@ -343,7 +380,7 @@ def _polished(sde: SDE, x: np.ndarray, distinct_tol: float) -> np.ndarray:
     Only for a time-independent drift (Newton runs at ``t = 0``)."""
     if sde.time_dependent or x.shape[0] == 0:
         return x
-    z, ok = drift_zeros(sde, jnp.asarray(x), 1e-14, 1e-14)
+    z, ok = drift_zeros(sde, jnp.asarray(x), 1e-12, 1e-12)
     z, ok = np.asarray(z), np.asarray(ok) & np.all(np.isfinite(np.asarray(z)), axis=1)
     near = np.linalg.norm(z - x, axis=1) <= distinct_tol * (1.0 + np.linalg.norm(x, axis=1))
     return np.where((ok & near)[:, None], z, x)

@@ -274,7 +274,7 @@ def _torch_cell(net: Any) -> RecurrentCell:
             )
     suffix = "_l0" if sequence else ""
     sd = {k: v.detach().cpu().double().numpy() for k, v in net.state_dict().items()}
-    H = int(net.hidden_size)
+    H = int(net.hidden_size)  # type: ignore[arg-type]
     gates = {"rnn": 1, "gru": 3, "lstm": 4}[kinds[name]]
     p = {
         "w_ih": sd[f"weight_ih{suffix}"],
@@ -291,7 +291,7 @@ def _torch_cell(net: Any) -> RecurrentCell:
         step = _bind(_torch_gru_step, params)
     else:
         step = _bind(_torch_lstm_step, params)
-    I = int(net.input_size)  # noqa: E741 - the input size, as PyTorch names it
+    I = int(net.input_size)  # type: ignore[arg-type]  # noqa: E741 - PyTorch's name
     ref = copy.deepcopy(net).double().eval()
 
     def forward(x: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -379,7 +379,7 @@ def _flax_cell(net: Any, params: Any) -> RecurrentCell:
         dtype = _float_dtype(params)
         params64 = _to_float64(params)
         H = int(net.features)
-        call = lambda vs: (lambda carry, u: net.apply(vs, carry, u))  # noqa: E731
+        call = lambda vs: lambda carry, u: net.apply(vs, carry, u)
         fn64, fn_native = call(params64), call(params)
         I = _linen_input_size(params, kind)  # noqa: E741
     else:

@@ -15,7 +15,9 @@ HIDDEN, STEPS, BATCH, LENGTH, P_PULSE = 16, 1500, 64, 80, 0.04
 
 
 def batch(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    pulses = (rng.random((BATCH, LENGTH, 3)) < P_PULSE) * rng.choice([-1.0, 1.0], (BATCH, LENGTH, 3))
+    pulses = (rng.random((BATCH, LENGTH, 3)) < P_PULSE) * rng.choice(
+        [-1.0, 1.0], (BATCH, LENGTH, 3)
+    )
     pulses[:, 0] = rng.choice([-1.0, 1.0], (BATCH, 3))  # every bit is set at the start
     target = np.zeros_like(pulses)
     state = np.zeros((BATCH, 3))
