@@ -135,6 +135,7 @@ RESULTS = {
     "HamiltonianTrajectory": nl.PathStatus,
     "StringResult": nl.PathStatus,
     "Transition": nl.PathStatus,
+    "Escape": nl.PathStatus,
     "LawCount": nl.CountStatus,
     "SymmetryReport": nl.CountStatus,
     "LearnedSymmetries": nl.CountStatus,

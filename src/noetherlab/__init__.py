@@ -76,6 +76,10 @@ _LAZY = {
     "landscape": "noetherlab.metastability.landscape",
     "Basins": "noetherlab.metastability.basins",
     "basins": "noetherlab.metastability.basins",
+    "BasinFractions": "noetherlab.metastability.basins",
+    "basin_fractions": "noetherlab.metastability.basins",
+    "Escape": "noetherlab.metastability.escapes",
+    "escape_path": "noetherlab.metastability.escapes",
     "EscapeTime": "noetherlab.metastability.escape_rates",
     "SlowPoint": "noetherlab.metastability.slow_points",
     "SlowPointSearch": "noetherlab.metastability.slow_points",
@@ -195,9 +199,10 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
     from noetherlab.ensembles.splitting import ams, tams
     from noetherlab.ensembles.splitting_result import ReactiveTrajectories, SplittingResult
     from noetherlab.ensembles.transition_time import SampledExitTime, sampled_exit_time
-    from noetherlab.metastability.basins import Basins, basins
+    from noetherlab.metastability.basins import BasinFractions, Basins, basin_fractions, basins
     from noetherlab.metastability.bifurcations import Branch, Fold, fixed_point_branch
     from noetherlab.metastability.escape_rates import EscapeTime
+    from noetherlab.metastability.escapes import Escape, escape_path
     from noetherlab.metastability.fixed_points import (
         FixedPoint,
         FixedPointSearch,

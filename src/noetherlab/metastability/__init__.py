@@ -4,7 +4,10 @@ between, over which barriers, and how often.
 (The package is not called ``landscape``: that is the public function ``nl.landscape``.)
 
 * :mod:`~noetherlab.metastability.fixed_points` — every fixed point in a region, classified;
-* :mod:`~noetherlab.metastability.basins` — basins of attraction on a grid;
+* :mod:`~noetherlab.metastability.basins` — basins of attraction on a grid, and sampled basin
+  fractions in any dimension (:func:`basin_fractions`);
+* :mod:`~noetherlab.metastability.escapes` — the least-action escape from an extended attractor
+  (limit cycle, ring or line of fixed points) to a saddle (:func:`escape_path`);
 * :mod:`~noetherlab.metastability.landscape` — the transition graph (:func:`landscape`): instantons,
   barriers and mean exit times;
 * :mod:`~noetherlab.metastability.escape_rates` — Eyring–Kramers and Bouchet–Reygner prefactors;

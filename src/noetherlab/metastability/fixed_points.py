@@ -171,6 +171,7 @@ def find_fixed_points(
     key: int = 0,
     distinct_tol: float = 1e-6,
     hyperbolic_tol: float = 1e-8,
+    continuum: str = "raise",
 ) -> FixedPointSearch:
     """Every fixed point of a time-independent drift in ``box`` (and/or near ``seeds``).
 
@@ -183,6 +184,9 @@ def find_fixed_points(
         key: seed of the random starts.
         distinct_tol: two zeros closer than ``distinct_tol·(1 + |x|)`` are the same fixed point.
         hyperbolic_tol: ``|Re λ| ≤ hyperbolic_tol·max(1, max|λ|)`` counts as a zero eigenvalue.
+        continuum: ``"raise"`` (default) refuses a continuum of fixed points (two or more distinct
+            non-hyperbolic zeros); ``"keep"`` returns them, as :func:`landscape` does to treat a
+            ring or line attractor as one attractor.
 
     Raises:
         UnsupportedModelError: time-dependent drift, or a continuum of fixed points.
@@ -200,6 +204,10 @@ def find_fixed_points(
             "box", "give a region to search (box) or seeds to start from", "e.g. box=(-3, 3)"
         )
     key = positive_int(key, "key", 0)
+    if continuum not in ("raise", "keep"):
+        raise InvalidArgumentError(
+            "continuum", f"must be 'raise' or 'keep', got {continuum!r}", "pick one of them"
+        )
     positive_float(distinct_tol, "distinct_tol", "tolerance")
     positive_float(hyperbolic_tol, "hyperbolic_tol", "tolerance")
     starts_list = []
@@ -249,15 +257,8 @@ def find_fixed_points(
         x0 = np.concatenate([x0, seg])
         points = classified_points(sde, distinct_points(found, distinct_tol), hyperbolic_tol)
     flat = [p for p in points if p.kind == "non-hyperbolic"]
-    if len(flat) >= 2:
-        span = float(max(np.linalg.norm(p.x - q.x) for p in flat for q in flat))
-        raise UnsupportedModelError(
-            f"`{sde.name}` has a continuum of fixed points: {len(flat)} distinct non-hyperbolic "
-            f"zeros of the drift (a zero Jacobian eigenvalue at each) spread over a distance "
-            f"{span:.3g}, e.g. at {np.round(flat[0].x, 4).tolist()}; isolated attractors, saddles "
-            "and barriers are not defined on a ring or line attractor. Fix: break the symmetry "
-            "(a small asymmetric term) or study the continuum with find_symmetries"
-        )
+    if len(flat) >= 2 and continuum == "raise":
+        raise continuum_error(sde, flat)
     order = {"stable": 0, "saddle": 1, "unstable": 2, "non-hyperbolic": 3}
     points.sort(key=lambda p: (order[p.kind.split()[0]], p.index, tuple(p.x)))
     return FixedPointSearch(
@@ -266,6 +267,25 @@ def find_fixed_points(
         int(x0.shape[0]),
         int(found.shape[0]),
         {"distinct_tol": distinct_tol, "non_finite_starts": non_finite},
+    )
+
+
+def continuum_error(sde: SDE, flat: list[FixedPoint], why: str = "") -> UnsupportedModelError:
+    """The refusal of a continuum of fixed points ``flat`` (with ``why`` the landscape could not
+    take it as one attractor, when it tried)."""
+    span = float(max(np.linalg.norm(p.x - q.x) for p in flat for q in flat))
+    return UnsupportedModelError(
+        f"`{sde.name}` has a continuum of fixed points: {len(flat)} distinct non-hyperbolic "
+        f"zeros of the drift (a zero Jacobian eigenvalue at each) spread over a distance "
+        f"{span:.3g}, e.g. at {np.round(flat[0].x, 4).tolist()}; "
+        + (
+            f"it is not one attracting ring or line ({why}). "
+            if why
+            else "isolated attractors, saddles and barriers are not defined on it. "
+        )
+        + "Fix: pass find_fixed_points(..., continuum='keep') and attractor_manifold, use "
+        "landscape (which treats an attracting ring or line as one attractor), break the symmetry "
+        "(a small asymmetric term), or study the continuum with find_symmetries"
     )
 
 

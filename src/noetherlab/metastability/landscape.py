@@ -25,6 +25,15 @@ noise-driven transitions between them go, and how rare is each?":
    non-gradient part integrated along the instanton) replaces it. The relative error of both is
    ``O(1/S)`` (tests/metastability/test_escape_rates.py) or slower: for Maier–Stein with ``β = 10, μ = 2`` the
    ratio to the exact time was measured 0.39, 0.59, 0.74 at ``S = 5, 10, 20``.
+6. **Extended attractors.** A continuum of fixed points that attracts (a ring or a line,
+   :func:`~noetherlab.metastability.manifolds.attractor_manifold`: its drift, normal stability and
+   the diffusion along it) and the stable limit cycles the flow settles on
+   (:func:`~noetherlab.metastability.limit_cycles.find_limit_cycle`) are attractors too, each as one
+   object in :attr:`Landscape.extended`. Their transitions are :class:`~noetherlab.metastability.
+   escapes.Escape` s in :attr:`Landscape.escapes`: off the attractor over a saddle to another
+   attractor, into it from a point attractor, or off it to an unstable point inside and back
+   (the barrier is the least ``E = 0`` action over points of the attractor). No rate formula for an
+   extended attractor is implemented: escapes carry barriers, not rates.
 5. **Several instantons.** The ``E = 0`` solve is repeated from the first instanton mirrored through
    the chord attractor–saddle; a converged, distinct second path (Maier–Stein with ``β > 4`` has
    two mirror-image instantons) adds its rate: ``1/τ = Σ 1/τ_i``.
@@ -39,12 +48,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab._core.errors import InvalidArgumentError, NoetherlabError, UnsupportedModelError
 from noetherlab._core.status import Converged, PathStatus, RateStatus
 from noetherlab._core.validation import positive_int
-from noetherlab.metastability.basins import flow_ends
+from noetherlab.metastability.basins import attractor_owner, extended_curve, flow_ends, on_curve
 from noetherlab.metastability.escape_rates import EscapeTime, bouchet_reygner, eyring_kramers
-from noetherlab.metastability.fixed_points import FixedPoint, FixedPointSearch, find_fixed_points
+from noetherlab.metastability.escapes import Escape, escape_path
+from noetherlab.metastability.fixed_points import (
+    FixedPoint,
+    FixedPointSearch,
+    continuum_error,
+    find_fixed_points,
+)
+from noetherlab.metastability.limit_cycles import LimitCycle, find_limit_cycle
+from noetherlab.metastability.manifolds import AttractorManifold, attractor_manifold
 from noetherlab.metastability.sampled_rates import SampledRate, as_rate_options
 from noetherlab.sde.model import SDE, require_sde
 
@@ -121,7 +138,10 @@ class Transition(Converged):
 
 @dataclass(frozen=True)
 class Landscape:
-    """Attractors, index-1 saddles and the transitions between them (see the module docstring)."""
+    """Attractors, index-1 saddles and the transitions between them (see the module docstring);
+    ``extended`` holds the rings, lines and limit cycles (each one attractor, labelled
+    ``"ring 0"``, ``"line 0"``, ``"cycle 0"`` in ``escapes``), ``escapes`` the transitions that
+    involve them."""
 
     model: str
     attractors: tuple[FixedPoint, ...]
@@ -130,6 +150,18 @@ class Landscape:
     gradient: bool
     search: FixedPointSearch
     stats: dict[str, Any] = field(default_factory=dict)
+    extended: tuple[LimitCycle | AttractorManifold, ...] = ()
+    escapes: tuple[Escape, ...] = ()
+
+    @property
+    def dim(self) -> int:
+        """The model's state dimension."""
+        if self.attractors:
+            return int(self.attractors[0].x.size)
+        if self.extended:
+            e = self.extended[0]
+            return int((e.x if isinstance(e, LimitCycle) else e.points).shape[1])
+        return int(self.search.points[0].x.size)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ``attractors``, ``saddles`` (each with ``x``, ``eigenvalues``, ``index``) and
@@ -146,6 +178,11 @@ class Landscape:
                 for p in self.search.points
                 if p not in self.attractors and p not in self.saddles
             ],
+            "extended": [
+                {"label": extended_label(self.extended, j), **e.as_dict()}
+                for j, e in enumerate(self.extended)
+            ],
+            "escapes": [e.as_dict() for e in self.escapes],
         }
 
     def route(self, source: int, target: int) -> tuple[list[int], float]:
@@ -184,7 +221,7 @@ class Landscape:
         from noetherlab._core.interp import resample_uniform
 
         def points(ps: tuple[FixedPoint, ...], name: str) -> dict[str, Any]:
-            dim = self.attractors[0].x.size
+            dim = self.dim
             x = np.stack([p.x for p in ps]) if ps else np.zeros((0, dim))
             w = np.stack([p.eigenvalues for p in ps]) if ps else np.zeros((0, dim), complex)
             return {
@@ -194,7 +231,7 @@ class Landscape:
                 f"{name}_index": ((name,), np.array([p.index for p in ps], dtype=np.int64)),
             }
 
-        dim = self.attractors[0].x.size
+        dim = self.dim
         nodes = max((t.path.shape[0] for t in self.transitions), default=2)
         ts = self.transitions
 
@@ -232,10 +269,20 @@ class Landscape:
                 else np.zeros((0, nodes, dim)),
             ),
         }
-        return xr.Dataset(
-            data,
-            attrs={"kind": "Landscape", "model": self.model, "gradient": int(self.gradient)},
-        )
+        attrs: dict[str, Any] = {
+            "kind": "Landscape",
+            "model": self.model,
+            "gradient": int(self.gradient),
+        }
+        if self.extended:  # rings, lines and cycles with their escapes, as JSON text
+            import json
+
+            from noetherlab._core.io import to_jsonable
+
+            d = self.as_dict()
+            attrs["extended_json"] = json.dumps(to_jsonable(d["extended"]))
+            attrs["escapes_json"] = json.dumps(to_jsonable(d["escapes"]))
+        return xr.Dataset(data, attrs=attrs)
 
     def save(self, path: Any, parameters: dict[str, Any] | None = None) -> Any:
         """Write the transition graph atomically: netCDF (``.nc``, :meth:`to_dataset`) or JSON
@@ -258,6 +305,11 @@ class Landscape:
             f"{self.model}: {len(self.attractors)} attractors, {len(self.saddles)} index-1 saddles, "
             f"{len(self.transitions)} transitions ({'gradient' if self.gradient else 'non-gradient'} "
             "drift)"
+            + (
+                f"; {len(self.extended)} extended attractor(s), {len(self.escapes)} escapes"
+                if self.extended
+                else ""
+            )
         ]
         for t in self.transitions:
             barrier = f"barrier {t.barrier:.6g}" + ("" if t.converged else f" ({t.status.name})")
@@ -275,9 +327,22 @@ class Landscape:
                     lo, hi = sr.interval or (np.nan, np.nan)
                     tau += f"; {sr.method.name} {sr.mean_exit_time:.4g} [{lo:.3g}, {hi:.3g}]"
             lines.append(f"  {t.source} → {t.target} via saddle {t.saddle}: {barrier}{tau}")
-        if any(not t.converged for t in self.transitions):
+        for j, ea in enumerate(self.extended):
+            lines.append(f"  {extended_label(self.extended, j)}: {ea.message}")
+        for esc in self.escapes:
+            barrier = f"barrier {esc.barrier:.6g}" + (
+                "" if esc.converged else f" ({esc.status.name})"
+            )
+            lines.append(f"  {esc.source} → {esc.target_label} via {esc.via}: {barrier}, no rate")
+        if any(not t.converged for t in (*self.transitions, *self.escapes)):
             lines.append("  barriers marked with a status other than successful are not converged")
         return "\n".join(lines)
+
+
+def extended_label(extended: tuple[Any, ...], j: int) -> str:
+    """``"cycle j"``, ``"ring j"`` or ``"line j"``: the name of ``extended[j]`` in escapes."""
+    e = extended[j]
+    return f"{'cycle' if isinstance(e, LimitCycle) else e.kind} {j}"
 
 
 def _is_gradient(sde: SDE, points: list[np.ndarray], box: np.ndarray | None, key: int) -> bool:
@@ -444,6 +509,7 @@ def landscape(
     key: int = 0,
     n: int = 400,
     rates: Any = "asymptotic",
+    cycles: bool | None = None,
 ) -> Landscape:
     """Attractors, saddles, transitions, barriers and mean exit times (Eyring–Kramers for gradient
     drifts, Bouchet–Reygner otherwise; ``None`` with the reason where the formula does not apply)
@@ -456,17 +522,33 @@ def landscape(
     each transition's :attr:`Transition.sampled` then holds the second rate with its method and
     error bar, side by side with the asymptotic one.
 
+    ``cycles``: look for stable limit cycles by following the flow from 32 states of the box (or
+    seeds): ``None`` (default) only when no point or manifold attractor was found, ``True``
+    always, ``False`` never. An attracting continuum of fixed points is always taken as one
+    attractor (a ring or line, :attr:`Landscape.extended`).
+
     Raises:
         InvalidArgumentError: no attractor found in the region (naming what was searched).
-        UnsupportedModelError: time-dependent drift, or a continuum of fixed points.
+        UnsupportedModelError: time-dependent drift, or a continuum of fixed points that is not
+            one attracting ring or line.
     """
     sde = require_sde(sde)
     n = positive_int(n, "n", MIN_SEGMENTS)
+    if cycles not in (None, True, False):
+        raise InvalidArgumentError(
+            "cycles", f"must be None, True or False, got {cycles!r}", "pass cycles=True"
+        )
     options = as_rate_options(rates, box)
-    search = find_fixed_points(sde, box, seeds=seeds, starts=starts, key=key)
+    search = find_fixed_points(sde, box, seeds=seeds, starts=starts, key=key, continuum="keep")
     attractors = tuple(search.attractors)
     flat = [p for p in search.points if p.kind == "non-hyperbolic"]
-    if not attractors and flat:
+    extended: list[LimitCycle | AttractorManifold] = []
+    if len(flat) >= 2:
+        extended.append(_manifold(sde, flat))
+    if cycles or (cycles is None and not attractors and not extended):
+        region = search.region.get("box")
+        extended += _limit_cycles(sde, None if region is None else np.asarray(region), seeds, key)
+    if not attractors and not extended and flat:
         raise UnsupportedModelError(
             f"`{sde.name}`: the only fixed point(s) found are non-hyperbolic (a zero Jacobian "
             f"eigenvalue, e.g. at {np.round(flat[0].x, 6).tolist()}, as for f = −x³ at 0): whether "
@@ -474,42 +556,45 @@ def landscape(
             "formulas need hyperbolic attractors. Fix: study such a point with simulate or "
             "fokker_planck, or add a linear restoring term"
         )
-    if not attractors:
+    if not attractors and not extended:
         raise InvalidArgumentError(
             "box" if box is not None else "seeds",
-            f"no attractor of `{sde.name}` found: {search.summary()}",
+            f"no attractor of `{sde.name}` found (no stable fixed point, ring, line or limit "
+            f"cycle): {search.summary()}",
             "enlarge the box, or pass seeds near the states you expect (e.g. simulated end states)",
         )
+    ext = tuple(extended)
     saddles = tuple(p for p in search.points if p.index == 1 and p.kind != "non-hyperbolic")
     transitions: list[Transition] = []
+    escapes: list[Escape] = []
     box_arr = None if box is None else np.asarray(search.region["box"])
-    gradient = _is_gradient(sde, [p.x for p in search.points], box_arr, key)
-    reached: dict[int, list[int]] = {}
-    if saddles:
-        slowest = min(float(-np.max(p.eigenvalues.real)) for p in attractors)
-        starts_flow, owners = [], []
-        for k, s in enumerate(saddles):
-            w, V = np.linalg.eig(np.asarray(jax.jacfwd(lambda x: sde.f(x, 0.0))(jnp.asarray(s.x))))
-            v = np.real(V[:, int(np.argmax(w.real))])
-            v /= np.linalg.norm(v)
-            delta = 1e-4 * (1.0 + np.linalg.norm(s.x))
-            starts_flow += [s.x + delta * v, s.x - delta * v]
-            owners += [k, k]
-        ends = np.asarray(
-            flow_ends(sde, jnp.asarray(np.stack(starts_flow)), jnp.asarray(200.0 / slowest))
-        )
-        A = np.stack([p.x for p in attractors])
-        for k, e in zip(owners, ends, strict=True):
-            d = np.linalg.norm(A - e, axis=1)
-            j = int(np.argmin(d))
-            if d[j] <= 1e-3 * (1.0 + np.linalg.norm(A[j])):
-                reached.setdefault(k, []).append(j)
-        for k, sides in reached.items():
-            if len(sides) != 2 or sides[0] == sides[1]:
-                continue
-            s = saddles[k]
-            for a, b in (sides, sides[::-1]):
-                transitions.append(_transition(sde, attractors, s, a, b, k, gradient, n))
+    gradient = _is_gradient(sde, [p.x for p in search.points], box_arr, key) and not ext
+    owner = _owners(attractors, ext)
+    t1 = (
+        200.0 / min(float(-np.max(p.eigenvalues.real)) for p in attractors) if attractors else 200.0
+    )
+    reached = {k: _sides(sde, s, t1, owner) for k, s in enumerate(saddles)}
+    reached = {k: v for k, v in reached.items() if v}
+    for k, sides in reached.items():
+        if len(sides) != 2 or (sides[0] == sides[1] and isinstance(sides[0], int)):
+            continue
+        s = saddles[k]
+        a, b = sides
+        if isinstance(a, int) and isinstance(b, int):
+            for i, j in ((a, b), (b, a)):
+                transitions.append(_transition(sde, attractors, s, i, j, k, gradient, n))
+            continue
+        pairs: tuple[tuple[int | str, int | str], ...] = ((a, b), (b, a)) if a != b else ((a, a),)
+        for src, dst in pairs:
+            escapes.append(_escape(sde, attractors, ext, src, dst, f"saddle {k}", s.x, n))
+    # the unstable points inside a ring or cycle: off the attractor and back
+    inner = [p for p in search.points if p.index >= 2 and p.kind != "non-hyperbolic"]
+    for m, p in enumerate(inner):
+        out = _sides(sde, p, t1, owner)
+        if len(out) == 2 and out[0] == out[1] and isinstance(out[0], str):
+            escapes.append(
+                _escape(sde, attractors, ext, out[0], out[0], f"unstable point {m}", p.x, n)
+            )
     if options is not None:
         transitions = [
             replace(
@@ -528,4 +613,99 @@ def landscape(
         gradient,
         search,
         {"connections": {str(k): v for k, v in reached.items()}},
+        ext,
+        tuple(escapes),
     )
+
+
+def _manifold(sde: SDE, flat: list[FixedPoint]) -> AttractorManifold:
+    """The attracting ring or line through the non-hyperbolic fixed points ``flat``, or the
+    continuum refusal saying why it is not one."""
+    try:
+        m = attractor_manifold(sde, np.stack([p.x for p in flat]))
+    except NoetherlabError as err:
+        raise continuum_error(sde, flat, str(err)) from None
+    if not float(np.max(m.normal_rate)) < 0:
+        raise continuum_error(
+            sde, flat, f"it repels in a normal direction, rate up to {np.max(m.normal_rate):.3g}"
+        )
+    return m
+
+
+#: states followed by the flow in the search for limit cycles
+CYCLE_PROBES = 32
+
+
+def _limit_cycles(sde: SDE, box: np.ndarray | None, seeds: Any, key: int) -> list[LimitCycle]:
+    """The distinct stable limit cycles reached by the flow from ``CYCLE_PROBES`` states of the box
+    (or the first seeds): ends that are not at rest start :func:`find_limit_cycle`."""
+    if sde.dim < 2:
+        return []
+    if box is not None:
+        rng = np.random.default_rng(key + 2)
+        probes = box[:, 0] + (box[:, 1] - box[:, 0]) * rng.random((CYCLE_PROBES, sde.dim))
+    else:
+        probes = np.atleast_2d(np.asarray(seeds, dtype=float))[:CYCLE_PROBES]
+    ends = np.asarray(flow_ends(sde, jnp.asarray(probes), jnp.asarray(200.0)))
+    speed = np.abs(sde.drift_at(ends)).max(axis=1)
+    found: list[LimitCycle] = []
+    tries = 0
+    for e in ends[np.isfinite(speed) & (speed > 1e-6)]:
+        if any(on_curve(c.x, e) for c in found) or tries >= 4:
+            continue
+        tries += 1
+        c = find_limit_cycle(sde, e, settle=50.0)
+        if c.found and c.stable:
+            found.append(c)
+    return found
+
+
+def _owners(attractors: tuple[FixedPoint, ...], ext: tuple[Any, ...]) -> Any:
+    """``owner(x)``: the index of the point attractor a flow end ``x`` sits at, the label of the
+    extended attractor it lies on, or ``None``."""
+    A = np.stack([p.x for p in attractors]) if attractors else np.zeros((0, 0))
+    find = attractor_owner(A, [extended_curve(e) for e in ext])
+
+    def owner(x: np.ndarray) -> int | str | None:
+        k = find(x)
+        if k is None or k < len(attractors):
+            return k
+        return extended_label(ext, k - len(attractors))
+
+    return owner
+
+
+def _sides(sde: SDE, p: FixedPoint, t1: float, owner: Any) -> list[int | str]:
+    """Where the flow goes from both sides of ``p`` along its leading unstable eigenvector: the
+    owners of the two ends (fewer when an end is not at an attractor)."""
+    w, V = np.linalg.eig(np.asarray(jax.jacfwd(lambda x: sde.f(x, 0.0))(jnp.asarray(p.x))))
+    v = np.real(V[:, int(np.argmax(w.real))])
+    v /= np.linalg.norm(v)
+    delta = 1e-4 * (1.0 + np.linalg.norm(p.x))
+    ends = np.asarray(
+        flow_ends(sde, jnp.asarray(np.stack([p.x + delta * v, p.x - delta * v])), jnp.asarray(t1))
+    )
+    return [o for o in (owner(e) for e in ends) if o is not None]
+
+
+def _escape(
+    sde: SDE,
+    attractors: tuple[FixedPoint, ...],
+    ext: tuple[Any, ...],
+    source: int | str,
+    target: int | str,
+    via: str,
+    z: np.ndarray,
+    n: int,
+) -> Escape:
+    """The escape from ``source`` (a point attractor's index or an extended attractor's label) to
+    the state ``z`` of ``via``, labelled with where the flow from there goes (``target``)."""
+    if isinstance(source, int):
+        esc = escape_path(sde, attractors[source].x[None, :], z, starts=1, n=n)
+        name = f"attractor {source}"
+    else:
+        j = int(source.split()[1])
+        esc = escape_path(sde, ext[j], z, n=n)
+        name = source
+    to = f"attractor {target}" if isinstance(target, int) else target
+    return replace(esc, source=name, via=via, target_label=to)

@@ -153,6 +153,11 @@ def with_symmetry_charges(result: PathResult, problem: PathProblem) -> PathResul
     sde = problem.sde
     if sde.dim > SYMMETRY_MAX_DIM or sde.degenerate or not np.all(np.isfinite(result.x)):
         return result
+    t = np.asarray(result.t)
+    if not (np.all(np.isfinite(t)) and np.all(np.diff(t) > 0)):
+        # an E = 0 path that slides along fixed points (a ring or line of them) spends infinite
+        # time there: its time grid is not a grid, and charges in time are not defined
+        return result
     rep = find_symmetries(sde, lagrangian=problem.lagrangian)
     names = {"time": "energy", "translation": "momentum", "rotation": "angular momentum"}
     rows = []
