@@ -144,6 +144,14 @@ _LAZY = {
     "RecurrentCell": "noetherlab.models.recurrent",
     "rnn_cell": "noetherlab.models.recurrent",
     "rnn_sde": "noetherlab.models.recurrent",
+    "DiffusionModel": "noetherlab.models.diffusion",
+    "VarianceExploding": "noetherlab.models.diffusion",
+    "VariancePreserving": "noetherlab.models.diffusion",
+    "diffusion_model": "noetherlab.models.diffusion",
+    "TrainedScore": "noetherlab.models.score_training",
+    "train_score": "noetherlab.models.score_training",
+    "save_score": "noetherlab.models.score_training",
+    "load_score": "noetherlab.models.score_training",
     "TrainedRNN": "noetherlab.models.trained_rnn",
     "load_rnn": "noetherlab.models.trained_rnn",
     "train_rnn": "noetherlab.models.trained_rnn",
@@ -222,7 +230,14 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
     from noetherlab.metastability.sampled_rates import GridRates, SampledRate, SampledRates
     from noetherlab.metastability.slow_points import SlowPoint, SlowPointSearch, find_slow_points
     from noetherlab.metastability.string_method import StringResult, string_method
+    from noetherlab.models.diffusion import (
+        DiffusionModel,
+        VarianceExploding,
+        VariancePreserving,
+        diffusion_model,
+    )
     from noetherlab.models.recurrent import RecurrentCell, rnn_cell, rnn_sde
+    from noetherlab.models.score_training import TrainedScore, load_score, save_score, train_score
     from noetherlab.models.trained_rnn import TrainedRNN, load_rnn, train_rnn
     from noetherlab.noether.approximate import (
         ApproximateSymmetries,

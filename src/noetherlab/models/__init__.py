@@ -17,6 +17,7 @@ from noetherlab.models.catalogue import (
     ring_score,
     three_attractor,
 )
+from noetherlab.models.score_training import ring_data, sphere_data
 
 __all__ = [
     "drift_diffusion",
@@ -29,7 +30,9 @@ __all__ = [
     "noisy_rnn",
     "ornstein_uhlenbeck",
     "pf_ode_velocity",
+    "ring_data",
     "ring_log_density",
     "ring_score",
+    "sphere_data",
     "three_attractor",
 ]

@@ -503,6 +503,13 @@ def find_symmetries(
     )
     xs, _, ts = _probe(n, n_points, seed, center, scale, t_range)
     M = _conditions(sde, xs, ts)
+    if not np.all(np.isfinite(M)):
+        raise NonFiniteError(
+            f"`{sde.name}`: the symmetry conditions are not finite at the probe points "
+            f"(states {np.round(_center(center, n), 3).tolist()} ± {scale:g}, times in "
+            f"{list(t_range)}): the drift or diffusion is undefined there. Fix: pass center, "
+            "scale and t_range inside the model's domain"
+        )
     s, vt = np.linalg.svd(M, full_matrices=True)[1:]
     s_full = np.zeros(n * n + n)
     s_full[: s.size] = s

@@ -158,7 +158,10 @@ def with_symmetry_charges(result: PathResult, problem: PathProblem) -> PathResul
         # an E = 0 path that slides along fixed points (a ring or line of them) spends infinite
         # time there: its time grid is not a grid, and charges in time are not defined
         return result
-    rep = find_symmetries(sde, lagrangian=problem.lagrangian)
+    # a time-dependent model is probed at the path's own times (a diffusion model's score is
+    # defined only on its schedule's range)
+    span = (float(t[0]), float(t[-1])) if sde.time_dependent else (0.0, 1.0)
+    rep = find_symmetries(sde, lagrangian=problem.lagrangian, t_range=span)
     names = {"time": "energy", "translation": "momentum", "rotation": "angular momentum"}
     rows = []
     for sym in rep:
