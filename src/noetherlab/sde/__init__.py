@@ -3,7 +3,8 @@ its drift.
 
 * :mod:`~noetherlab.sde.model` — :class:`SDE` (drift, diffusion tensor ``D = G Gᵀ/2``, checks);
 * :mod:`~noetherlab.sde.lagrangian` — ``L``, ``H``, the discrete action and Euler–Lagrange residual;
-* :mod:`~noetherlab.sde.stationary` — a zero of the drift near a guess (Newton).
+* :mod:`~noetherlab.sde.stationary` — a zero of the drift near a guess (Newton);
+* :mod:`~noetherlab.sde.divergence` — Hutchinson's estimate of ``∇·f`` in high dimension.
 """
 
 from noetherlab.sde.lagrangian import (
