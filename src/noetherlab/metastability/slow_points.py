@@ -17,7 +17,9 @@ For a discrete-time cell imported with :func:`~noetherlab.models.recurrent.rnn_c
 First Newton's method on ``f = 0`` itself, globalised by a backtracking line search on ``q``:
 ``J δ = −f`` (``J = ∂f/∂x``, dense LU), ``x ← x + α δ`` with the largest ``α ∈ {1, ½, …, 2⁻⁹}``
 that satisfies Armijo's condition ``q(x + αδ) ≤ (1 − 10⁻⁴ α)·q(x)`` (``δ`` descends ``q``:
-``∇q·δ = −|f|²``). It needs one Jacobian per iteration — measured 14× cheaper than the Hessian of
+``∇q·δ = −|f|²``; a step longer than half the visited states' spread is first shortened to it,
+so that no seed leaps onto a saturated plateau where ``f`` vanishes at round-off far from the
+data). It needs one Jacobian per iteration — measured 14× cheaper than the Hessian of
 ``q`` for a 256-unit GRU — and converges quadratically to every fixed point it reaches. A seed
 where no step is accepted (near a slow point, where ``q`` has a minimum above zero, or where ``J``
 is singular, as on a ring of fixed points) goes on with damped Newton on ``q``:
@@ -307,7 +309,7 @@ def find_slow_points(
             ``noise_scale``), in the units of the state.
         q_tol: keep minima with ``q = ½|f|² ≤ q_tol`` (drift units squared).
         gtol: a seed stops when ``|∇q| ≤ gtol·(1 + |f|)``.
-        max_steps: iteration cap of the Levenberg–Marquardt batch.
+        max_steps: iteration cap of the two Newton phases together.
         distinct_tol: minima within ``distinct_tol·(1 + |x|)`` are one point.
         outlier_scale: drop points farther from the centroid of the states than ``outlier_scale``
             times the states' mean distance to it (FixedPointFinder's ``outlier_distance_scale``).
