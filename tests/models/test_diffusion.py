@@ -19,7 +19,12 @@ import numpy as np
 import pytest
 
 import noetherlab as nl
-from noetherlab._core.errors import InvalidArgumentError, NonFiniteError, ShapeError
+from noetherlab._core.errors import (
+    InvalidArgumentError,
+    NonFiniteError,
+    ShapeError,
+    UnsupportedModelError,
+)
 from noetherlab.models.catalogue import gaussian_ring_reverse, ring_score
 from noetherlab.models.diffusion import (
     VarianceExploding,
@@ -173,3 +178,73 @@ def test_a_score_trained_on_the_ring_matches_the_exact_score_and_round_trips(tmp
     (tmp_path / "junk.eqx").write_text("{}\n")
     with pytest.raises(InvalidArgumentError, match="path"):
         load_score(tmp_path / "junk.eqx")
+
+
+# ------------------------------------------------------------------------------ PyTorch scores
+def _torch_score_net(d: int, seed: int = 0):
+    """A PyTorch score module as users write one: ``forward(x, t)`` on a batch, log-t Fourier
+    features, an MLP, divided by σ(t) = t (VE)."""
+    torch = pytest.importorskip("torch")
+
+    class TorchScore(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(seed)
+            self.register_buffer("freq", torch.arange(1.0, 5.0))
+            self.net = torch.nn.Sequential(
+                torch.nn.Linear(d + 8, 32),
+                torch.nn.SiLU(),
+                torch.nn.Linear(32, 32),
+                torch.nn.Tanh(),
+                torch.nn.Linear(32, d),
+            )
+
+        def forward(self, x, t):
+            e = torch.log(t)[:, None] * self.freq
+            h = torch.cat([x, torch.sin(e), torch.cos(e)], dim=-1)
+            return self.net(h) / t[:, None]
+
+    return torch, TorchScore()
+
+
+def test_a_pytorch_score_module_drives_the_reverse_sde_as_its_forward_pass_does():
+    """Reference: the module's own PyTorch forward pass (float64) at random states and times; the
+    reverse SDE's drift is ``g² s = 2t s`` under VE, term for term."""
+    torch, net = _torch_score_net(3)
+    model = diffusion_model(net, VarianceExploding(0.05, 10.0), dim=3)
+    rng = np.random.default_rng(1)
+    xs, ts = rng.normal(0, 2, (6, 3)), rng.uniform(0.05, 10.0, 6)
+    with torch.no_grad():
+        ref = net.double()(torch.from_numpy(xs), torch.from_numpy(ts)).numpy()
+    for x, t, r in zip(xs, ts, ref, strict=True):
+        np.testing.assert_allclose(model.score(jnp.asarray(x), t), r, rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(model.reverse_sde.f(x, -t), 2 * t * r, rtol=1e-11, atol=1e-11)
+    # its parameters are data: a second module of the same shape has the same static structure
+    _, other = _torch_score_net(3, seed=1)
+    second = diffusion_model(other, VarianceExploding(0.05, 10.0), dim=3)
+    assert jax.tree_util.tree_structure(
+        eqx.filter(model.score, eqx.is_array)
+    ) == jax.tree_util.tree_structure(eqx.filter(second.score, eqx.is_array))
+    assert not np.allclose(model.score(jnp.ones(3), 1.0), second.score(jnp.ones(3), 1.0))
+
+
+def test_a_pytorch_score_module_that_cannot_be_replayed_is_refused_by_name():
+    torch, net = _torch_score_net(2)
+
+    class Rounded(torch.nn.Module):
+        def forward(self, x, t):
+            return torch.round(x) / t[:, None]
+
+    with pytest.raises(UnsupportedModelError, match=r"score.*round"):
+        diffusion_model(Rounded(), dim=2)
+    # a forward hook changes the output but torch.fx does not see it: the replay disagrees
+    net.register_forward_hook(lambda module, inputs, out: 2 * out)
+    with pytest.raises(InvalidArgumentError, match=r"score.*disagrees"):
+        diffusion_model(net, dim=2)
+
+    class XOnly(torch.nn.Module):
+        def forward(self, x):
+            return -x
+
+    with pytest.raises(InvalidArgumentError, match=r"score.*1 input"):
+        diffusion_model(XOnly(), dim=2)

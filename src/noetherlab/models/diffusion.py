@@ -29,8 +29,11 @@ with ``t = −u``. For the variance-exploding schedule and the seed's Gaussian r
 is :func:`~noetherlab.models.catalogue.gaussian_ring_reverse` exactly.
 
 The score is any JAX-traceable ``s(x, t) -> (d,)``: a function, an Equinox or Flax nnx module (its
-arrays are data: a retrained network of the same shape reuses every compiled solver). It is checked
-once at construction (signature, shape, finiteness on a probe).
+arrays are data: a retrained network of the same shape reuses every compiled solver), or a PyTorch
+module ``forward(x, t)`` taking a batch ``x`` ``(B, d)`` and ``t`` ``(B,)``, captured with
+``torch.fx`` and replayed in JAX (:mod:`noetherlab._core.torch_fx`), then checked against its own
+forward pass at 4 states and times in the schedule's range (relative error ≤ 1e-10, float64).
+It is checked once at construction (signature, shape, finiteness on a probe).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, NonFiniteError, ShapeError
+from noetherlab._core.torch_fx import is_torch_module, torch_graph_to_jax
 from noetherlab._core.validation import as_state, positive_float, positive_int
 from noetherlab.sde.model import SDE
 
@@ -281,7 +285,29 @@ def _flow_trajectories(flow: SDE, x0: Array, u: Array, rtol: Array) -> Array:
     return jax.vmap(one)(x0)
 
 
+class _TorchScore(eqx.Module):
+    """A PyTorch score module replayed in JAX: its parameters are data (float64 arrays keyed by
+    their PyTorch names), the replayed graph is static."""
+
+    params: dict[str, Array]
+    apply: Callable[..., Array] = eqx.field(static=True)
+
+    def __call__(self, x: Array, t: Array) -> Array:
+        return self.apply(self.params, x, jnp.asarray(t, dtype=x.dtype))
+
+
+def _from_torch(module: Any, dim: int, schedule: Schedule) -> _TorchScore:
+    """The module's ``forward(x, t)`` in JAX, checked at 4 states and times of the schedule."""
+    rng = np.random.default_rng(0)
+    times = np.geomspace(schedule.t_min, schedule.t_max, 4)
+    probes = [(rng.standard_normal(dim), np.asarray(t)) for t in times]
+    params, apply = torch_graph_to_jax(module, probes, tol=1e-10, argument="score")
+    return _TorchScore(params, apply)
+
+
 def _checked_score(score: Any, dim: int, schedule: Schedule) -> Callable[[Array, Array], Array]:
+    if is_torch_module(score):
+        score = _from_torch(score, dim, schedule)
     if not callable(score):
         raise InvalidArgumentError(
             "score",
@@ -342,7 +368,7 @@ def as_schedule(schedule: Schedule | str) -> Schedule:
 
 
 def diffusion_model(
-    score: Callable[[Array, Array], Array],
+    score: Any,
     schedule: Schedule | str = "ve",
     *,
     dim: int,
@@ -353,7 +379,9 @@ def diffusion_model(
     generative clock ``u = −t`` (see the module docstring for the equations).
 
     Raises:
-        InvalidArgumentError: an unknown schedule name, a score that does not take ``(x, t)``.
+        InvalidArgumentError: an unknown schedule name, a score that does not take ``(x, t)``, a
+            PyTorch module whose JAX replay disagrees with its forward pass.
+        UnsupportedModelError: a PyTorch module using an operation that is not translated (named).
         ShapeError: a score that does not return shape ``(dim,)``.
         NonFiniteError: a score that is not finite on a probe state.
     """

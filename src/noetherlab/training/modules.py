@@ -12,7 +12,7 @@ formulas are printed in the module's own parameter names. Parameters are cast to
 Flax and PyTorch are optional extras (``pip install noetherlab[flax]``, ``noetherlab[torch]``). A
 PyTorch module's forward pass is not a JAX function (the Lie brackets need nested JAX derivatives):
 it is captured with ``torch.fx`` and rebuilt in JAX, then checked against the module
-(:mod:`noetherlab.training.torch_modules`); its parameters keep their PyTorch names
+(:mod:`noetherlab._core.torch_fx`); its parameters keep their PyTorch names
 (``net.0.weight[2,1]``).
 """
 
@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, ShapeError
+from noetherlab._core.torch_fx import is_torch_module
 from noetherlab.training.architectures import Architecture, output_size
 
 __all__ = ["from_module"]
@@ -68,7 +69,7 @@ def from_module(
     elif kind == "flax":
         params, apply = _flax(module, variables)
     elif kind == "torch":
-        from noetherlab.training.torch_modules import torch_to_jax
+        from noetherlab._core.torch_fx import torch_to_jax
 
         params, apply = torch_to_jax(module, shape)
     else:
@@ -129,8 +130,7 @@ def _framework(module: Any) -> str | None:
 
         if isinstance(module, (nnx.Module, linen.Module)):
             return "flax"
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(module, torch.nn.Module):
+    if is_torch_module(module):
         return "torch"
     return None
 

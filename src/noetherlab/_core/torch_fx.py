@@ -1,7 +1,8 @@
-r"""PyTorch modules rebuilt as JAX functions, so their laws can be counted.
+r"""PyTorch modules rebuilt as JAX functions: their laws can be counted (``training``) and a score
+network can drive a diffusion model's paths (``models.diffusion``).
 
-The Lie brackets of the training flow are nested JAX derivatives, so a PyTorch forward pass cannot
-be used as it is. :func:`torch_to_jax` captures the module's graph with ``torch.fx`` (the standard
+The Lie brackets of the training flow and the path solvers' Hessians are nested JAX derivatives,
+so a PyTorch forward pass cannot be used as it is. :func:`torch_to_jax` captures the module's graph with ``torch.fx`` (the standard
 PyTorch graph capture) and replays it node by node with ``jax.numpy`` on the module's parameters,
 which become a flat dict keyed by their PyTorch names (``net.0.weight``). The translation is then
 checked against the module itself, in float64, on random inputs: a mismatch is refused, never used.
@@ -10,16 +11,18 @@ Supported: ``nn.Linear``, ``nn.Conv1d`` (any stride, padding, dilation, groups),
 not; the activations ``ReLU, LeakyReLU, ELU, GELU, SiLU, Tanh, Sigmoid, Softplus, Identity`` (and
 their functional and tensor-method forms), ``Flatten``, ``Dropout`` (evaluation mode: the identity),
 arithmetic (``+ − × ÷``, negation, powers, ``@``), ``view``/``reshape``/``flatten``/``transpose``/
-``permute``/``cat``/``sum``/``mean``. Anything else is named in the error, with the fix (port the
-model to Equinox). Inputs are given one at a time without a batch axis; the module is run on a
-batch of one, as PyTorch layers expect.
+``permute``/``cat``/``stack``/``unsqueeze``/``sum``/``mean``, ``sqrt``/``log1p``. Anything else is
+named in the error, with the fix (port the model to Equinox). Inputs are given one at a time
+without a batch axis; the module is run on a batch of one, as PyTorch layers expect. A module of
+several inputs (a score network ``forward(x, t)``) is replayed by :func:`torch_graph_to_jax`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -28,14 +31,23 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
 
-__all__ = ["torch_to_jax"]
+__all__ = ["is_torch_module", "torch_graph_to_jax", "torch_to_jax"]
 
 Array = jax.Array
 
 
-def _unsupported(what: str) -> UnsupportedModelError:
+def is_torch_module(obj: Any) -> bool:
+    """Whether ``obj`` is a ``torch.nn.Module`` (without importing PyTorch: a module can only
+    exist if PyTorch is imported already)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _unsupported(what: str, argument: str = "module") -> UnsupportedModelError:
     return UnsupportedModelError(
-        f"argument `module`: the PyTorch graph uses {what}, which noetherlab does not translate to "
+        f"argument `{argument}`: the PyTorch graph uses {what}, which noetherlab does not translate to "
         "JAX. Fix: port the model to Equinox (eqx.nn.Linear/eqx.nn.Conv1d take the same weight and "
         "bias arrays) and pass that"
     )
@@ -137,6 +149,10 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "transpose": lambda x, a, b: jnp.swapaxes(x, a, b),
     "permute": lambda x, *d: jnp.transpose(x, _shape_args(d)),
     "cat": lambda xs, dim=0: jnp.concatenate(xs, axis=dim),
+    "stack": lambda xs, dim=0: jnp.stack(xs, axis=dim),
+    "unsqueeze": lambda x, dim: jnp.expand_dims(x, dim),
+    "sqrt": jnp.sqrt,
+    "log1p": jnp.log1p,
     "sum": lambda x, dim=None, keepdim=False: jnp.sum(x, axis=dim, keepdims=keepdim),
     "mean": lambda x, dim=None, keepdim=False: jnp.mean(x, axis=dim, keepdims=keepdim),
     "getitem": operator.getitem,
@@ -153,12 +169,110 @@ def _function_name(target: Any) -> str:
     return name
 
 
+class _Replay:
+    """A captured ``torch.fx`` graph replayed with ``jax.numpy``: ``replay(params, *inputs)``.
+
+    Equal (and hashing equal) for two modules of the same architecture, buffers and graph, so that
+    a retrained module of the same shape is the same static structure to ``jax.jit``: only its
+    parameters, passed as data, differ.
+    """
+
+    def __init__(
+        self, nodes: list[Any], submodules: dict[str, Any], buffers: dict[str, Array], argument: str
+    ) -> None:
+        self.nodes, self.submodules, self.buffers = nodes, submodules, buffers
+        self.argument = argument
+        layers = tuple(
+            (n.target, repr(submodules[n.target])) for n in nodes if n.op == "call_module"
+        )
+        graph = tuple((n.op, str(n.target), repr(n.args), repr(n.kwargs)) for n in nodes)
+        data = tuple(
+            (k, v.shape, hashlib.sha1(np.asarray(v).tobytes()).hexdigest())
+            for k, v in sorted(buffers.items())
+        )
+        self._key = (graph, layers, data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Replay) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __call__(self, p: dict[str, Array], *inputs: Array) -> Array:
+        import torch.fx
+
+        argument = self.argument
+        feed = iter(inputs)
+        env: dict[str, Any] = {}
+
+        def value(a: Any) -> Any:
+            if isinstance(a, torch.fx.Node):
+                return env[a.name]
+            if isinstance(a, (tuple, list)):
+                return type(a)(value(v) for v in a)
+            if isinstance(a, dict):
+                return {k: value(v) for k, v in a.items()}
+            return a
+
+        out = None
+        for node in self.nodes:
+            args, kwargs = value(node.args), value(node.kwargs)
+            if node.op == "placeholder":
+                env[node.name] = jnp.asarray(next(feed))[None]
+            elif node.op == "get_attr":
+                env[node.name] = p[node.target] if node.target in p else self.buffers[node.target]
+            elif node.op == "call_module":
+                env[node.name] = _call_module(self.submodules[node.target], node.target, p, args[0])
+            elif node.op in ("call_function", "call_method"):
+                key = node.target if node.op == "call_method" else _function_name(node.target)
+                kwargs.pop("inplace", None)
+                env[node.name] = _FUNCTIONS[key](*args, **kwargs)
+            elif node.op == "output":
+                out = args[0]
+        if out is None or isinstance(out, tuple | list | dict):
+            raise InvalidArgumentError(
+                argument,
+                f"returns a {type(out).__name__}, not one tensor",
+                "wrap the module so that forward returns the single output tensor the loss uses",
+            )
+        if jnp.ndim(out) == 0:
+            raise InvalidArgumentError(
+                argument,
+                "returns a scalar: its forward reduces the batch axis (e.g. a .sum() or .mean())",
+                "return one output per example, shape (batch, ...); the loss does the reduction",
+            )
+        return jnp.reshape(out[0], (-1,))
+
+
 def torch_to_jax(
     module: Any, input_shape: tuple[int, ...], tol: float = 1e-10
 ) -> tuple[dict[str, Array], Callable[[dict[str, Array], Array], Array]]:
     """``(params, apply)`` with ``apply(params, x)`` the module's forward pass on one input ``x`` of
     ``input_shape`` (no batch axis), in JAX; ``params`` maps PyTorch parameter names to float64
     arrays. Checked against the module (float64, 3 random inputs, relative error <= ``tol``).
+
+    Raises:
+        UnsupportedModelError: the graph cannot be captured or uses an operation not translated.
+        InvalidArgumentError: a parameter that is not floating point; the translation disagrees.
+    """
+    rng = np.random.default_rng(0)
+    probes = [(rng.standard_normal(input_shape),) for _ in range(3)]
+    params, apply = torch_graph_to_jax(module, probes, tol)
+    if not math.isfinite(float(np.sum(np.asarray(apply(params, jnp.zeros(input_shape)))))):
+        raise InvalidArgumentError("module", "returns non-finite values at x = 0", "check it")
+    return params, apply
+
+
+def torch_graph_to_jax(
+    module: Any,
+    probes: Sequence[tuple[np.ndarray, ...]],
+    tol: float = 1e-10,
+    argument: str = "module",
+) -> tuple[dict[str, Array], Callable[..., Array]]:
+    """``(params, apply)`` with ``apply(params, *inputs)`` the forward pass of a module of one or
+    more inputs (each without its batch axis; the output flattened to a vector), in JAX. The
+    translation is checked against the module's own forward pass (float64) at every probe, a tuple
+    of example inputs such as ``(x, t)``; relative error <= ``tol``. Errors name ``argument``.
 
     Raises:
         UnsupportedModelError: the graph cannot be captured or uses an operation not translated.
@@ -173,12 +287,14 @@ def torch_to_jax(
     try:
         graph = torch.fx.symbolic_trace(model).graph
     except Exception as exc:
-        raise _unsupported(f"Python control flow that torch.fx cannot capture ({exc})") from None
+        raise _unsupported(
+            f"Python control flow that torch.fx cannot capture ({exc})", argument
+        ) from None
     params: dict[str, Array] = {}
     for name, tensor in module.named_parameters():
         if not tensor.dtype.is_floating_point:
             raise InvalidArgumentError(
-                "module",
+                argument,
                 f"parameter {name} has dtype {tensor.dtype} (not floating point): gradient flow "
                 "needs real parameters",
                 "make it a float tensor, or register it as a buffer",
@@ -187,86 +303,51 @@ def torch_to_jax(
     buffers = {n: jnp.asarray(b.detach().cpu().double().numpy()) for n, b in model.named_buffers()}
     submodules = dict(model.named_modules())
     nodes = list(graph.nodes)
+    n_inputs = sum(node.op == "placeholder" for node in nodes)
+    if probes and n_inputs != len(probes[0]):
+        raise InvalidArgumentError(
+            argument,
+            f"its forward takes {n_inputs} input(s), expected {len(probes[0])}",
+            "wrap the module so that forward takes exactly the inputs named in the call",
+        )
     for node in nodes:  # refuse before use, naming the first unsupported operation
         if node.op == "call_function" and _function_name(node.target) not in _FUNCTIONS:
-            raise _unsupported(f"the function {node.target!r}")
+            raise _unsupported(f"the function {node.target!r}", argument)
         if node.op == "call_method" and node.target not in _FUNCTIONS:
-            raise _unsupported(f"the tensor method .{node.target}()")
+            raise _unsupported(f"the tensor method .{node.target}()", argument)
         if node.op == "call_module":
             sub = submodules[node.target]
             if _activation(sub) is None and not isinstance(
                 sub, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Flatten)
             ):
-                raise _unsupported(f"the layer {node.target!r} ({type(sub).__name__})")
+                raise _unsupported(f"the layer {node.target!r} ({type(sub).__name__})", argument)
 
-    def apply(p: dict[str, Array], x: Array) -> Array:
-        env: dict[str, Any] = {}
-
-        def value(a: Any) -> Any:
-            if isinstance(a, torch.fx.Node):
-                return env[a.name]
-            if isinstance(a, (tuple, list)):
-                return type(a)(value(v) for v in a)
-            if isinstance(a, dict):
-                return {k: value(v) for k, v in a.items()}
-            return a
-
-        out = None
-        for node in nodes:
-            args, kwargs = value(node.args), value(node.kwargs)
-            if node.op == "placeholder":
-                env[node.name] = x[None]
-            elif node.op == "get_attr":
-                env[node.name] = p[node.target] if node.target in p else buffers[node.target]
-            elif node.op == "call_module":
-                env[node.name] = _call_module(submodules[node.target], node.target, p, args[0])
-            elif node.op in ("call_function", "call_method"):
-                key = node.target if node.op == "call_method" else _function_name(node.target)
-                kwargs.pop("inplace", None)
-                env[node.name] = _FUNCTIONS[key](*args, **kwargs)
-            elif node.op == "output":
-                out = args[0]
-        if out is None or isinstance(out, tuple | list | dict):
-            raise InvalidArgumentError(
-                "module",
-                f"returns a {type(out).__name__}, not one tensor",
-                "wrap the module so that forward returns the single output tensor the loss uses",
-            )
-        if jnp.ndim(out) == 0:
-            raise InvalidArgumentError(
-                "module",
-                "returns a scalar: its forward reduces the batch axis (e.g. a .sum() or .mean())",
-                "return one output per example, shape (batch, ...); the loss does the reduction",
-            )
-        return jnp.reshape(out[0], (-1,))
-
-    _check(model, params, apply, input_shape, tol)
+    apply = _Replay(nodes, submodules, buffers, argument)
+    _check(model, params, apply, probes, tol, argument)
     return params, apply
 
 
 def _check(
     model: Any,
     params: dict[str, Array],
-    apply: Callable[[dict[str, Array], Array], Array],
-    shape: tuple[int, ...],
+    apply: Callable[..., Array],
+    probes: Sequence[tuple[np.ndarray, ...]],
     tol: float,
+    argument: str,
 ) -> None:
-    """The JAX replay equals the module's own forward pass at random inputs."""
+    """The JAX replay equals the module's own forward pass at every probe."""
     import torch
 
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        x = rng.standard_normal(shape)
-        got = np.asarray(apply(params, jnp.asarray(x)))  # first: it names a wrong output type
+    for probe in probes:
+        inputs = [np.asarray(v, dtype=np.float64) for v in probe]
+        got = np.asarray(apply(params, *map(jnp.asarray, inputs)))  # first: names a bad output
         with torch.no_grad():
-            ref = model(torch.from_numpy(x)[None]).numpy().reshape(-1)
+            ref = model(*(torch.from_numpy(v)[None] for v in inputs)).numpy().reshape(-1)
         err = float(np.max(np.abs(got - ref))) / max(1.0, float(np.max(np.abs(ref))))
         if not err <= tol or got.shape != ref.shape:
             raise InvalidArgumentError(
-                "module",
+                argument,
                 f"its JAX translation disagrees with the PyTorch forward pass (relative error "
                 f"{err:.2e}, shapes {got.shape} vs {ref.shape})",
                 "port the model to Equinox, or report the model so the translation can be fixed",
             )
-    if not math.isfinite(float(np.sum(np.asarray(apply(params, jnp.zeros(shape)))))):
-        raise InvalidArgumentError("module", "returns non-finite values at x = 0", "check it")
