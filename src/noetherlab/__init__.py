@@ -137,6 +137,8 @@ _LAZY = {
     "ApproximateSymmetry": "noetherlab.noether.approximate",
     "approximate_symmetries": "noetherlab.noether.approximate",
     "symmetry_defect": "noetherlab.noether.approximate",
+    "ChargeBalance": "noetherlab.noether.balance",
+    "charge_balance": "noetherlab.noether.balance",
     "LearnedSymmetries": "noetherlab.noether.learning",
     "LearnedSymmetry": "noetherlab.noether.learning",
     "learn_symmetries": "noetherlab.noether.learning",
@@ -245,6 +247,7 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         approximate_symmetries,
         symmetry_defect,
     )
+    from noetherlab.noether.balance import ChargeBalance, charge_balance
     from noetherlab.noether.charges import (
         Charges,
         ChargeTrace,

@@ -53,6 +53,7 @@ __all__ = [
     "ApproximateSymmetries",
     "ApproximateSymmetry",
     "approximate_symmetries",
+    "defect_forms",
     "symmetry_defect",
 ]
 
@@ -248,6 +249,15 @@ def _require_determined(num: np.ndarray, den: np.ndarray, xs: np.ndarray, dim: i
 
 
 # ---------------------------------------------------------------------------- public API
+def defect_forms(sde: SDE, generator: Generator, states: Any, t: Any = 0.0) -> tuple[float, float]:
+    """The numerator ``Σ_k |r(x_k)|²`` (plus the noise rows for a varying noise) and the
+    denominator of ``d²`` (module docstring) for one affine generator on ``states`` ``(m, N)``."""
+    xs, ts = _states(sde, states, t)
+    theta = np.concatenate([np.asarray(generator.A).reshape(-1), np.asarray(generator.b)])
+    num, den = _quadratic_forms(sde, theta[:, None], xs, ts, noise_rows=not sde.constant_diffusion)
+    return float(num[0, 0]), float(den[0, 0])
+
+
 def symmetry_defect(sde: SDE, generator: Generator, states: Any, t: Any = 0.0) -> float:
     """The defect ``d`` (module docstring) of ``generator`` on ``states`` ``(m, N)`` at time(s)
     ``t``: 0 for a symmetry of the Lagrangian, ≈ 1 for an unrelated generator. For a constant
@@ -260,11 +270,8 @@ def symmetry_defect(sde: SDE, generator: Generator, states: Any, t: Any = 0.0) -
             "has a time component; the defect measures affine generators δx = A x + b only",
             "pass Generator.affine(A, b), or use check_symmetry for time translations",
         )
-    xs, ts = _states(sde, states, t)
-    theta = np.concatenate([np.asarray(generator.A).reshape(-1), np.asarray(generator.b)])
-    P = theta[:, None]
-    num, den = _quadratic_forms(sde, P, xs, ts, noise_rows=not sde.constant_diffusion)
-    defect = float(np.sqrt(num[0, 0] / den[0, 0])) if den[0, 0] > 0 else 0.0
+    num, den = defect_forms(sde, generator, states, t)
+    defect = float(np.sqrt(num / den)) if den > 0 else 0.0
     if sde.constant_diffusion:  # the noise condition, once: |A D + D A^T| against its two terms
         A = np.asarray(generator.A)
         D = np.asarray(sde.D(jnp.zeros(sde.dim)))
