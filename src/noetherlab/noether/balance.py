@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.linalg import spd_solve
 from noetherlab.noether.approximate import defect_forms
 from noetherlab.noether.charges import noether_charge
 from noetherlab.noether.symmetries import Generator, require_generator
@@ -119,7 +120,7 @@ def _interval_variation(
     )
     h, m, tm = tb - ta, 0.5 * (xa + xb), 0.5 * (ta + tb)
     v = (xb - xa) / h
-    p_mid = 0.5 * jnp.linalg.solve(sde.D(m, tm), v - sde.f(m, tm))
+    p_mid = 0.5 * spd_solve(sde.D(m, tm), v - sde.f(m, tm))
     _, dpot = jax.jvp(lambda y: potential_term(sde, y, tm, kind), (m,), (A @ m + b,))
     return dLd, p_mid, m, jnp.abs(h * dpot)
 

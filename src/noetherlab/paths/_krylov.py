@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from noetherlab._core.linalg import spd_inverse
 from noetherlab._core.status import PathStatus
 from noetherlab.paths._chain import Chain, chain_gradient, chain_value, normalised_residual
 
@@ -29,7 +30,7 @@ Array = jax.Array
 
 
 class _Precond(eqx.Module):
-    """``M = (K + c diag(h̄)) ⊗ D̄^{-1}`` on the interior nodes, with its inverse."""
+    """``M = (K + diag(c_k h̄_k)) ⊗ D̄^{-1}`` on the interior nodes, with its inverse."""
 
     lower: Array  # (m,) sub-diagonal of K + c diag(h̄) (first entry 0)
     diag: Array  # (m,)
@@ -48,9 +49,10 @@ class _Precond(eqx.Module):
         return z @ self.D.T
 
 
-def _kinetic(h: Array) -> tuple[Array, Array, Array, Array]:
-    """Tridiagonal ``K`` (interior nodes) of ``Σ |Δx|²/(4h)`` second derivatives, and ``h̄``."""
-    inv = 0.5 / h
+def _kinetic(h: Array, w: Array) -> tuple[Array, Array, Array, Array]:
+    """Tridiagonal ``K`` (interior nodes) of the second derivatives of ``Σ |Δx_k|²/(4 h_k w_k)``
+    (the kinetic term with ``D_k = w_k D̄``), and ``h̄``."""
+    inv = 0.5 / (h * w)
     diag = inv[:-1] + inv[1:]
     off = -inv[1:-1]
     lower = jnp.concatenate([jnp.zeros(1, h.dtype), off])
@@ -73,18 +75,21 @@ def _state(chain: Chain, y: Array) -> tuple[Array, Array, Array]:
     return chain_value(chain, y), g, normalised_residual(g, scale)
 
 
-def _preconditioner(chain: Chain, y: Array, hvp: Any, h: Array, D: Array) -> _Precond:
-    lower, diag, upper, hbar = _kinetic(h)
-    Dinv = jnp.linalg.inv(D)
+def _preconditioner(chain: Chain, y: Array, hvp: Any, h: Array, w: Array, D: Array) -> _Precond:
+    """The kinetic part exactly (for ``D(t) = w(t) D̄``) plus the potential part's curvature
+    estimated node by node: with a smooth probe ``v``, ``c_k = (v_k·(Hv)_k − v_k·(Kv)_k) /
+    (h̄_k v_k·D̄^{-1} v_k)`` clipped to ``[0, 1e12]`` (a per-node scale, so a drift that is stiff
+    only near one end, like a score near ``t_min``, does not stall CG)."""
+    lower, diag, upper, hbar = _kinetic(h, w)
+    Dinv = spd_inverse(D)
     m, N = y.shape[0] - 2, y.shape[1]
     s = jnp.sin(jnp.pi * jnp.arange(1, m + 1, dtype=y.dtype) / (m + 1))
     xi = jnp.cos(1.7 * jnp.arange(N, dtype=y.dtype) + 0.3)
     v = s[:, None] * xi[None, :]
-    vHv = jnp.sum(v * hvp(v))
     base = _Precond(lower, diag, upper, D, Dinv)
-    kin = jnp.sum(v * base.apply(v))
-    weight = jnp.sum(v * ((hbar[:, None] * v) @ Dinv.T))
-    c = jnp.clip((vHv - kin) / jnp.maximum(weight, 1e-300), 0.0, 1e12)
+    excess = jnp.sum(v * (hvp(v) - base.apply(v)), axis=1)
+    weight = hbar * jnp.sum(v * (v @ Dinv.T), axis=1)
+    c = jnp.clip(excess / jnp.maximum(weight, 1e-300), 0.0, 1e12)
     return _Precond(lower, diag + c * hbar, upper, D, Dinv)
 
 
@@ -199,6 +204,7 @@ def _iterate(
     radius: Array,
     residual: Array,
     h: Array,
+    w: Array,
     D: Array,
     max_cg: int,
     max_step: Array,
@@ -206,7 +212,7 @@ def _iterate(
     value = chain_value(chain, y)
     grad_inner = lambda inner: chain_gradient(chain, _full(y, inner))[0]
     g, hvp = jax.linearize(grad_inner, _interior(chain, y))
-    P = _preconditioner(chain, y, hvp, h, D)
+    P = _preconditioner(chain, y, hvp, h, w, D)
     radius = jnp.where(radius > 0, radius, jnp.sqrt(jnp.maximum(jnp.sum(g * P.solve(g)), 1e-300)))
     eta = jnp.minimum(0.5, jnp.sqrt(residual))
     s, Hs, j, hit, neg = _steihaug(hvp, g, P, radius, eta, max_cg)
@@ -237,10 +243,12 @@ def _iterate(
 
 
 @eqx.filter_jit
-def _certify(chain: Chain, y: Array, h: Array, D: Array, steps: int) -> tuple[Array, Array, Array]:
+def _certify(
+    chain: Chain, y: Array, h: Array, w: Array, D: Array, steps: int
+) -> tuple[Array, Array, Array]:
     grad_inner = lambda inner: chain_gradient(chain, _full(y, inner))[0]
     _, hvp = jax.linearize(grad_inner, _interior(chain, y))
-    P = _preconditioner(chain, y, hvp, h, D)
+    P = _preconditioner(chain, y, hvp, h, w, D)
     lo, hi, v = _lanczos(hvp, P, (y.shape[0] - 2, y.shape[1]), steps, y.dtype)
     return lo, hi, v
 
@@ -293,11 +301,15 @@ def krylov_minimise(
     max_cg: int = 200,
     lanczos_steps: int = 40,
     max_step: float = np.inf,
+    weight: Any = None,
 ) -> KrylovOutput:
     """Trust-region Newton–Krylov on any chain objective (see module docstring): ``h`` ``(n,)`` and
-    ``D`` ``(b, b)`` define the kinetic preconditioner; ``max_step`` caps ``max|Δy|`` per step."""
+    ``D`` ``(b, b)`` define the kinetic preconditioner, with ``weight`` ``(n,)`` the diffusion
+    tensor's scale on each interval relative to ``D`` (default 1: ``D`` constant); ``max_step``
+    caps ``max|Δy|`` per step."""
     y = jnp.asarray(y0)
     h, D = jnp.asarray(h), jnp.asarray(D)
+    w = jnp.ones_like(h) if weight is None else jnp.asarray(weight, dtype=h.dtype)
     value, g, r = _state(chain, y)
     radius = jnp.zeros((), y.dtype)
     history: list[dict[str, float]] = []
@@ -313,7 +325,7 @@ def krylov_minimise(
             if lanczos_steps <= 0 or n_nodes < 4:
                 status = PathStatus.successful
                 break
-            lo, hi, v = _certify(chain, y, h, D, lanczos_steps)
+            lo, hi, v = _certify(chain, y, h, w, D, lanczos_steps)
             lam_min, lam_max = float(lo), float(hi)
             if lam_min >= -1e-8 * max(abs(lam_max), 1e-300):
                 status = PathStatus.successful
@@ -331,7 +343,7 @@ def krylov_minimise(
             continue
         if it >= max_steps:
             break
-        out = _iterate(chain, y, radius, r, h, D, max_cg, jnp.asarray(max_step))
+        out = _iterate(chain, y, radius, r, h, w, D, max_cg, jnp.asarray(max_step))
         it += 1
         cg_total += int(out.cg_iterations)
         clipped += int(out.clipped)

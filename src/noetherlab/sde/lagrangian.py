@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from noetherlab._core.errors import ShapeError, UnsupportedModelError
+from noetherlab._core.linalg import spd_quad
 from noetherlab._core.validation import as_float_array, choice, time_grid
 from noetherlab.sde.model import SDE, require_sde
 
@@ -78,7 +79,7 @@ def quad_form(sde: SDE, u: Array, x: Array, t: Array) -> Array:
     """``u^T D(x, t)^{-1} u``."""
     if sde.diffusion_inverse is not None:
         return u @ (sde.diffusion_inverse @ u)
-    return u @ jnp.linalg.solve(sde.D(x, t), u)
+    return spd_quad(sde.D(x, t), u)
 
 
 def potential_term(sde: SDE, x: Array, t: Array, kind: str) -> Array:

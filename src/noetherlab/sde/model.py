@@ -31,6 +31,7 @@ from noetherlab._core.errors import (
     NotPositiveDefiniteError,
     ShapeError,
 )
+from noetherlab._core.linalg import spd_inverse
 from noetherlab._core.resources import check_memory
 from noetherlab._core.traced import TracedFunction, trace_function
 from noetherlab._core.validation import as_float_array, positive_int
@@ -272,7 +273,7 @@ class SDE(eqx.Module):
         """``D(x, t)^{-1}``, shape ``(N, N)`` (not defined for degenerate noise)."""
         if self.diffusion_inverse is not None:
             return self.diffusion_inverse
-        return jnp.linalg.inv(self.D(x, t))
+        return spd_inverse(self.D(x, t))
 
     def G(self, x: Array, t: Array | float = 0.0) -> Array:
         """A noise matrix with ``G G^T / 2 = D`` (the user's ``G`` if given, else ``sqrt(2) chol(D)``,

@@ -71,8 +71,7 @@ class NewtonKrylov(AbstractPathSolver):
         assert problem.t is not None
         sde, t = problem.sde, problem.t
         chain = fixed_time_chain(sde, problem.lagrangian, problem.x0, problem.x1, t)
-        mid = jnp.asarray(0.5 * (problem.x0 + problem.x1))
-        D = sde.D(mid, float(0.5 * (t[0] + t[-1])))
+        D, weight = _diffusion_scale(problem, start(problem, init))
         begin = time.perf_counter()
         out = krylov_minimise(
             chain,
@@ -83,6 +82,7 @@ class NewtonKrylov(AbstractPathSolver):
             max_steps=self.max_steps,
             max_cg=self.max_cg,
             lanczos_steps=self.lanczos_steps,
+            weight=weight,
         )
         seconds = time.perf_counter() - begin
         x = out.y.copy()
@@ -111,3 +111,23 @@ class NewtonKrylov(AbstractPathSolver):
             },
             history=out.history,
         )
+
+
+def _diffusion_scale(problem: PathProblem, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``D̄`` (the diffusion tensor at the middle of the initial path) and each interval's scale
+    ``w_k = tr D(x_{k+1/2}, t_{k+1/2}) / tr D̄`` (all 1 for constant noise; for a diffusion model's
+    time-dependent ``g(t)²`` the preconditioner's kinetic part is then exact)."""
+    assert problem.t is not None
+    sde, t = problem.sde, problem.t
+    k = len(t) // 2
+    D = np.asarray(sde.D(jnp.asarray(0.5 * (x[k - 1] + x[k])), float(0.5 * (t[k - 1] + t[k]))))
+    if sde.constant_diffusion:
+        return D, np.ones(len(t) - 1)
+    mids, tm = 0.5 * (x[1:] + x[:-1]), 0.5 * (t[1:] + t[:-1])
+    traces = np.array(
+        [
+            np.trace(np.asarray(sde.D(jnp.asarray(m), float(s))))
+            for m, s in zip(mids, tm, strict=True)
+        ]
+    )
+    return D, traces / np.trace(D)
