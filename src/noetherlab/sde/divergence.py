@@ -9,6 +9,10 @@ diffusion models by OM-TPS, ICML 2025) replaces it by ``k`` products:
 
 unbiased, with variance ``Var(zᵀJz) = Σ_{i≠l} (J_{il}² + J_{il} J_{li})`` for one probe (zero
 for a diagonal ``J``). The standard error is estimated from the ``k`` samples.
+:func:`hutchinson_divergence` draws fresh probes per call (an estimate at a state, with its
+error); :meth:`SDE.with_hutchinson_divergence <noetherlab.sde.model.SDE.with_hutchinson_divergence>`
+fixes one set of probes inside the model, so that the Onsager–Machlup path objective stays
+deterministic.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from noetherlab._core.validation import positive_int
-from noetherlab.sde.model import SDE
+from noetherlab.sde.model import SDE, probe_quadratic_forms
 
 __all__ = ["hutchinson_divergence"]
 
@@ -27,8 +31,7 @@ Array = jax.Array
 
 @eqx.filter_jit
 def _hutchinson(sde: SDE, x: Array, t: Array, z: Array) -> tuple[Array, Array]:
-    _, jvp = jax.linearize(lambda y: sde.f(y, t), x)
-    samples = jax.vmap(lambda v: jnp.dot(v, jvp(v)))(z)
+    samples = probe_quadratic_forms(lambda y: sde.f(y, t), x, z)
     k = samples.shape[0]
     se = jnp.std(samples, ddof=1) / jnp.sqrt(k) if k > 1 else jnp.asarray(jnp.inf)
     return jnp.mean(samples), se

@@ -196,6 +196,7 @@ class SDE(eqx.Module):
     diffusion_matrix: Array | None
     diffusion_inverse: Array | None
     noise_matrix: Array | None
+    divergence_probes: Array | None
 
     def __init__(
         self,
@@ -246,6 +247,7 @@ class SDE(eqx.Module):
             None if D is None or self.degenerate else jnp.asarray(np.linalg.inv(D))
         )
         self.noise_matrix = None if noise_model.G is None else jnp.asarray(noise_model.G)
+        self.divergence_probes = None
 
     # ------------------------------------------------------------------ evaluation (traceable)
     @property
@@ -289,9 +291,37 @@ class SDE(eqx.Module):
         return jnp.sqrt(2.0) * jnp.linalg.cholesky(D)
 
     def divergence(self, x: Array, t: Array | float = 0.0) -> Array:
-        r"""``\nabla \cdot f(x, t)`` (trace of the drift Jacobian), a scalar."""
+        r"""``\nabla \cdot f(x, t)``, a scalar: the trace of the drift Jacobian (``N``
+        Jacobian–vector products), or, on a model from :meth:`with_hutchinson_divergence`, the
+        mean of ``zᵀ J z`` over its fixed probes."""
         t = jnp.asarray(t, dtype=jnp.float64)
+        if self.divergence_probes is not None:
+            return jnp.mean(
+                probe_quadratic_forms(lambda y: self.drift(y, t), x, self.divergence_probes)
+            )
         return jnp.trace(jax.jacfwd(self.drift)(x, t))
+
+    def with_hutchinson_divergence(self, probes: int = 16, key: int = 0) -> SDE:
+        r"""This model with ``∇·f`` replaced by Hutchinson's estimator over ``probes`` Rademacher
+        vectors ``z_j`` drawn once (seed ``key``) and used at every state and time:
+
+        .. math:: \widehat{∇·f}(x, t) = \frac1k \sum_j z_jᵀ J(x, t) z_j .
+
+        ``k`` Jacobian–vector products instead of ``N`` per evaluation. Fixed probes keep the
+        Onsager–Machlup action a smooth deterministic function of the path (its minimiser is
+        what the path solvers compute), unbiased over the draw of the probes, with variance
+        ``(1/k) Σ_{i≠l} (J_il² + J_il J_li)`` at each state (zero for a diagonal ``J``);
+        :func:`~noetherlab.sde.divergence.hutchinson_divergence` measures the standard error
+        at given states. Everything else (drift, noise, compiled structure apart from the
+        probes) is unchanged; a new ``key`` or a new model of the same shape does not recompile.
+        """
+        k = positive_int(probes, "probes")
+        seed = positive_int(key, "key", 0)
+        z = jax.random.rademacher(jax.random.PRNGKey(seed), (k, self.dim)).astype(jnp.float64)
+        out = eqx.tree_at(lambda s: s.divergence_probes, self, z, is_leaf=lambda v: v is None)
+        # the label is a static field (tree_at cannot reach it) and never enters compiled code
+        object.__setattr__(out, "label", _Label(f"{self.name} (Hutchinson ∇·f, {k} probes)"))
+        return out
 
     def drift_at(self, x: Any, t: Any = 0.0) -> np.ndarray:
         """``f`` at many states: ``x (m, N)``, times ``t`` (scalar or ``(m,)``) -> ``(m, N)``
@@ -498,3 +528,10 @@ def require_sde(sde: Any, name: str = "sde") -> SDE:
             "noetherlab.models",
         )
     return sde
+
+
+def probe_quadratic_forms(fn: Callable[[Array], Array], x: Array, z: Array) -> Array:
+    """``z_j ᵀ J z_j`` for each row ``z_j`` of ``z`` (``(k, N)``), ``J`` the Jacobian of ``fn`` at
+    ``x``: one linearisation, ``k`` Jacobian–vector products (Hutchinson's samples)."""
+    _, jvp = jax.linearize(fn, x)
+    return jax.vmap(lambda v: jnp.dot(v, jvp(v)))(z)
