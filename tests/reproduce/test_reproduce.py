@@ -27,6 +27,7 @@ def test_quick_reproduction_writes_figures_and_reports(quick_report):
         "fig2_reverse_diffusion",
         "fig2_fixed_start_family",
         "rnn_ring_memory",
+        "diffusion_learned_score",
     ):
         assert (out / f"{name}.png").stat().st_size > 10_000
         assert (out / f"{name}.svg").exists()
@@ -40,6 +41,8 @@ def test_quick_reproduction_writes_figures_and_reports(quick_report):
     assert reproduced < md.index("Fig. 1c notebook action (T = 40), step 1156") < analytic
     assert analytic < md.index("Fig. 1b notebook E = |xdot|^2")
     assert saved["workers"] == 2
+    assert (out / "diffusion_ring_score.eqx").exists()
+    assert (out / "diffusion_sphere16_score.eqx").exists()
 
 
 def test_quick_reproduction_matches_the_published_numbers(quick_report):
@@ -129,3 +132,24 @@ def test_quick_rnn_case_study(quick_report):
     for key in ("fig1b_ou", "ddm", "fig2_ring"):
         assert len(nums["learned"][key]["found"]) == 1 and nums["learned"][key]["certified"]
     assert "## rnn" in (out / "report.md").read_text()
+
+
+def test_quick_reproduction_learned_scores(quick_report):
+    """The learned-score case study: the exact ring score conserves ℓ (closed form: rotation
+    invariance), the learned one does not, and every learned charge's drift is predicted by
+    Noether's identity and contained in its defect bound (noether.balance)."""
+    _, rep = quick_report
+    num = rep["figures"]["diffusion"]["numbers"]
+    for entry in num["ring"]:
+        assert entry["exact"]["converged"] and entry["learned"]["converged"]
+        assert entry["exact"]["ell_drift"] < 1e-6
+        bal = entry["learned"]["balance"]
+        assert bal["relative_drift"] > 1e-3  # a learned score is only approximately invariant
+        assert bal["drift"] <= bal["defect_bound"]
+        assert abs(bal["predicted_change"]) == pytest.approx(bal["drift"], rel=1e-6)
+    # start (0, 10) and end (0, 5) on one ray: ℓ = 0 for the exact score by reflection symmetry
+    ray = next(e for e in num["ring"] if abs(e["theta"] - np.pi / 2) < 1e-12)
+    assert abs(ray["exact"]["ell_median"]) < 1e-8
+    (sphere,) = num["sphere"]["paths"]
+    assert sphere["converged"] and sphere["planes"] == 120
+    assert sphere["drift_over_bound_max"] <= 1.0

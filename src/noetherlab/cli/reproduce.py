@@ -24,7 +24,8 @@ def reproduce(
         bool, typer.Option(help="fewer samples, coarser grids, no grid refinement")
     ] = False,
     only: Annotated[
-        str | None, typer.Option(help="comma-separated subset of fig1a,fig1b,fig1c,fig2")
+        str | None,
+        typer.Option(help="comma-separated subset of fig1a,fig1b,fig1c,fig2,rnn,diffusion"),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="processes running figures side by side (default: up to 2)")

@@ -1,4 +1,5 @@
-"""The main job: reproduce the paper's case studies (Figs. 1a–c, 2) in *paper* mode (the notebooks'
+"""The main job: reproduce the paper's case studies (Figs. 1a–c, 2; the trained RNNs; learned
+diffusion scores) in *paper* mode (the notebooks'
 exact set-up, matching their published numbers) and *converged* mode (our solvers, float64,
 resolution-checked), writing figures (PNG + SVG), ``report.json`` and ``report.md``.
 
@@ -20,12 +21,12 @@ from noetherlab._core.version import VERSION
 
 __all__ = ["checks_by_kind", "default_workers", "reproduce", "summary_rows"]
 
-FIGURES = ("fig1a", "fig1b", "fig1c", "fig2", "rnn")
+FIGURES = ("fig1a", "fig1b", "fig1c", "fig2", "rnn", "diffusion")
 
 
 def _run_figure(name: str, outdir: Path, modes: set[str], quick: bool) -> dict[str, Any]:
     """Run one figure (in this process or a worker), timing it and keeping its own warnings."""
-    from noetherlab.reproduce import fig1, fig2, rnn
+    from noetherlab.reproduce import diffusion, fig1, fig2, rnn
 
     runner = {
         "fig1a": fig1.fig1a,
@@ -33,6 +34,7 @@ def _run_figure(name: str, outdir: Path, modes: set[str], quick: bool) -> dict[s
         "fig1c": fig1.fig1c,
         "fig2": fig2.fig2,
         "rnn": rnn.rnn,
+        "diffusion": diffusion.diffusion,
     }
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
@@ -52,7 +54,7 @@ def _run_figure(name: str, outdir: Path, modes: set[str], quick: bool) -> dict[s
 
 
 # Longest first, so that two workers finish together (measured: fig2 ≈ fig1a + fig1b + fig1c).
-_SCHEDULE = ("rnn", "fig2", "fig1c", "fig1b", "fig1a")
+_SCHEDULE = ("rnn", "fig2", "diffusion", "fig1c", "fig1b", "fig1a")
 
 
 def _run_figures(
