@@ -27,6 +27,7 @@ _LAZY = {
     "euler_lagrange_residual": "noetherlab.sde",
     "hamilton_vector_field": "noetherlab.sde",
     "hamiltonian": "noetherlab.sde",
+    "hutchinson_divergence": "noetherlab.sde.divergence",
     "lagrangian": "noetherlab.sde",
     # statuses: how every result ended
     "Status": "noetherlab._core.status",
@@ -294,4 +295,5 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
         hamiltonian,
         lagrangian,
     )
+    from noetherlab.sde.divergence import hutchinson_divergence
     from noetherlab.training.lie import LawCount, count_laws, load_law_count
