@@ -7,9 +7,12 @@
   loss.
 * **Paths**: the most likely path of the reverse SDE through a 3×128 MLP score (the trained one at
   d = 16; an untrained one of the same shape at other d) from a noise sample at t_max to a data
-  point at t_min on n intervals (Freidlin–Wentzell, the default solver): compile time (first call
-  minus the second) and time after compilation, with a second network of the same shape (new
-  weights: no recompilation) as the check that weights are data.
+  point at t_min on n intervals (Freidlin–Wentzell, with the resolution study), by Newton–Krylov
+  (the automatic choice above d = 4; the baseline of the ratio column) and by dense block Newton:
+  compile time (first call minus the second) and time after compilation, with a second network
+  of the same shape (new weights: no recompilation) as the check that weights are data.
+* **Onsager–Machlup paths** on n = 100 intervals, exact divergence against Hutchinson's with fixed
+  probes (``SDE.with_hutchinson_divergence``): time and the action's relative difference.
 * **Divergence**: the Onsager–Machlup term ``∇·f`` at 200 path states, exact (Jacobian trace)
   against Hutchinson's estimate with k Rademacher probes: time per state and the RMS error
   relative to the exact value, with the estimator's own mean standard error.
@@ -47,8 +50,20 @@ def main() -> None:
     console.print(f"training (d = 16): {time.perf_counter() - t:.1f} s; {trained.message}")
 
     paths = Table(title=f"most likely denoising path, 3×128 MLP score, n = {args.n}")
-    for col in ("d", "compile s", "solve s", "new weights s", "status", "action"):
+    for col in (
+        "d",
+        "solver",
+        "compile s",
+        "solve s",
+        "new weights s",
+        "vs NK",
+        "status",
+        "action",
+    ):
         paths.add_column(col)
+    om = Table(title="Onsager–Machlup path (n = 100, no resolution study): exact ∇·f vs Hutchinson")
+    for col in ("d", "divergence", "first call s", "solve s", "vs exact", "action", "rel. diff"):
+        om.add_column(col)
     div = Table(title="Onsager–Machlup divergence at 200 path states")
     for col in ("d", "method", "ms per state", "RMS rel. error", "mean SE (rel.)"):
         div.add_column(col)
@@ -64,19 +79,48 @@ def main() -> None:
         start = sched.t_max * rng.standard_normal(d)
         end = data[0] if d == 16 else nl.models.sphere_data(1, d, key=3)[0]
         u = models[0].times(args.n)
-        times = []
-        for m in (models[0], models[0], models[1]):
-            t = time.perf_counter()
-            res = nl.most_likely_path(m.reverse_sde, start, end, t=u)
-            times.append(time.perf_counter() - t)
-        paths.add_row(
-            str(d),
-            f"{times[0] - times[1]:.1f}",
-            f"{times[1]:.2f}",
-            f"{times[2]:.2f}",
-            res.status.name,
-            f"{res.action:.5g}",
-        )
+        base = None
+        for method in ("newton-krylov", "newton"):
+            times = []
+            for m in (models[0], models[0], models[1]):
+                t = time.perf_counter()
+                path = nl.most_likely_path(m.reverse_sde, start, end, t=u, method=method)
+                times.append(time.perf_counter() - t)
+                if m is models[0]:
+                    res = path
+            base = base or times[1]
+            paths.add_row(
+                str(d),
+                method,
+                f"{times[0] - times[1]:.1f}",
+                f"{times[1]:.2f}",
+                f"{times[2]:.2f}",
+                f"{times[1] / base:.2f}",
+                res.status.name,
+                f"{res.action:.6g}",
+            )
+        once = nl.ResolutionControl(check=False)
+        grid = models[0].times(100)
+        exact_om = None
+        for label, sde_k in [("exact", models[0].reverse_sde)] + [
+            (f"Hutchinson k = {k}", models[0].reverse_sde.with_hutchinson_divergence(k))
+            for k in (8, 32)
+        ]:
+            times = []
+            for _ in range(2):
+                t = time.perf_counter()
+                p = nl.most_likely_path(sde_k, start, end, t=grid, lagrangian="om", resolution=once)
+                times.append(time.perf_counter() - t)
+            exact_om = exact_om or (p, times[1])
+            om.add_row(
+                str(d),
+                label,
+                f"{times[0]:.1f}",
+                f"{times[1]:.2f}",
+                f"{times[1] / exact_om[1]:.2f}",
+                f"{p.action:.6g}" + ("" if p.converged else f" ({p.status.name})"),
+                f"{abs(p.action - exact_om[0].action) / abs(exact_om[0].action):.1e}",
+            )
         sde = models[0].reverse_sde
         xs, us = np.asarray(res.x), np.asarray(res.t)
         idx = np.linspace(0, len(us) - 1, 200).astype(int)
@@ -100,6 +144,7 @@ def main() -> None:
                 str(d), f"Hutchinson k = {k}", f"{1e3 * t_h:.2f}", f"{rms:.3f}", f"{se:.3f}"
             )
     console.print(paths)
+    console.print(om)
     console.print(div)
 
 

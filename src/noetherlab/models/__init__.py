@@ -3,6 +3,7 @@ trained rate networks. See :mod:`~noetherlab.models.catalogue` for each model's 
 :mod:`~noetherlab.models.registry` for the command-line names."""
 
 from noetherlab.models.catalogue import (
+    circle_mixture_score,
     drift_diffusion,
     equivariant_rnn,
     gaussian_ring_reverse,
@@ -17,9 +18,11 @@ from noetherlab.models.catalogue import (
     ring_score,
     three_attractor,
 )
-from noetherlab.models.score_training import ring_data, sphere_data
+from noetherlab.models.score_training import circle_mixture_data, ring_data, sphere_data
 
 __all__ = [
+    "circle_mixture_data",
+    "circle_mixture_score",
     "drift_diffusion",
     "equivariant_rnn",
     "gaussian_ring_reverse",

@@ -186,6 +186,20 @@ def ring_score(x: Array, t: Array, R: float = 5.0, sigma0: float = 0.55) -> Arra
     return jnp.where(r2 > 0, (R * h - safe_r) / s2 / safe_r, 0.0) * x
 
 
+def circle_mixture_score(
+    x: Array, t: Array, modes: int = 8, R: float = 5.0, sigma0: float = 0.3
+) -> Array:
+    r"""Exact score of ``modes`` equal Gaussians at ``μ_j = R (cos 2πj/modes, sin 2πj/modes)``
+    with variance ``σ0²`` under ``σ(t) = t``: with ``s2 = σ0² + t²`` and ``w = softmax_j(−|x −
+    μ_j|²/(2 s2))``, ``∇ log p_t(x) = Σ_j w_j (μ_j − x)/s2`` (the data of
+    :func:`~noetherlab.models.score_training.circle_mixture_data`)."""
+    s2 = sigma0**2 + t**2
+    angle = 2.0 * jnp.pi * jnp.arange(modes) / modes
+    mu = R * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
+    w = jax.nn.softmax(-jnp.sum((x - mu) ** 2, axis=1) / (2.0 * s2))
+    return (w @ mu - x) / s2
+
+
 def pf_ode_velocity(x: Array, t: Array, R: float = 5.0, sigma0: float = 0.55) -> Array:
     """Probability-flow ODE ``ẋ = -t s(x, t)`` (run from large to small ``t``)."""
     return -t * ring_score(x, t, R, sigma0)

@@ -130,6 +130,21 @@ def sphere_data(n: int, dim: int, R: float = 1.0, sigma0: float = 0.1, key: int 
     return R * z / np.linalg.norm(z, axis=1, keepdims=True) + sigma0 * rng.standard_normal((n, dim))
 
 
+def circle_mixture_data(
+    n: int, modes: int = 8, R: float = 5.0, sigma0: float = 0.3, key: int = 0
+) -> np.ndarray:
+    """``n`` points of a mixture of ``modes`` equal Gaussians (standard deviation ``sigma0``)
+    centred at ``R (cos 2πj/modes, sin 2πj/modes)``: ``(n, 2)``. Its law has the discrete
+    rotation symmetry by ``2π/modes`` only (no conserved angular momentum); its exact score is
+    :func:`~noetherlab.models.catalogue.circle_mixture_score`."""
+    n, modes = positive_int(n, "n"), positive_int(modes, "modes")
+    R, sigma0 = positive_float(R, "R", "radius"), positive_float(sigma0, "sigma0", "width")
+    rng = np.random.default_rng(positive_int(key, "key", 0))
+    angle = 2.0 * np.pi * rng.integers(0, modes, n) / modes
+    centres = R * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return centres + sigma0 * rng.standard_normal((n, 2))
+
+
 def _loss(net: ScoreNetwork, x0: Array, key: Array, log_lo: float, log_hi: float) -> Array:
     kt, ke = jax.random.split(key)
     t = jnp.exp(jax.random.uniform(kt, (x0.shape[0],), minval=log_lo, maxval=log_hi))
