@@ -6,8 +6,9 @@ method: Hessian–vector products by ``jax.linearize`` of the gradient, the kine
 ``M``, Steihaug–Toint truncated CG in the ``M``-norm with a ratio-test trust region, and the Lanczos
 certification of a minimiser (with escapes from saddles of the action).
 
-Each iteration is one compiled function (per chain structure and shape; model parameters are
-data); :func:`krylov_minimise` drives them from the host.
+The iterations run in one compiled ``while_loop`` (per chain structure and shape; model
+parameters are data), so a batch of problems runs as one vectorised loop
+(:func:`krylov_minimise_batch`); the host certifies the minimum at the end.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import numpy as np
 from noetherlab._core.linalg import spd_inverse
 from noetherlab._core.status import PathStatus
 from noetherlab.paths._chain import Chain, chain_gradient, chain_value, normalised_residual
+from noetherlab.paths._newton import stack_chains
 
-__all__ = ["KrylovOutput", "describe_krylov", "krylov_minimise"]
+__all__ = ["KrylovOutput", "describe_krylov", "krylov_minimise", "krylov_minimise_batch"]
 
 Array = jax.Array
 
@@ -290,6 +292,128 @@ class KrylovOutput:
     history: list[dict[str, float]]
 
 
+#: outcome codes of the compiled loop (``_Loop.code``)
+_RUNNING, _CONVERGED, _NONFINITE, _STALLED, _COLLAPSED, _CAPPED = range(6)
+_CODE_STATUS = {
+    _NONFINITE: PathStatus.nonfinite,
+    _STALLED: PathStatus.stalled,
+    _COLLAPSED: PathStatus.line_search_failed,
+    _CAPPED: PathStatus.max_iterations,
+}
+_HISTORY = ("value", "residual", "radius", "rho", "cg_iterations", "negative_curvature")
+
+
+class _Loop(eqx.Module):
+    """The state of the compiled trust-region loop (one member)."""
+
+    y: Array
+    value: Array
+    g: Array
+    r: Array
+    radius: Array
+    it: Array
+    cg: Array
+    clipped: Array
+    stalled: Array
+    code: Array
+    history: Array  # (max_steps, len(_HISTORY)); rows past ``it`` are zero
+
+
+@eqx.filter_jit
+def _newton_krylov_loop(
+    chain: Chain,
+    y: Array,
+    radius: Array,
+    h: Array,
+    w: Array,
+    D: Array,
+    gtol: Array,
+    budget: Array,
+    max_step: Array,
+    max_steps: int,
+    max_cg: int,
+) -> _Loop:
+    """Trust-region Newton–Krylov steps in one ``while_loop`` until the normalised residual is
+    ``<= gtol`` (``_CONVERGED``: the caller certifies the minimum), the action is non-finite, the
+    action stalls at float64 resolution for 5 accepted steps, the trust region collapses, or
+    ``budget`` steps are spent. No host round trip per step, so it can be vmapped (a batch runs
+    until its last member stops; a stopped member is frozen by ``while_loop``'s batching)."""
+    value, g, r = _state(chain, y)
+
+    def status(value: Array, r: Array) -> Array:
+        bad = ~(jnp.isfinite(value) & jnp.isfinite(r))
+        return jnp.where(bad, _NONFINITE, jnp.where(r <= gtol, _CONVERGED, _RUNNING))
+
+    code = status(value, r)
+    code = jnp.where((code == _RUNNING) & (budget <= 0), _CAPPED, code)
+    zero = jnp.zeros((), jnp.int32)
+    init = _Loop(
+        y, value, g, r, radius, zero, zero, zero, zero, code,
+        jnp.zeros((max_steps, len(_HISTORY)), y.dtype),
+    )  # fmt: skip
+
+    def body(s: _Loop) -> _Loop:
+        out = _iterate(chain, s.y, s.radius, s.r, h, w, D, max_cg, max_step)
+        it = s.it + 1
+        row = jnp.stack(
+            [out.value, s.r, out.radius, out.rho, out.cg_iterations, out.negative_curvature]
+        ).astype(s.y.dtype)
+        value, g, r = jax.lax.cond(
+            out.accepted, lambda: _state(chain, out.y), lambda: (s.value, s.g, s.r)
+        )
+        tiny = s.value - out.value <= 1e-14 * jnp.maximum(jnp.abs(s.value), 1e-300)
+        stalled = jnp.where(out.accepted, jnp.where(tiny, s.stalled + 1, 0), s.stalled)
+        collapsed = (~out.accepted) & (out.radius < 1e-14 * jnp.maximum(jnp.max(jnp.abs(s.y)), 1.0))
+        code = jnp.where(
+            out.accepted & (stalled >= 5),
+            _STALLED,
+            jnp.where(
+                collapsed,
+                _COLLAPSED,
+                jnp.where(
+                    status(value, r) != _RUNNING,
+                    status(value, r),
+                    jnp.where(it >= budget, _CAPPED, _RUNNING),
+                ),
+            ),
+        )
+        return _Loop(
+            out.y, value, g, r, out.radius, it,
+            s.cg + out.cg_iterations, s.clipped + out.clipped.astype(jnp.int32), stalled,
+            code, s.history.at[s.it].set(row),
+        )  # fmt: skip
+
+    return jax.lax.while_loop(lambda s: s.code == _RUNNING, body, init)
+
+
+@eqx.filter_jit
+def _newton_krylov_loop_batch(
+    chain: Chain,
+    y: Array,
+    h: Array,
+    w: Array,
+    D: Array,
+    gtol: Array,
+    budget: Array,
+    max_step: Array,
+    max_steps: int,
+    max_cg: int,
+) -> _Loop:
+    """:func:`_newton_krylov_loop` of ``B`` stacked chains (``base``, ``frame``, ``data``,
+    ``weight`` with a leading axis ``B``; ``y`` ``(B, n+1, b)``, ``h``/``w`` ``(B, n)``, ``D``
+    ``(B, b, b)``) from a zero trust radius, vectorised."""
+
+    def one(base: Array, frame: Array, data: Any, weight: Array, *rest: Array) -> _Loop:
+        member = Chain(chain.cost, chain.scale, chain.params, base, frame, data, weight)
+        yb, hb, wb, Db = rest
+        radius = jnp.zeros((), yb.dtype)
+        return _newton_krylov_loop(
+            member, yb, radius, hb, wb, Db, gtol, budget, max_step, max_steps, max_cg
+        )
+
+    return jax.vmap(one)(chain.base, chain.frame, chain.data, chain.weight, y, h, w, D)
+
+
 def krylov_minimise(
     chain: Chain,
     y0: Any,
@@ -306,78 +430,107 @@ def krylov_minimise(
     """Trust-region Newton–Krylov on any chain objective (see module docstring): ``h`` ``(n,)`` and
     ``D`` ``(b, b)`` define the kinetic preconditioner, with ``weight`` ``(n,)`` the diffusion
     tensor's scale on each interval relative to ``D`` (default 1: ``D`` constant); ``max_step``
-    caps ``max|Δy|`` per step."""
-    y = jnp.asarray(y0)
+    caps ``max|Δy|`` per step. The steps run in one compiled loop; the host only certifies the
+    minimum at the end (Lanczos) and, at a saddle, escapes along its negative curvature and
+    restarts the loop (at most 3 times)."""
     h, D = jnp.asarray(h), jnp.asarray(D)
     w = jnp.ones_like(h) if weight is None else jnp.asarray(weight, dtype=h.dtype)
-    value, g, r = _state(chain, y)
+    return _drive(chain, jnp.asarray(y0), h, w, D, gtol, max_steps, max_cg, lanczos_steps, max_step)
+
+
+def krylov_minimise_batch(
+    chains: list[Chain],
+    y0: list[Any],
+    h: list[Any],
+    D: list[Any],
+    weight: list[Any],
+    *,
+    gtol: float = 1e-8,
+    max_steps: int = 200,
+    max_cg: int = 200,
+    lanczos_steps: int = 40,
+    max_step: float = np.inf,
+) -> list[KrylovOutput]:
+    """:func:`krylov_minimise` of several chains of one structure and size: the trust-region
+    loops of all members run as one vectorised compiled loop; each member is then certified on
+    its own (and, the rare member that stopped at a saddle, escapes and finishes alone)."""
+    stacked = stack_chains(chains)
+    ys, hs, ws, Ds = (jnp.asarray(np.stack([np.asarray(a) for a in v])) for v in (y0, h, weight, D))
+    loops = _newton_krylov_loop_batch(
+        stacked, ys, hs, ws, Ds, jnp.asarray(gtol), jnp.asarray(max_steps),
+        jnp.asarray(max_step), max_steps, max_cg,
+    )  # fmt: skip
+    outs = []
+    for b, chain in enumerate(chains):
+        first = jax.tree_util.tree_map(lambda a, b=b: a[b], loops)
+        outs.append(
+            _drive(
+                chain, first.y, hs[b], ws[b], Ds[b], gtol, max_steps, max_cg, lanczos_steps,
+                max_step, first=first,
+            )
+        )  # fmt: skip
+    return outs
+
+
+def _drive(
+    chain: Chain,
+    y: Array,
+    h: Array,
+    w: Array,
+    D: Array,
+    gtol: float,
+    max_steps: int,
+    max_cg: int,
+    lanczos_steps: int,
+    max_step: float,
+    first: _Loop | None = None,
+) -> KrylovOutput:
+    """Run the compiled loop (or take its result ``first``), certify, escape saddles, restart."""
     radius = jnp.zeros((), y.dtype)
     history: list[dict[str, float]] = []
-    it = cg_total = escapes = stalled = clipped = 0
-    status, lam_min, lam_max = PathStatus.max_iterations, float("nan"), float("nan")
-    n_nodes = y.shape[0]
+    it = cg_total = escapes = clipped = 0
+    lam_min, lam_max = float("nan"), float("nan")
     while True:
-        residual = float(r)
-        if not np.isfinite(float(value)) or not np.isfinite(residual):
-            status = PathStatus.nonfinite
+        s = first if first is not None else _newton_krylov_loop(
+            chain, y, radius, h, w, D, jnp.asarray(gtol), jnp.asarray(max_steps - it),
+            jnp.asarray(max_step), max_steps, max_cg,
+        )  # fmt: skip
+        first = None
+        steps = int(s.it)
+        rows = np.asarray(s.history)[:steps]
+        history += [
+            {"iteration": float(it + k + 1), **dict(zip(_HISTORY, map(float, row), strict=True))}
+            for k, row in enumerate(rows)
+        ]
+        it, cg_total, clipped = it + steps, cg_total + int(s.cg), clipped + int(s.clipped)
+        y, code = s.y, int(s.code)
+        if code != _CONVERGED:
+            status = _CODE_STATUS[code]
             break
-        if residual <= gtol:
-            if lanczos_steps <= 0 or n_nodes < 4:
-                status = PathStatus.successful
-                break
-            lo, hi, v = _certify(chain, y, h, w, D, lanczos_steps)
-            lam_min, lam_max = float(lo), float(hi)
-            if lam_min >= -1e-8 * max(abs(lam_max), 1e-300):
-                status = PathStatus.successful
-                break
-            if escapes >= 3:
-                status = PathStatus.saddle
-                break
-            escapes += 1
-            y_new, v_new = _escape(chain, y, v)
-            if not float(v_new) < float(value):
-                status = PathStatus.saddle
-                break
-            y, radius = y_new, jnp.zeros((), y.dtype)
-            value, g, r = _state(chain, y)
-            continue
-        if it >= max_steps:
+        if lanczos_steps <= 0 or y.shape[0] < 4:
+            status = PathStatus.successful
             break
-        out = _iterate(chain, y, radius, r, h, w, D, max_cg, jnp.asarray(max_step))
-        it += 1
-        cg_total += int(out.cg_iterations)
-        clipped += int(out.clipped)
-        history.append(
-            {
-                "iteration": float(it),
-                "value": float(out.value),
-                "residual": residual,
-                "radius": float(out.radius),
-                "rho": float(out.rho),
-                "cg_iterations": float(out.cg_iterations),
-                "negative_curvature": float(out.negative_curvature),
-            }
-        )
-        if bool(out.accepted):
-            decrease = float(value) - float(out.value)
-            stalled = stalled + 1 if decrease <= 1e-14 * max(abs(float(value)), 1e-300) else 0
-            y, radius = out.y, out.radius
-            value, g, r = _state(chain, y)
-            if stalled >= 5:
-                status = PathStatus.stalled
-                break
-        else:
-            radius = out.radius
-            if float(radius) < 1e-14 * max(float(jnp.max(jnp.abs(y))), 1.0):
-                status = PathStatus.line_search_failed
-                break
+        lo, hi, v = _certify(chain, y, h, w, D, lanczos_steps)
+        lam_min, lam_max = float(lo), float(hi)
+        if lam_min >= -1e-8 * max(abs(lam_max), 1e-300):
+            status = PathStatus.successful
+            break
+        if escapes >= 3:
+            status = PathStatus.saddle
+            break
+        escapes += 1
+        y_new, v_new = _escape(chain, y, v)
+        if not float(v_new) < float(s.value):
+            status = PathStatus.saddle
+            break
+        y, radius = y_new, jnp.zeros((), y.dtype)
     return KrylovOutput(
         y=np.asarray(y),
         status=status,
         iterations=it,
         cg_iterations=cg_total,
-        residual=float(r),
-        grad=np.asarray(g),
+        residual=float(s.r),
+        grad=np.asarray(s.g),
         lambda_min=lam_min,
         lambda_max=lam_max,
         saddle_escapes=escapes,
