@@ -3,13 +3,14 @@ closed-form Ornstein–Uhlenbeck bridge action, and its bad-input errors."""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import noetherlab as nl
 from noetherlab import models
 from noetherlab.paths import ResolutionControl
-from noetherlab.paths.solvers import LBFGS, BlockNewton
+from noetherlab.paths.solvers import LBFGS, BlockNewton, NewtonKrylov
 
 
 def test_batch_equals_one_by_one_solves():
@@ -59,7 +60,7 @@ def test_batch_of_ou_bridges_matches_the_closed_form():
         ({"x0": np.zeros((3, 3))}, "x0", "shape"),
         ({"x1": np.zeros((3, 2)), "T": [1.0, 2.0]}, "x0/x1/T", "disagree"),
         ({"T": [1.0, -1.0]}, "T", "member 1"),
-        ({"solver": LBFGS()}, "solver", "block-Newton"),
+        ({"solver": LBFGS()}, "solver", "block-Newton or Newton–Krylov"),
         ({"resolution": ResolutionControl(refine=True)}, "resolution", "refine"),
     ],
 )
@@ -76,3 +77,31 @@ def test_single_member_and_configured_solver():
         models.maier_stein(), [-1.0, 0.0], [0.0, 0.0], T=5.0, n=200, solver=BlockNewton(max_steps=2)
     )
     assert res.status == nl.PathStatus.max_iterations and res.iterations == 2
+
+
+def test_newton_krylov_batch_equals_one_by_one_solves():
+    """An 8-D tanh network (above DENSE_MAX_DIM, so the batch defaults to Newton–Krylov): the
+    vectorised trust-region loop gives each member the sequential solve (reference:
+    ``most_likely_path(method="newton-krylov")`` per member): same status and iteration count,
+    action to 1e-10, and the members need different numbers of steps."""
+    w = np.random.default_rng(4).standard_normal((8, 8)) / np.sqrt(8)
+    sde = nl.SDE(lambda x: -x + jnp.asarray(w) @ jnp.tanh(x), diffusion=0.2, dim=8)
+    x0 = np.zeros(8)
+    x1 = np.stack([np.linspace(-1, 1, 8) * s for s in (0.5, 1.0, 2.0)])
+    T = np.array([2.0, 4.0, 8.0])
+    once = ResolutionControl(check=False)
+    batch = nl.most_likely_paths(sde, x0, x1, T=T, n=80, resolution=once)
+    assert {r.method for r in batch} == {"newton-krylov"}
+    for b, got in enumerate(batch):
+        ref = nl.most_likely_path(
+            sde, x0, x1[b], T=T[b], n=80, method="newton-krylov", resolution=once
+        )
+        assert got.converged and got.status == ref.status
+        assert got.iterations == ref.iterations
+        assert got.action == pytest.approx(ref.action, rel=1e-10)
+        assert got.stats["batch_size"] == 3
+    assert len({r.iterations for r in batch}) > 1
+    (capped,) = nl.most_likely_paths(
+        sde, x0, x1[2], T=8.0, n=80, solver=NewtonKrylov(max_steps=1), resolution=once
+    )
+    assert capped.status == nl.PathStatus.max_iterations and capped.iterations == 1

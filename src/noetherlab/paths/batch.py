@@ -2,9 +2,11 @@ r"""Many fixed-time most likely paths of one model in one compiled call.
 
 :func:`most_likely_paths` solves ``B`` boundary-value problems that share the model, the
 Lagrangian and the number of intervals ``n`` — different end states ``x0_b, x1_b`` and transit
-times ``T_b`` — with the block-Newton engine vectorised over the members
-(:func:`~noetherlab.paths._newton.newton_minimise_batch`): one trace and one compilation for the
-batch, one loop on the device, each member stopping with its own status. The resolution study's
+times ``T_b`` — with the block-Newton engine (``N <= 4``,
+:func:`~noetherlab.paths._newton.newton_minimise_batch`) or the matrix-free Newton–Krylov engine
+(above, :func:`~noetherlab.paths._krylov.krylov_minimise_batch`) vectorised over the members: one
+trace and one compilation for the batch, one loop on the device, each member stopping with its
+own status (Newton–Krylov members are then certified one by one). The resolution study's
 coarse grids (``n/2``, ``n/4``) are batched the same way and run in the fine grid's compiled code.
 Each member is then checked exactly as :func:`~noetherlab.paths.most_likely_path` checks one path
 (independent Euler–Lagrange residual, charges, symmetry charges), so the ``b``-th result equals
@@ -29,7 +31,9 @@ from noetherlab.paths.api import check_derivatives, resolution_control, with_sym
 from noetherlab.paths.problem import PathProblem
 from noetherlab.paths.resolution import ResolutionControl
 from noetherlab.paths.result import PathResult
+from noetherlab.paths.solvers.base import DENSE_MAX_DIM
 from noetherlab.paths.solvers.newton import BlockNewton
+from noetherlab.paths.solvers.newton_krylov import NewtonKrylov
 from noetherlab.sde.model import SDE, require_sde
 
 __all__ = ["most_likely_paths"]
@@ -43,7 +47,7 @@ def most_likely_paths(
     T: Any,
     n: int = 1000,
     lagrangian: str = "fw",
-    solver: BlockNewton | None = None,
+    solver: BlockNewton | NewtonKrylov | None = None,
     resolution: ResolutionControl | None = None,
 ) -> list[PathResult]:
     """Fixed-time most likely paths of ``sde`` for a batch of end states and transit times.
@@ -56,8 +60,10 @@ def most_likely_paths(
         T: transit times, ``(B,)`` or one number.
         n: intervals of every member's uniform grid (default 1000).
         lagrangian: ``"fw"`` (default) or ``"om"``.
-        solver: a configured :class:`~noetherlab.paths.solvers.BlockNewton` (its ``gtol`` and
-            ``max_steps`` apply to every member); default ``BlockNewton()``.
+        solver: a configured :class:`~noetherlab.paths.solvers.BlockNewton` or
+            :class:`~noetherlab.paths.solvers.NewtonKrylov` (its ``gtol`` and ``max_steps`` apply
+            to every member); default ``BlockNewton()`` for ``N <= 4``, else ``NewtonKrylov()``
+            (as ``most_likely_path`` chooses).
         resolution: the coarse-grid study (default ``ResolutionControl()``; refinement is per path
             and not available in a batch).
 
@@ -67,7 +73,7 @@ def most_likely_paths(
 
     Raises:
         InvalidArgumentError: end states or times of the wrong shape, no members, a solver other
-            than block Newton, refinement requested.
+            than block Newton or Newton–Krylov, refinement requested.
         ResourceLimitError: the batch's dense Hessians would not fit in memory.
     """
     sde = require_sde(sde)
@@ -80,27 +86,35 @@ def most_likely_paths(
             raise InvalidArgumentError(
                 err.argument, f"member {b}: {err.problem}", err.fix
             ) from None
-    the_solver = BlockNewton() if solver is None else solver
-    if not isinstance(the_solver, BlockNewton):
+    N, size = sde.dim, problems[0].n
+    if solver is None:
+        the_solver: BlockNewton | NewtonKrylov = (
+            BlockNewton() if N <= DENSE_MAX_DIM else NewtonKrylov()
+        )
+    else:
+        the_solver = solver
+    if not isinstance(the_solver, BlockNewton | NewtonKrylov):
         raise InvalidArgumentError(
             "solver",
-            f"a batch is solved by the block-Newton engine in one compiled loop, not by "
-            f"{type(the_solver).__name__}",
-            "pass solver=BlockNewton(...), or call most_likely_path for each problem",
+            f"a batch is solved by the block-Newton or Newton–Krylov engine in one compiled loop, "
+            f"not by {type(the_solver).__name__}",
+            "pass solver=BlockNewton(...) or NewtonKrylov(...), or call most_likely_path for "
+            "each problem",
         )
     control = resolution_control(resolution)
-    N, size = sde.dim, problems[0].n
-    check_memory(
-        8.0 * len(problems) * (size + 1) * (24 * N * N + 64 * N),
-        "x0/x1/T",
-        f"a batch of {len(problems)} dense Newton solves with n = {size} in {N} dimensions",
-        "solve the batch in smaller groups, or use fewer intervals",
-    )
+    if isinstance(the_solver, BlockNewton):
+        check_memory(
+            8.0 * len(problems) * (size + 1) * (24 * N * N + 64 * N),
+            "x0/x1/T",
+            f"a batch of {len(problems)} dense Newton solves with n = {size} in {N} dimensions",
+            "solve the batch in smaller groups, use fewer intervals, or solver=NewtonKrylov()",
+        )
     for problem in problems:
         check_derivatives(problem, None)
     results = the_solver.solve_batch(problems, [None] * len(problems))
     if control.check:
         coarse = the_solver.for_resolution_study(control.rtol, size)
+        assert isinstance(coarse, BlockNewton | NewtonKrylov)
         results = control.apply_batch(problems, results, coarse.solve_batch)
     return [with_symmetry_charges(r, p) for r, p in zip(results, problems, strict=True)]
 

@@ -7,10 +7,11 @@ RNN drift ``-x + W tanh x``) instead of ``O(n N³)``:
 
 * **Hessian–vector products** by forward-over-reverse differentiation, linearised once per
   iteration (``jax.linearize`` of the gradient: each product then replays only the tangent pass).
-* **Preconditioner**: the kinetic part of the Hessian, ``M = (K + c\,\mathrm{diag}(\bar h)) ⊗
-  \bar D^{-1}`` with ``K`` the tridiagonal ``(1/2h)`` coupling of neighbouring nodes (exact for the
-  ``|ẋ|²`` term when ``D`` is constant), ``\bar h_k`` the node weights and ``c >= 0`` a scalar
-  matched to the drift's curvature on a smooth probe vector (one product per iteration).
+* **Preconditioner**: the kinetic part of the Hessian, ``M = (K + \mathrm{diag}(c_k \bar h_k)) ⊗
+  \bar D^{-1}`` with ``K`` the tridiagonal ``(1/(2 h_k w_k))`` coupling of neighbouring nodes
+  (exact for the ``|ẋ|²`` term when ``D(t) = w(t) \bar D``, e.g. constant noise or a diffusion
+  model's ``g(t)²``), ``\bar h_k`` the node weights and ``c_k >= 0`` matched node by node to the
+  drift's curvature on a smooth probe vector (one product per iteration).
   ``M^{-1}`` is a tridiagonal solve along time for all ``N`` components at once
   (``jax.lax.linalg.tridiagonal_solve``) followed by a product with ``\bar D``.
 * **Trust region with Steihaug–Toint truncated CG** in the ``M``-norm: CG stops at the trust
@@ -24,19 +25,28 @@ RNN drift ``-x + W tanh x``) instead of ``O(n N³)``:
   between a minimiser (*successful*) and a saddle, from which up to three escapes along the
   Lanczos vector are tried.
 
-Each iteration is one compiled function (per chain structure and shape; model parameters are
-data), so it runs unchanged on CPU and GPU.
+The iterations run in one compiled ``while_loop`` (per chain structure and shape; model parameters
+are data), so a solve runs unchanged on CPU and GPU and a batch of problems
+(:meth:`NewtonKrylov.solve_batch`, :func:`~noetherlab.paths.batch.most_likely_paths`) runs as one
+vectorised loop.
 """
 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab.paths._krylov import describe_krylov, krylov_minimise
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab.paths._krylov import (
+    KrylovOutput,
+    describe_krylov,
+    krylov_minimise,
+    krylov_minimise_batch,
+)
 from noetherlab.paths._objectives import fixed_time_chain
 from noetherlab.paths.diagnostics import finish
 from noetherlab.paths.problem import PathProblem
@@ -69,14 +79,14 @@ class NewtonKrylov(AbstractPathSolver):
     def solve(self, problem: PathProblem, init: np.ndarray | None = None) -> PathResult:
         self.check(problem)
         assert problem.t is not None
-        sde, t = problem.sde, problem.t
-        chain = fixed_time_chain(sde, problem.lagrangian, problem.x0, problem.x1, t)
-        D, weight = _diffusion_scale(problem, start(problem, init))
+        chain = fixed_time_chain(problem.sde, problem.lagrangian, problem.x0, problem.x1, problem.t)
+        x_start = start(problem, init)
+        D, weight = _diffusion_scale(problem, x_start)
         begin = time.perf_counter()
         out = krylov_minimise(
             chain,
-            start(problem, init),
-            np.diff(t),
+            x_start,
+            np.diff(problem.t),
             D,
             gtol=self.gtol,
             max_steps=self.max_steps,
@@ -84,13 +94,61 @@ class NewtonKrylov(AbstractPathSolver):
             lanczos_steps=self.lanczos_steps,
             weight=weight,
         )
+        return self._finish(problem, out, time.perf_counter() - begin, {})
+
+    def solve_batch(
+        self, problems: Sequence[PathProblem], inits: Sequence[np.ndarray | None]
+    ) -> list[PathResult]:
+        """Solve fixed-time problems of one model, dimension, Lagrangian and grid size together:
+        the trust-region loops of all members run as one vectorised compiled loop
+        (:func:`~noetherlab.paths._krylov.krylov_minimise_batch`), then each member is certified
+        and finished as :meth:`solve` finishes one. Its ``seconds`` is the batch's time and
+        ``stats["batch_size"]`` says how many shared it."""
+        for problem in problems:
+            self.check(problem)
+        if len({p.n for p in problems}) != 1:
+            raise InvalidArgumentError(
+                "problems",
+                f"a Newton–Krylov batch shares one grid size, got n = {sorted({p.n for p in problems})}",
+                "group the problems by n",
+            )
+        chains, starts, hs, Ds, weights = [], [], [], [], []
+        for problem, init in zip(problems, inits, strict=True):
+            assert problem.t is not None
+            chains.append(
+                fixed_time_chain(problem.sde, problem.lagrangian, problem.x0, problem.x1, problem.t)
+            )
+            starts.append(start(problem, init))
+            D, w = _diffusion_scale(problem, starts[-1])
+            hs.append(np.diff(problem.t))
+            Ds.append(D)
+            weights.append(w)
+        begin = time.perf_counter()
+        outs = krylov_minimise_batch(
+            chains,
+            starts,
+            hs,
+            Ds,
+            weights,
+            gtol=self.gtol,
+            max_steps=self.max_steps,
+            max_cg=self.max_cg,
+            lanczos_steps=self.lanczos_steps,
+        )
         seconds = time.perf_counter() - begin
+        extra = {"batch_size": len(problems)}
+        return [self._finish(p, o, seconds, extra) for p, o in zip(problems, outs, strict=True)]
+
+    def _finish(
+        self, problem: PathProblem, out: KrylovOutput, seconds: float, extra: dict[str, Any]
+    ) -> PathResult:
+        assert problem.t is not None
         x = out.y.copy()
         x[0], x[-1] = problem.x0, problem.x1
         return finish(
             problem,
             x,
-            t,
+            problem.t,
             method=self.name,
             status=out.status,
             message=describe_krylov(out, self.gtol),
@@ -108,6 +166,7 @@ class NewtonKrylov(AbstractPathSolver):
                 "lambda_max": out.lambda_max,
                 "final_residual": out.residual,
                 "clipped_steps": out.clipped_steps,
+                **extra,
             },
             history=out.history,
         )
