@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/paths.py [--n 2000] [--gd-steps 60000] [--rnn 10,30,100,300,1000]
                                          [--skip-2d] [--lbfgs-budget 600]
-    .venv/bin/python benchmarks/paths.py --batch 64 [--batch-n 1000]   # batched families only
+    .venv/bin/python benchmarks/paths.py --batch 64 [--batch-n 1000] [--rnn-batch 16]   # batched families only
 
 **2-D problems** (n intervals, straight-line start): 1-D OU; three-attractor (Fig. 1c) at T = 1 and
 T = 40; Maier–Stein (β = 10) from (-1, 0) to the saddle at T = 10. Methods: block Newton; T(E) = T
@@ -355,10 +355,43 @@ def batch_rows(console, members, n):
     console.print(table)
 
 
+def rnn_batch_rows(console, members, n):
+    """The N = 100 memory RNN (``models.memory_rnn``): ``members`` transitions from one stored
+    state to the other at transit times T from 10 to 25, by ``most_likely_paths`` (one vectorised
+    Newton–Krylov loop per grid of the resolution study) against sequential
+    ``most_likely_path(method="newton-krylov")`` calls, same process, both after a warm-up."""
+    sde = models.memory_rnn(100)
+    a, b = models.memory_rnn_attractors(100)
+    T = np.linspace(10.0, 25.0, members)
+    nl.most_likely_paths(sde, a, b, T=T[:2] * 0.99, n=n)  # compile
+    nl.most_likely_path(sde, a, b, T=T[0] * 0.99, n=n, method="newton-krylov")
+    t0 = time.perf_counter()
+    batch = nl.most_likely_paths(sde, a, b, T=T, n=n)
+    tb = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    seq = [nl.most_likely_path(sde, a, b, T=t, n=n, method="newton-krylov") for t in T]
+    ts = time.perf_counter() - t0
+    diff = max(abs(p.action - q.action) / abs(q.action) for p, q in zip(batch, seq, strict=True))
+    table = Table(title=f"batched N = 100 memory-RNN family ({members} members, n = {n})")
+    for col in ("family", "batched s", "sequential s", "ratio", "max |ΔS|/S", "converged"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        "memory RNN, T = 10…25",
+        f"{tb:.2f}",
+        f"{ts:.2f}",
+        f"{ts / tb:.1f}x",
+        f"{diff:.1e}",
+        f"{sum(r.converged for r in batch)}/{sum(r.converged for r in seq)}",
+    )
+    console.print(table)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=0, help="members of the batched-family rows")
     ap.add_argument("--batch-n", type=int, default=1000)
+    ap.add_argument("--rnn-batch", type=int, default=16, help="members of the N = 100 RNN family")
+    ap.add_argument("--rnn-batch-n", type=int, default=400)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--gd-steps", type=int, default=60000)
     ap.add_argument("--rnn", default="10,30,100,300,1000")
@@ -375,6 +408,8 @@ def main():
     console = Console(width=220)
     if args.batch:
         batch_rows(console, args.batch, args.batch_n)
+        if args.rnn_batch:
+            rnn_batch_rows(console, args.rnn_batch, args.rnn_batch_n)
         return
     if not args.skip_2d:
         two_d(console, args.n, args.gd_steps, args.lbfgs_budget)

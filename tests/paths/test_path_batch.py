@@ -90,8 +90,11 @@ def test_newton_krylov_batch_equals_one_by_one_solves():
     x1 = np.stack([np.linspace(-1, 1, 8) * s for s in (0.5, 1.0, 2.0)])
     T = np.array([2.0, 4.0, 8.0])
     once = ResolutionControl(check=False)
-    batch = nl.most_likely_paths(sde, x0, x1, T=T, n=80, resolution=once)
-    assert {r.method for r in batch} == {"newton-krylov"}
+    vectorised = NewtonKrylov(batch="vectorised")
+    batch = nl.most_likely_paths(sde, x0, x1, T=T, n=80, solver=vectorised, resolution=once)
+    assert {r.method for r in nl.most_likely_paths(sde, x0, x1[:1], T=1.0, n=20)} == {
+        "newton-krylov"
+    }  # the default above 4 dimensions (sequential on this CPU)
     for b, got in enumerate(batch):
         ref = nl.most_likely_path(
             sde, x0, x1[b], T=T[b], n=80, method="newton-krylov", resolution=once
@@ -101,7 +104,8 @@ def test_newton_krylov_batch_equals_one_by_one_solves():
         assert got.action == pytest.approx(ref.action, rel=1e-10)
         assert got.stats["batch_size"] == 3
     assert len({r.iterations for r in batch}) > 1
-    (capped,) = nl.most_likely_paths(
-        sde, x0, x1[2], T=8.0, n=80, solver=NewtonKrylov(max_steps=1), resolution=once
-    )
-    assert capped.status == nl.PathStatus.max_iterations and capped.iterations == 1
+    capped = NewtonKrylov(max_steps=1, batch="vectorised")
+    (one,) = nl.most_likely_paths(sde, x0, x1[2], T=8.0, n=80, solver=capped, resolution=once)
+    assert one.status == nl.PathStatus.max_iterations and one.iterations == 1
+    with pytest.raises(nl.errors.InvalidArgumentError, match="batch"):
+        NewtonKrylov(batch="parallel")

@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -65,6 +67,13 @@ class NewtonKrylov(AbstractPathSolver):
         max_cg: CG iterations per Newton step.
         lanczos_steps: Hessian–vector products of the final minimum check (0: no check).
         el_tol: tolerance of the independent check.
+        batch: how :meth:`solve_batch` runs several problems: ``"vectorised"`` (one vmapped loop,
+            which runs as many Newton and CG iterations as its slowest member), ``"sequential"``
+            (the same compiled loop, one member after another) or ``"auto"`` (default:
+            sequential on a CPU, vectorised on an accelerator). Measured on the 2-core CPU
+            (``benchmarks/paths.py --batch``, 16 memory-RNN transitions at N = 100, T = 10…25,
+            needing 78 to 396 CG iterations each): vectorised 0.4× the speed of sequential;
+            1.2× for 8 identical members.
     """
 
     gtol: float = 1e-8
@@ -72,9 +81,18 @@ class NewtonKrylov(AbstractPathSolver):
     max_cg: int = 200
     lanczos_steps: int = 40
     el_tol: float | None = None
+    batch: str = "auto"
     name: ClassVar[str] = "newton-krylov"
     solves_on_given_grid: ClassVar[bool] = True
     problems: ClassVar[tuple[str, ...]] = ("time",)
+
+    def __check_init__(self) -> None:
+        if self.batch not in ("auto", "vectorised", "sequential"):
+            raise InvalidArgumentError(
+                "batch",
+                f"must be 'auto', 'vectorised' or 'sequential', got {self.batch!r}",
+                "pick one (auto: sequential on a CPU, vectorised on an accelerator)",
+            )
 
     def solve(self, problem: PathProblem, init: np.ndarray | None = None) -> PathResult:
         self.check(problem)
@@ -102,10 +120,22 @@ class NewtonKrylov(AbstractPathSolver):
         """Solve fixed-time problems of one model, dimension, Lagrangian and grid size together:
         the trust-region loops of all members run as one vectorised compiled loop
         (:func:`~noetherlab.paths._krylov.krylov_minimise_batch`), then each member is certified
-        and finished as :meth:`solve` finishes one. Its ``seconds`` is the batch's time and
-        ``stats["batch_size"]`` says how many shared it."""
+        and finished as :meth:`solve` finishes one (``batch="vectorised"``; see ``batch`` for
+        the other modes). Its ``seconds`` is the batch's time and ``stats["batch_size"]`` says
+        how many shared it."""
         for problem in problems:
             self.check(problem)
+        mode = self.batch
+        if mode == "auto":
+            mode = "sequential" if jax.default_backend() == "cpu" else "vectorised"
+        if mode == "sequential":
+            begin = time.perf_counter()
+            results = [self.solve(p, i) for p, i in zip(problems, inits, strict=True)]
+            seconds = time.perf_counter() - begin
+            return [
+                replace(r, seconds=seconds, stats={**r.stats, "batch_size": len(problems)})
+                for r in results
+            ]
         if len({p.n for p in problems}) != 1:
             raise InvalidArgumentError(
                 "problems",
