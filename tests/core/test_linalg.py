@@ -54,7 +54,7 @@ def test_krylov_preconditioner_follows_a_time_dependent_noise_scale() -> None:
         model.reverse_sde,
         x_noise,
         x_data,
-        t=model.times(100),
+        t=model.times(40),
         method="newton-krylov",
         resolution=nl.ResolutionControl(check=False),
     )
@@ -64,7 +64,7 @@ def test_krylov_preconditioner_follows_a_time_dependent_noise_scale() -> None:
         model.reverse_sde,
         x_noise,
         x_data,
-        t=model.times(100),
+        t=model.times(40),
         method="newton",
         resolution=nl.ResolutionControl(check=False),
     )

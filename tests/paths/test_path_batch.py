@@ -80,32 +80,31 @@ def test_single_member_and_configured_solver():
 
 
 def test_newton_krylov_batch_equals_one_by_one_solves():
-    """An 8-D tanh network (above DENSE_MAX_DIM, so the batch defaults to Newton–Krylov): the
+    """A 6-D tanh network (above DENSE_MAX_DIM, so the batch defaults to Newton–Krylov): the
     vectorised trust-region loop gives each member the sequential solve (reference:
     ``most_likely_path(method="newton-krylov")`` per member): same status and iteration count,
     action to 1e-10, and the members need different numbers of steps."""
-    w = np.random.default_rng(4).standard_normal((8, 8)) / np.sqrt(8)
-    sde = nl.SDE(lambda x: -x + jnp.asarray(w) @ jnp.tanh(x), diffusion=0.2, dim=8)
-    x0 = np.zeros(8)
-    x1 = np.stack([np.linspace(-1, 1, 8) * s for s in (0.5, 1.0, 2.0)])
-    T = np.array([2.0, 4.0, 8.0])
+    w = np.random.default_rng(4).standard_normal((6, 6)) / np.sqrt(6)
+    sde = nl.SDE(lambda x: -x + jnp.asarray(w) @ jnp.tanh(x), diffusion=0.2, dim=6)
+    x0 = np.zeros(6)
+    x1 = np.stack([np.linspace(-1, 1, 6) * s for s in (0.5, 2.0)])
+    T = np.array([2.0, 8.0])
     once = ResolutionControl(check=False)
     vectorised = NewtonKrylov(batch="vectorised")
-    batch = nl.most_likely_paths(sde, x0, x1, T=T, n=80, solver=vectorised, resolution=once)
-    assert {r.method for r in nl.most_likely_paths(sde, x0, x1[:1], T=1.0, n=20)} == {
-        "newton-krylov"
-    }  # the default above 4 dimensions (sequential on this CPU)
+    batch = nl.most_likely_paths(sde, x0, x1, T=T, n=40, solver=vectorised, resolution=once)
+    sequential = nl.most_likely_paths(sde, x0, x1, T=T, n=40, resolution=once)  # auto on a CPU
     for b, got in enumerate(batch):
-        ref = nl.most_likely_path(
-            sde, x0, x1[b], T=T[b], n=80, method="newton-krylov", resolution=once
-        )
+        ref = sequential[b]
+        assert ref.method == "newton-krylov"  # the default above 4 dimensions
         assert got.converged and got.status == ref.status
         assert got.iterations == ref.iterations
         assert got.action == pytest.approx(ref.action, rel=1e-10)
-        assert got.stats["batch_size"] == 3
+        assert got.stats["batch_size"] == ref.stats["batch_size"] == 2
+    one = nl.most_likely_path(sde, x0, x1[1], T=8.0, n=40, method="newton-krylov", resolution=once)
+    assert one.action == pytest.approx(batch[1].action, rel=1e-10)
     assert len({r.iterations for r in batch}) > 1
     capped = NewtonKrylov(max_steps=1, batch="vectorised")
-    (one,) = nl.most_likely_paths(sde, x0, x1[2], T=8.0, n=80, solver=capped, resolution=once)
-    assert one.status == nl.PathStatus.max_iterations and one.iterations == 1
+    (first,) = nl.most_likely_paths(sde, x0, x1[1], T=8.0, n=40, solver=capped, resolution=once)
+    assert first.status == nl.PathStatus.max_iterations and first.iterations == 1
     with pytest.raises(nl.errors.InvalidArgumentError, match="batch"):
         NewtonKrylov(batch="parallel")
