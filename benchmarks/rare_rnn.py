@@ -61,6 +61,8 @@ def main() -> None:
         seconds = time.perf_counter() - t
         row = land.transitions[0]
         got = row.sampled
+        console.print(f"ΔΦ/D = {S:g} (D = {D:.4g}): {seconds:.0f} s; "
+                      + ("-" if got is None else got.message))  # fmt: skip
         ek = "-" if row.mean_exit_time is None else f"{row.mean_exit_time:.4g}"
         if got is None or got.mean_exit_time is None or got.interval is None:
             table.add_row(f"{S:g}", f"{D:.4g}", ek, "-", "-", f"{seconds:.0f}",
