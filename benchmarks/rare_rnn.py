@@ -12,6 +12,11 @@ slope of ``log τ`` against ``1/D`` (weighted least squares on the AMS estimates
 ``ΔΦ``: Eyring–Kramers gives ``τ = C e^{ΔΦ/D}`` with a D-independent prefactor ``C`` at leading
 order, corrected at ``O(D/ΔΦ)``, so at barriers 4–8 the slope may differ from ΔΦ by about the
 largest ``D/ΔΦ`` (25 %) plus the fit's own standard error; the table states both.
+
+Known limitation (2026-12-04): ``SampledRates`` takes A and B as balls of 0.1 × |attractor −
+saddle| around the attractors. In N = 100 at ΔΦ/D = 4 (D = 8.4) the fluctuation about an
+attractor is about √(N D) ≈ 29 against a ball radius of 1.8, so replicas never enter B and the
+first level did not finish in 12 minutes; see issue 28 for the planned level-set sets.
 """
 
 from __future__ import annotations
