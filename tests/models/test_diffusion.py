@@ -276,3 +276,12 @@ def test_circle_mixture_score_is_the_gradient_of_its_log_density():
     assert counts.min() > 400  # 500 expected per mode; binomial SD 21
     centres = 5.0 * np.stack([np.cos(2 * np.pi * nearest / 8), np.sin(2 * np.pi * nearest / 8)], 1)
     assert np.std(data - centres) == pytest.approx(0.3, rel=0.03)
+
+
+def test_circle_mixture_bad_sizes_are_refused_by_name():
+    from noetherlab.models import circle_mixture_data
+
+    for kwargs, name in (({"modes": 0}, "modes"), ({"sigma0": -0.1}, "sigma0"), ({"R": 0.0}, "R")):
+        with pytest.raises(nl.errors.InvalidArgumentError) as info:
+            circle_mixture_data(10, **kwargs)
+        assert info.value.argument == name

@@ -69,3 +69,14 @@ def test_onsager_machlup_path_with_estimated_divergence_brackets_the_exact_actio
     assert gap(hutch) - 1e-9 <= diff <= gap(exact) + 1e-9
     assert abs(gap(exact)) > 1e-3  # two probes do miss the trace: the bracket is not trivial
     assert np.max(np.abs(hutch.x - exact.x)) > 1e-6
+
+
+def test_bad_probe_counts_are_refused_by_name():
+    sde = _tanh_network(3)
+    for bad in (0, -2, 1.5):
+        try:
+            sde.with_hutchinson_divergence(probes=bad)
+        except nl.errors.InvalidArgumentError as err:
+            assert err.argument == "probes"
+        else:  # pragma: no cover - the failure names the value
+            raise AssertionError(f"probes={bad!r} was accepted")
