@@ -210,3 +210,123 @@ def test_pytorch_bad_input_is_refused_with_the_reason():
         tr.from_module(IntParam(), (2,))
     with pytest.raises(ShapeError, match=r"output_dim.*returns 1 values"):
         tr.from_module(_torch_mlp(), (2,), output_dim=2)
+
+
+def _torch_layernorm_mlp():
+    class LayerNormMLP(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = torch.nn.Linear(3, 3, bias=False)
+            self.norm = torch.nn.LayerNorm(3, elementwise_affine=False)
+            self.out = torch.nn.Linear(3, 2, bias=False)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.norm(self.inp(x))))
+
+    return LayerNormMLP()
+
+
+@needs_torch
+def test_pytorch_layernorm_counts_its_laws_and_its_eps_breaks_the_scale_law():
+    # closed form (training.blocks): |W1|² and the 3 column sums of W1 are conserved; PyTorch's
+    # ε = 1e-5 breaks the scale invariance by O(ε/σ²), which the certified count resolves
+    model = _torch_layernorm_mlp()
+    exact = tr.count_laws(tr.from_module(model, (3,), exact_normalisation=True))
+    assert exact.certified and exact.laws == 4
+    with_eps = tr.count_laws(tr.from_module(model, (3,)))
+    assert with_eps.certified and with_eps.laws == 3
+    # the same count as the built-in family of that shape
+    assert tr.count_laws(tr.normalised_net([3, 3, 2], "layer")).laws == 4
+
+
+@needs_torch
+def test_pytorch_normalisation_attention_and_conv2d_layers_match_the_module():
+    torch.manual_seed(1)
+    norms = torch.nn.Sequential(
+        torch.nn.Linear(3, 4),
+        torch.nn.RMSNorm(4),
+        torch.nn.BatchNorm1d(4),
+        torch.nn.GELU(),
+        torch.nn.LayerNorm(4),
+        torch.nn.Linear(4, 1),
+    ).eval()
+    norms[2].running_mean.normal_()
+    norms[2].running_var.uniform_(0.5, 2.0)
+    conv = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3, padding=1, stride=2, groups=2),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 3 * 3, 1),
+    )
+    encoder = torch.nn.TransformerEncoderLayer(
+        4, 2, dim_feedforward=6, dropout=0.0, batch_first=True, norm_first=True
+    )
+    post_norm = torch.nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0).eval()
+
+    class Attention(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = torch.nn.MultiheadAttention(4, 2, batch_first=True)
+
+        def forward(self, x):
+            y, _ = self.attn(x, x, x, need_weights=False)
+            return y[:, 0]
+
+    for model, shape in (
+        (norms, (3,)),
+        (conv, (2, 5, 5)),
+        (Attention(), (3, 4)),
+        (encoder.eval(), (3, 4)),
+        (post_norm, (3, 4)),
+    ):
+        # from_module checks the JAX replay against the module's own forward pass (1e-10) and
+        # refuses a mismatch; here once more, on a fresh input
+        arch = tr.from_module(model, shape)
+        x = torch.randn(*shape, dtype=torch.float64)
+        with torch.no_grad():
+            ref = model.double()(x[None]).numpy().ravel()
+        got = arch.apply(arch.template, jnp.asarray(x.numpy()))
+        assert float(jnp.max(jnp.abs(got - ref))) < 1e-10, type(model).__name__
+    # a convolution with ReLU: one rescaling law per output channel (4)
+    res = tr.count_laws(tr.from_module(conv, (2, 5, 5)))
+    assert res.certified and res.laws == 4
+
+
+@needs_torch
+def test_pytorch_multihead_attention_laws():
+    # closed form: per head GL(d_h) of q·k and of v·(out_proj columns), d_h(d_h+1)/2 each, and the
+    # key bias b_k, which adds the same logit to every key of a query (softmax invariant): E laws.
+    # E = 2, H = 2, d_h = 1: 2·(1 + 1) + 2 = 6
+    torch.manual_seed(0)
+
+    class Attention(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = torch.nn.MultiheadAttention(2, 2, batch_first=True)
+
+        def forward(self, x):
+            return self.attn(x, x, x, need_weights=False)[0][:, 0]
+
+    res = tr.count_laws(tr.from_module(Attention(), (3, 2)))
+    assert res.certified and res.laws == 6
+
+
+@needs_torch
+def test_pytorch_batchnorm_in_training_mode_is_refused_with_what_survives():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU())
+    with pytest.raises(InvalidArgumentError, match=r"'1' \(BatchNorm1d\) is in training mode.*"):
+        tr.from_module(model, (3,))
+    with pytest.raises(InvalidArgumentError, match="exact_normalisation.*PyTorch"):
+        tr.from_module(eqx.nn.Linear(2, 1, key=jax.random.PRNGKey(0)), (2,), exact_normalisation=True)
+    with pytest.raises(UnsupportedModelError, match=r"attention mask"):
+
+        class Masked(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.attn = torch.nn.MultiheadAttention(2, 1, batch_first=True)
+                self.register_buffer("mask", torch.zeros(3, 3))
+
+            def forward(self, x):
+                return self.attn(x, x, x, attn_mask=self.mask)[0][:, 0]
+
+        tr.from_module(Masked(), (3, 2))

@@ -7,10 +7,9 @@ PyTorch graph capture) and replays it node by node with ``jax.numpy`` on the mod
 which become a flat dict keyed by their PyTorch names (``net.0.weight``). The translation is then
 checked against the module itself, in float64, on random inputs: a mismatch is refused, never used.
 
-Supported: ``nn.Linear``, ``nn.Conv1d`` (any stride, padding, dilation, groups), ``nn.Bilinear`` is
-not; the activations ``ReLU, LeakyReLU, ELU, GELU, SiLU, Tanh, Sigmoid, Softplus, Identity`` (and
-their functional and tensor-method forms), ``Flatten``, ``Dropout`` (evaluation mode: the identity),
-arithmetic (``+ − × ÷``, negation, powers, ``@``), ``view``/``reshape``/``flatten``/``transpose``/
+Supported: the layers of :mod:`noetherlab._core.torch_layers` (linear, convolutions, activations,
+LayerNorm/RMSNorm/BatchNorm, multi-head attention, transformer encoder layers), the functional and
+tensor-method forms of the activations, arithmetic (``+ − × ÷``, negation, powers, ``@``), ``view``/``reshape``/``flatten``/``transpose``/
 ``permute``/``cat``/``stack``/``unsqueeze``/``sum``/``mean``, ``sqrt``/``log1p``. Anything else is
 named in the error, with the fix (port the model to Equinox). Inputs are given one at a time
 without a batch axis; the module is run on a batch of one, as PyTorch layers expect. A module of
@@ -29,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._core.errors import InvalidArgumentError, UnsupportedModelError
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.torch_layers import call_layer, flatten, is_supported_layer, unsupported
 
 __all__ = ["is_torch_module", "torch_graph_to_jax", "torch_to_jax"]
 
@@ -43,78 +43,6 @@ def is_torch_module(obj: Any) -> bool:
 
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.nn.Module)
-
-
-def _unsupported(what: str, argument: str = "module") -> UnsupportedModelError:
-    return UnsupportedModelError(
-        f"argument `{argument}`: the PyTorch graph uses {what}, which noetherlab does not translate to "
-        "JAX. Fix: port the model to Equinox (eqx.nn.Linear/eqx.nn.Conv1d take the same weight and "
-        "bias arrays) and pass that"
-    )
-
-
-def _activation(module: Any) -> Callable[[Array], Array] | None:
-    import torch.nn as nn
-
-    if isinstance(module, nn.ReLU):
-        return jax.nn.relu
-    if isinstance(module, nn.LeakyReLU):
-        slope = float(module.negative_slope)
-        return lambda x: jax.nn.leaky_relu(x, slope)
-    if isinstance(module, nn.ELU):
-        alpha = float(module.alpha)
-        return lambda x: jax.nn.elu(x, alpha)
-    if isinstance(module, nn.GELU):
-        approximate = module.approximate == "tanh"
-        return lambda x: jax.nn.gelu(x, approximate=approximate)
-    if isinstance(module, nn.SiLU):
-        return jax.nn.silu
-    if isinstance(module, nn.Tanh):
-        return jnp.tanh
-    if isinstance(module, nn.Sigmoid):
-        return jax.nn.sigmoid
-    if isinstance(module, nn.Softplus):
-        beta, threshold = float(module.beta), float(module.threshold)
-        return lambda x: jnp.where(beta * x > threshold, x, jnp.log1p(jnp.exp(beta * x)) / beta)
-    if isinstance(module, (nn.Identity, nn.Dropout)):
-        return lambda x: x
-    return None
-
-
-def _call_module(module: Any, name: str, p: dict[str, Array], x: Array) -> Array:
-    import torch.nn as nn
-
-    act = _activation(module)
-    if act is not None:
-        return act(x)
-    if isinstance(module, nn.Linear):
-        y = x @ p[f"{name}.weight"].T
-        return y + p[f"{name}.bias"] if module.bias is not None else y
-    if isinstance(module, nn.Conv1d):
-        if isinstance(module.padding, str):
-            padding: Any = module.padding.upper()
-        else:
-            padding = [(int(module.padding[0]), int(module.padding[0]))]
-        if module.padding_mode != "zeros":
-            raise _unsupported(f"Conv1d with padding_mode={module.padding_mode!r}")
-        y = jax.lax.conv_general_dilated(
-            x,
-            p[f"{name}.weight"],
-            window_strides=(int(module.stride[0]),),
-            padding=padding,
-            rhs_dilation=(int(module.dilation[0]),),
-            feature_group_count=int(module.groups),
-            dimension_numbers=("NCH", "OIH", "NCH"),
-        )
-        return y + p[f"{name}.bias"][None, :, None] if module.bias is not None else y
-    if isinstance(module, nn.Flatten):
-        return _flatten(x, module.start_dim, module.end_dim)
-    raise _unsupported(f"the layer {name!r} ({type(module).__name__})")
-
-
-def _flatten(x: Array, start: int = 0, end: int = -1) -> Array:
-    start, end = start % x.ndim, end % x.ndim
-    return x.reshape(*x.shape[:start], -1, *x.shape[end + 1 :])
 
 
 def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
@@ -143,7 +71,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "gelu": lambda x, approximate="none": jax.nn.gelu(x, approximate=approximate == "tanh"),
     "leaky_relu": lambda x, negative_slope=0.01: jax.nn.leaky_relu(x, negative_slope),
     "linear": lambda x, w, b=None: x @ w.T + (0.0 if b is None else b),
-    "flatten": lambda x, start_dim=0, end_dim=-1: _flatten(x, start_dim, end_dim),
+    "flatten": lambda x, start_dim=0, end_dim=-1: flatten(x, start_dim, end_dim),
     "reshape": lambda x, *s: x.reshape(_shape_args(s)),
     "view": lambda x, *s: x.reshape(_shape_args(s)),
     "transpose": lambda x, a, b: jnp.swapaxes(x, a, b),
@@ -178,10 +106,15 @@ class _Replay:
     """
 
     def __init__(
-        self, nodes: list[Any], submodules: dict[str, Any], buffers: dict[str, Array], argument: str
+        self,
+        nodes: list[Any],
+        submodules: dict[str, Any],
+        buffers: dict[str, Array],
+        argument: str,
+        exact: bool = False,
     ) -> None:
         self.nodes, self.submodules, self.buffers = nodes, submodules, buffers
-        self.argument = argument
+        self.argument, self.exact = argument, exact
         layers = tuple(
             (n.target, repr(submodules[n.target])) for n in nodes if n.op == "call_module"
         )
@@ -190,7 +123,11 @@ class _Replay:
             (k, v.shape, hashlib.sha1(np.asarray(v).tobytes()).hexdigest())
             for k, v in sorted(buffers.items())
         )
-        self._key = (graph, layers, data)
+        self._key = (graph, layers, data, exact)
+
+    def without_eps(self) -> _Replay:
+        """The same graph with every normalisation's ``ε`` set to zero."""
+        return _Replay(self.nodes, self.submodules, self.buffers, self.argument, exact=True)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Replay) and self._key == other._key
@@ -222,7 +159,15 @@ class _Replay:
             elif node.op == "get_attr":
                 env[node.name] = p[node.target] if node.target in p else self.buffers[node.target]
             elif node.op == "call_module":
-                env[node.name] = _call_module(self.submodules[node.target], node.target, p, args[0])
+                env[node.name] = call_layer(
+                    self.submodules[node.target],
+                    node.target,
+                    p,
+                    self.buffers,
+                    args,
+                    kwargs,
+                    self.exact,
+                )
             elif node.op in ("call_function", "call_method"):
                 key = node.target if node.op == "call_method" else _function_name(node.target)
                 kwargs.pop("inplace", None)
@@ -245,11 +190,13 @@ class _Replay:
 
 
 def torch_to_jax(
-    module: Any, input_shape: tuple[int, ...], tol: float = 1e-10
+    module: Any, input_shape: tuple[int, ...], tol: float = 1e-10, exact: bool = False
 ) -> tuple[dict[str, Array], Callable[[dict[str, Array], Array], Array]]:
     """``(params, apply)`` with ``apply(params, x)`` the module's forward pass on one input ``x`` of
     ``input_shape`` (no batch axis), in JAX; ``params`` maps PyTorch parameter names to float64
     arrays. Checked against the module (float64, 3 random inputs, relative error <= ``tol``).
+    ``exact``: the returned replay has every normalisation's ``ε`` set to zero (the check is made
+    with the module's own ``ε``).
 
     Raises:
         UnsupportedModelError: the graph cannot be captured or uses an operation not translated.
@@ -260,7 +207,7 @@ def torch_to_jax(
     params, apply = torch_graph_to_jax(module, probes, tol)
     if not math.isfinite(float(np.sum(np.asarray(apply(params, jnp.zeros(input_shape)))))):
         raise InvalidArgumentError("module", "returns non-finite values at x = 0", "check it")
-    return params, apply
+    return params, (apply.without_eps() if exact else apply)
 
 
 def torch_graph_to_jax(
@@ -268,6 +215,7 @@ def torch_graph_to_jax(
     probes: Sequence[tuple[np.ndarray, ...]],
     tol: float = 1e-10,
     argument: str = "module",
+    exact: bool = False,
 ) -> tuple[dict[str, Array], Callable[..., Array]]:
     """``(params, apply)`` with ``apply(params, *inputs)`` the forward pass of a module of one or
     more inputs (each without its batch axis; the output flattened to a vector), in JAX. The
@@ -283,11 +231,14 @@ def torch_graph_to_jax(
     import torch
     import torch.fx
 
+    _refuse_training_batch_norm(module, argument)
+    if is_supported_layer(module):  # a bare layer (the root is traced into, never a leaf)
+        module = torch.nn.Sequential(module)  # its parameters are named 0.weight, ...
     model = copy.deepcopy(module).double().eval()
     try:
         graph = torch.fx.symbolic_trace(model).graph
     except Exception as exc:
-        raise _unsupported(
+        raise unsupported(
             f"Python control flow that torch.fx cannot capture ({exc})", argument
         ) from None
     params: dict[str, Array] = {}
@@ -312,19 +263,37 @@ def torch_graph_to_jax(
         )
     for node in nodes:  # refuse before use, naming the first unsupported operation
         if node.op == "call_function" and _function_name(node.target) not in _FUNCTIONS:
-            raise _unsupported(f"the function {node.target!r}", argument)
+            raise unsupported(f"the function {node.target!r}", argument)
         if node.op == "call_method" and node.target not in _FUNCTIONS:
-            raise _unsupported(f"the tensor method .{node.target}()", argument)
+            raise unsupported(f"the tensor method .{node.target}()", argument)
         if node.op == "call_module":
             sub = submodules[node.target]
-            if _activation(sub) is None and not isinstance(
-                sub, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Flatten)
-            ):
-                raise _unsupported(f"the layer {node.target!r} ({type(sub).__name__})", argument)
+            if not is_supported_layer(sub):
+                raise unsupported(f"the layer {node.target!r} ({type(sub).__name__})", argument)
 
     apply = _Replay(nodes, submodules, buffers, argument)
     _check(model, params, apply, probes, tol, argument)
-    return params, apply
+    return params, (apply.without_eps() if exact else apply)
+
+
+def _refuse_training_batch_norm(module: Any, argument: str) -> None:
+    """A BatchNorm layer in training mode normalises by the batch: the loss then depends on the
+    batch composition, not on one sample at a time. Say so, and what each choice keeps."""
+    import torch.nn as nn
+
+    for name, sub in module.named_modules():
+        if isinstance(sub, nn.modules.batchnorm._BatchNorm) and sub.training:
+            raise InvalidArgumentError(
+                argument,
+                f"layer {name!r} ({type(sub).__name__}) is in training mode: it normalises by the "
+                "batch, so the loss depends on the batch composition and is not a sum over "
+                "samples. In training mode each neuron's incoming weights are scale invariant "
+                "and the bias before it is removed (|w_j|² and b_j are conserved); in evaluation "
+                "mode the running statistics are fixed numbers and that invariance is lost",
+                "call module.eval() to count the laws of the evaluation-mode network, or use "
+                "noetherlab.training.normalised_net(sizes, norm='batch') for the training-mode "
+                "laws (one input is a whole batch)",
+            )
 
 
 def _check(

@@ -17,7 +17,7 @@ ArchArg = Annotated[
     str,
     typer.Argument(
         help="linear, relu, polynomial, polynomial-unit, conv, attention, lightning-attention, "
-        "softmax, or package.module:function"
+        "softmax, layernorm, rmsnorm, batchnorm, residual, mha, or package.module:function"
     ),
 ]
 SizesOpt = Annotated[
@@ -25,7 +25,8 @@ SizesOpt = Annotated[
     typer.Option(
         help="widths (linear/relu/polynomial: in,...,out; conv: length,c_in,c1,..; attention: "
         "L,d,dk,dv[,dout]; lightning-attention: L,d,dk,dout; softmax: n_in,n_classes; "
-        "polynomial-unit: d,degree)"
+        "polynomial-unit: d,degree; layernorm/rmsnorm/batchnorm: in,...,out; residual: "
+        "d,hidden[,blocks[,out]]; mha: L,d,heads,dk,dv[,dout])"
     ),
 ]
 AugmentOpt = Annotated[
@@ -78,7 +79,7 @@ def laws(
 ) -> None:
     """Count (and optionally find) the conservation laws of gradient-flow (or momentum, metric)
     training."""
-    from noetherlab.training.architectures import build_architecture
+    from noetherlab.training.catalogue import build_architecture
     from noetherlab.training.dynamics import parse_flow
     from noetherlab.training.groups import parse_group
 

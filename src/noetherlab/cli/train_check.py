@@ -41,7 +41,7 @@ def train_check(
     """Verify conservation laws on real training runs (flow, GD, SGD, momentum, Nesterov, Adam,
     weight decay): report.md, report.json and figures in --out."""
     from noetherlab._core.io import check_output_dir
-    from noetherlab.training.architectures import build_architecture
+    from noetherlab.training.catalogue import build_architecture
     from noetherlab.training.check import train_check as run_check
     from noetherlab.training.groups import parse_group
 

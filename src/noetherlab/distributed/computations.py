@@ -221,7 +221,7 @@ _LAWS_PARAMETERS = ("arch", "sizes", "bias", "kernel", "loss", "flow", "friction
 
 
 def _architecture(params: dict[str, Any]) -> Any:
-    from noetherlab.training.architectures import build_architecture
+    from noetherlab.training.catalogue import build_architecture
 
     sizes = params.get("sizes", [3, 1])
     if not (

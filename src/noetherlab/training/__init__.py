@@ -13,6 +13,7 @@ from noetherlab.training.architectures import (
     relu_net,
     softmax_layer,
 )
+from noetherlab.training.blocks import multihead_attention, normalised_net, residual_net
 from noetherlab.training.dynamics import Flow
 from noetherlab.training.known import KnownLaw, KnownLaws, known_laws
 from noetherlab.training.lie import LawCount, count_laws
@@ -41,9 +42,12 @@ __all__ = [
     "known_laws",
     "lightning_attention",
     "linear_net",
+    "multihead_attention",
+    "normalised_net",
     "polynomial_net",
     "polynomial_unit",
     "product_model",
     "relu_net",
+    "residual_net",
     "softmax_layer",
 ]

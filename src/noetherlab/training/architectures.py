@@ -45,10 +45,8 @@ from noetherlab.training.known import (
 from noetherlab.training.known import homogeneous as homogeneous_laws
 
 __all__ = [
-    "ARCHITECTURES",
     "Architecture",
     "attention",
-    "build_architecture",
     "conv1d_net",
     "custom",
     "lightning_attention",
@@ -106,7 +104,7 @@ class Architecture:
     feature_map: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
     input_degree: int | None = None
     input_weights: Callable[[Array], Array] | None = field(default=None, compare=False, repr=False)
-    point_scale: float = 1.0
+    point_scale: float | tuple[float, ...] = 1.0
     #: derived objects kept with the model (its law-counting generators and their compiled
     #: brackets), so that a second count of the same model compiles nothing again
     cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -505,59 +503,3 @@ def custom(
         raise ShapeError("params", "has no parameters", "pass a non-empty pytree of arrays")
     names = tuple(f"theta[{i}]" for i in range(flat.size))
     return Architecture(name, apply, params, shape, out_dim, names)
-
-
-#: command-line architecture names -> (builder(sizes, bias, kernel), what --sizes means)
-ARCHITECTURES: dict[str, tuple[Callable[[list[int], bool, int], Architecture], str]] = {
-    "linear": (lambda s, b, k: linear_net(s), "in,...,out"),
-    "relu": (lambda s, b, k: relu_net(s, bias=b), "in,...,out"),
-    "polynomial": (lambda s, b, k: polynomial_net(s, degree=2, bias=b), "in,...,out"),
-    "conv": (lambda s, b, k: conv1d_net(s[0], s[1:], kernel=k, bias=b), "length,c_in,c1,..."),
-    "attention": (lambda s, b, k: attention(*s), "tokens,d,dk,dv[,dout]"),
-    "lightning-attention": (lambda s, b, k: lightning_attention(*s), "tokens,d,dk,dout"),
-    "softmax": (lambda s, b, k: softmax_layer(*s), "n_in,n_classes"),
-    "polynomial-unit": (lambda s, b, k: polynomial_unit(s[0], s[1]), "d,degree"),
-}
-
-
-def build_architecture(
-    name: str, sizes: Sequence[int], *, bias: bool = False, kernel: int = 2
-) -> Architecture:
-    """An architecture by its command-line name (:data:`ARCHITECTURES`) or ``package.module:function``
-    (called without arguments, returning an :class:`Architecture`)."""
-    import importlib
-    import os
-    import sys
-
-    if name in ARCHITECTURES:
-        builder, meaning = ARCHITECTURES[name]
-        try:
-            return builder(list(sizes), bias, kernel)
-        except (TypeError, IndexError):
-            raise InvalidArgumentError(
-                "sizes", f"{list(sizes)} is not a valid size list for {name}", f"pass {meaning}"
-            ) from None
-    if ":" in name:
-        module, _, attr = name.partition(":")
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        try:
-            arch = getattr(importlib.import_module(module), attr)()
-        except (ImportError, AttributeError) as exc:
-            raise InvalidArgumentError(
-                "ARCH",
-                f"cannot load {name!r}: {exc}",
-                "pass package.module:function importable from here",
-            ) from None
-        if not isinstance(arch, Architecture):
-            raise InvalidArgumentError(
-                "ARCH",
-                f"{name!r} returned {type(arch).__name__}, not an Architecture",
-                "return one",
-            )
-        return arch
-    raise InvalidArgumentError(
-        "ARCH",
-        f"unknown architecture {name!r}",
-        f"use one of {sorted(ARCHITECTURES)} or package.module:function",
-    )

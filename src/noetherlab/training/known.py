@@ -64,6 +64,7 @@ __all__ = [
     "known_laws",
     "law_gradients",
     "stacked_laws",
+    "symmetric_entries",
 ]
 
 Array = jax.Array
@@ -116,9 +117,11 @@ def law_gradients(laws: list[KnownLaw], points: Array) -> np.ndarray:
     return np.asarray(jac(jnp.asarray(points)))
 
 
-def _sym_entries(
+def symmetric_entries(
     name: str, matrix_fn: Callable[..., Array], n: int, arch: Architecture, symmetry: str
 ) -> list[KnownLaw]:
+    """The ``n(n+1)/2`` upper-triangle entries of the symmetric matrix law ``matrix_fn(params)``,
+    each a :class:`KnownLaw` sharing one block evaluation."""
     laws = []
 
     def block(th: Array) -> Array:
@@ -143,7 +146,7 @@ def _gl_laws(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
     s = arch.layers["sizes"]
     laws: list[KnownLaw] = []
     for i in range(1, len(s) - 1):
-        laws += _sym_entries(
+        laws += symmetric_entries(
             f"W{i}W{i}^T - W{i + 1}^T W{i + 1}",
             lambda p, i=i: p[f"W{i}"] @ p[f"W{i}"].T - p[f"W{i + 1}"].T @ p[f"W{i + 1}"],
             s[i],
@@ -209,7 +212,7 @@ def _channel_balances(arch: Architecture, loss: str | Loss | None) -> list[Known
 
 def _query_key_laws(arch: Architecture) -> list[KnownLaw]:
     dk = arch.unravel(jnp.zeros(arch.dimension))["Q"].shape[1]
-    return _sym_entries(
+    return symmetric_entries(
         "Q^TQ - K^TK",
         lambda p: p["Q"].T @ p["Q"] - p["K"].T @ p["K"],
         dk,
@@ -221,7 +224,7 @@ def _query_key_laws(arch: Architecture) -> list[KnownLaw]:
 def _attention_laws(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
     """Softmax attention: ``Q^TQ - K^TK`` and ``V^TV - OO^T``."""
     dv = arch.unravel(jnp.zeros(arch.dimension))["V"].shape[1]
-    return _query_key_laws(arch) + _sym_entries(
+    return _query_key_laws(arch) + symmetric_entries(
         "V^TV - OO^T",
         lambda p: p["V"].T @ p["V"] - p["O"] @ p["O"].T,
         dv,

@@ -157,7 +157,7 @@ def _scaled_points(arch: Architecture) -> Callable[[Array, int], Array] | None:
     """Random parameter points ``N(0, s² I)`` with the architecture's ``point_scale`` ``s``."""
     if arch.point_scale == 1.0:
         return None
-    s, D = arch.point_scale, arch.dimension
+    s, D = jnp.asarray(arch.point_scale), arch.dimension
     return lambda key, n: s * jax.random.normal(key, (n, D))
 
 

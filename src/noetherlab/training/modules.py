@@ -41,6 +41,7 @@ def from_module(
     variables: Any = None,
     output_dim: int | None = None,
     name: str | None = None,
+    exact_normalisation: bool = False,
 ) -> Architecture:
     """An :class:`Architecture` from an Equinox module or a Flax model.
 
@@ -52,12 +53,23 @@ def from_module(
             collection is trained, the rest held fixed. Not used otherwise.
         output_dim: the expected number of outputs (checked against the module's output).
         name: the architecture's name (default: the module's class name).
+        exact_normalisation: for a PyTorch module, set the ``ε`` of every LayerNorm, RMSNorm and
+            BatchNorm to zero (after checking the translation with the module's own ``ε``): the
+            weights feeding a normalisation are then exactly scale invariant and their laws are
+            exact (``ε > 0`` breaks them by a relative ``O(ε/σ²)``, which a certified count
+            resolves). For Equinox or Flax, build the layers with ``eps=0``.
 
     Returns:
         An :class:`Architecture` whose ``param_names`` are the module's parameter paths.
     """
     shape = _shape(input_shape)
     kind = _framework(module)
+    if exact_normalisation and kind != "torch":
+        raise InvalidArgumentError(
+            "exact_normalisation",
+            f"applies to PyTorch modules, got a {type(module).__name__}",
+            "build the normalisation layers with eps=0 instead",
+        )
     if variables is not None and kind != "flax":
         raise InvalidArgumentError(
             "variables",
@@ -71,7 +83,7 @@ def from_module(
     elif kind == "torch":
         from noetherlab._core.torch_fx import torch_to_jax
 
-        params, apply = torch_to_jax(module, shape)
+        params, apply = torch_to_jax(module, shape, exact=exact_normalisation)
     else:
         raise InvalidArgumentError(
             "module",
