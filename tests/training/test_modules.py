@@ -317,7 +317,9 @@ def test_pytorch_batchnorm_in_training_mode_is_refused_with_what_survives():
     with pytest.raises(InvalidArgumentError, match=r"'1' \(BatchNorm1d\) is in training mode.*"):
         tr.from_module(model, (3,))
     with pytest.raises(InvalidArgumentError, match="exact_normalisation.*PyTorch"):
-        tr.from_module(eqx.nn.Linear(2, 1, key=jax.random.PRNGKey(0)), (2,), exact_normalisation=True)
+        tr.from_module(
+            eqx.nn.Linear(2, 1, key=jax.random.PRNGKey(0)), (2,), exact_normalisation=True
+        )
     with pytest.raises(UnsupportedModelError, match=r"attention mask"):
 
         class Masked(torch.nn.Module):

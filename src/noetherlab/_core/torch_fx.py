@@ -207,7 +207,10 @@ def torch_to_jax(
     params, apply = torch_graph_to_jax(module, probes, tol)
     if not math.isfinite(float(np.sum(np.asarray(apply(params, jnp.zeros(input_shape)))))):
         raise InvalidArgumentError("module", "returns non-finite values at x = 0", "check it")
-    return params, (apply.without_eps() if exact else apply)
+    if exact:
+        assert isinstance(apply, _Replay)
+        return params, apply.without_eps()
+    return params, apply
 
 
 def torch_graph_to_jax(
@@ -273,7 +276,7 @@ def torch_graph_to_jax(
 
     apply = _Replay(nodes, submodules, buffers, argument)
     _check(model, params, apply, probes, tol, argument)
-    return params, (apply.without_eps() if exact else apply)
+    return params, apply.without_eps() if exact else apply
 
 
 def _refuse_training_batch_norm(module: Any, argument: str) -> None:

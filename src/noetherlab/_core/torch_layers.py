@@ -115,8 +115,10 @@ def call_layer(
         return act(x)
     w, b = _param(p, buffers, f"{name}.weight"), _param(p, buffers, f"{name}.bias")
     if isinstance(module, nn.Linear):
+        assert w is not None
         return x @ w.T + (0.0 if b is None else b)
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        assert w is not None
         return _conv(module, x, w, b)
     if isinstance(module, nn.Flatten):
         return flatten(x, module.start_dim, module.end_dim)

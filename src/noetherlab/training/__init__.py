@@ -14,6 +14,7 @@ from noetherlab.training.architectures import (
     softmax_layer,
 )
 from noetherlab.training.blocks import multihead_attention, normalised_net, residual_net
+from noetherlab.training.broken import LawEvolution, law_evolution
 from noetherlab.training.dynamics import Flow
 from noetherlab.training.known import KnownLaw, KnownLaws, known_laws
 from noetherlab.training.lie import LawCount, count_laws
@@ -31,6 +32,7 @@ __all__ = [
     "KnownLaw",
     "KnownLaws",
     "LawCount",
+    "LawEvolution",
     "Loss",
     "PolynomialLaws",
     "attention",
@@ -40,6 +42,7 @@ __all__ = [
     "find_polynomial_laws",
     "from_module",
     "known_laws",
+    "law_evolution",
     "lightning_attention",
     "linear_net",
     "multihead_attention",

@@ -15,8 +15,9 @@ r"""The blocks of today's networks as :class:`Architecture` families, each with 
     ``b_i[j]`` per neuron (``2 h_i`` laws with biases, ``h_i`` without). In evaluation mode the
     statistics are fixed numbers and none of these symmetries survives.
 
-  With ``affine=True`` the normalisation has a gain and shift ``γ ⊙ N(z) + β`` and each neuron
-  rescales through the ReLU: ``γ_i[j]² + β_i[j]² − |W_{i+1}[:, j]|²`` (one more law per neuron).
+  With ``affine=True`` the normalisation has a gain and shift ``γ ⊙ N(z) + β`` and, with the ReLU
+  (the default activation; ``tanh``, ``gelu`` and ``silu`` keep only the normalisation's laws),
+  each neuron rescales through it: ``γ_i[j]² + β_i[j]² − |W_{i+1}[:, j]|²`` (one more law per neuron).
   The normalisation is exact (no ``ε``): an ``ε`` in the denominator breaks the scale invariance
   by a relative ``O(ε / σ²)``.
 * :func:`residual_net` — ``h ← h + V_b relu(U_b h + c_b)`` for ``blocks`` blocks, then ``R h``: the
@@ -68,6 +69,13 @@ def _batch_norm(z: Array) -> Array:
     return c / jnp.sqrt(jnp.mean(c**2, axis=0, keepdims=True))
 
 
+_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "gelu": jax.nn.gelu,
+    "silu": jax.nn.silu,
+}
+
 _NORMS: dict[str, Callable[[Array], Array]] = {
     "layer": _layer_norm,
     "rms": _rms_norm,
@@ -82,6 +90,7 @@ def normalised_net(
     bias: bool = False,
     affine: bool = False,
     batch: int = 4,
+    activation: str = "relu",
 ) -> Architecture:
     """MLP ``W_L relu(N(⋯ relu(N(W_1 x + b_1)) ⋯))`` with the normalisation ``N`` of ``norm``
     (``"layer"``, ``"rms"`` or ``"batch"``) on every hidden layer (module docstring: the laws).
@@ -92,6 +101,10 @@ def normalised_net(
         bias: biases ``b_i`` before each normalisation; ``affine``: gains ``γ_i`` and shifts
             ``β_i`` after it.
         batch: for ``norm="batch"``, the batch size ``B`` of one input ``(B, sizes[0])`` (≥ 2).
+        activation: ``"relu"`` (default), ``"tanh"``, ``"gelu"`` or ``"silu"``; the smooth ones
+            keep the normalisation's laws but not the rescaling through the activation (which
+            needs a positively homogeneous one), and their gradient flow has no kinks (an ODE
+            solver integrates it to any tolerance).
     """
     s = _sizes(sizes, 3)
     if norm not in _NORMS:
@@ -102,6 +115,13 @@ def normalised_net(
         raise InvalidArgumentError(
             "sizes", f"a LayerNorm of width 1 is constant (hidden widths {s[1:-1]})", "widen it"
         )
+    if activation not in _ACTIVATIONS:
+        raise InvalidArgumentError(
+            "activation",
+            f"must be one of {sorted(_ACTIVATIONS)}, got {activation!r}",
+            'e.g. activation="tanh"',
+        )
+    act = _ACTIVATIONS[activation]
     B = positive_int(batch, "batch", 2) if norm == "batch" else 1
     L = len(s) - 1
     p: dict[str, Array] = {}
@@ -122,16 +142,24 @@ def normalised_net(
                 z = N(h + q[f"b{i}"] if bias else h)
                 if affine:
                     z = q[f"gamma{i}"] * z + q[f"beta{i}"]
-                h = jax.nn.relu(z)
+                h = act(z)
         return h.reshape(-1)
 
-    layers = {"sizes": s, "bias": bias, "affine": affine, "norm": norm, "batch": B}
+    layers = {
+        "sizes": s,
+        "bias": bias,
+        "affine": affine,
+        "norm": norm,
+        "batch": B,
+        "activation": activation,
+    }
     names = _names(p)
     # shifts β small next to the gains γ: every ReLU then switches on the bounded normalised
     # outputs (Architecture.point_scale)
     scales = tuple(0.1 if n.startswith("beta") else 1.0 for n in names)
     return Architecture(
-        f"{norm}norm{s}{'+bias' if bias else ''}{'+affine' if affine else ''}",
+        f"{norm}norm{s}{'+bias' if bias else ''}{'+affine' if affine else ''}"
+        + ("" if activation == "relu" else f"({activation})"),
         apply,
         p,
         (B, s[0]) if norm == "batch" else (s[0],),
@@ -197,7 +225,7 @@ def _normalisation_laws(arch: Architecture, loss: str | Loss | None) -> list[Kno
                         (k,),
                     )
                 )
-        if affine:
+        if affine and arch.layers["activation"] == "relu":
 
             def through_relu(th: Array, i: int = i) -> Array:
                 q = arch.unravel(th)
@@ -320,16 +348,23 @@ def _multihead_laws(arch: Architecture, loss: str | Loss | None) -> list[KnownLa
     laws: list[KnownLaw] = []
     dk, dv = arch.layers["d_k"], arch.layers["d_v"]
     for h in range(arch.layers["heads"]):
+
+        def query_key(q: Any, h: int = h) -> Array:
+            return q["Q"][h].T @ q["Q"][h] - q["K"][h].T @ q["K"][h]
+
+        def value_output(q: Any, h: int = h) -> Array:
+            return q["V"][h].T @ q["V"][h] - q["O"][h] @ q["O"][h].T
+
         pair: list[tuple[str, Callable[[Any], Array], int, str]] = [
             (
                 f"Q{h}^TQ{h} - K{h}^TK{h}",
-                lambda q, h=h: q["Q"][h].T @ q["Q"][h] - q["K"][h].T @ q["K"][h],
+                query_key,
                 dk,
                 f"GL({dk}) of the query-key product of head {h}",
             ),
             (
                 f"V{h}^TV{h} - O{h}O{h}^T",
-                lambda q, h=h: q["V"][h].T @ q["V"][h] - q["O"][h] @ q["O"][h].T,
+                value_output,
                 dv,
                 f"GL({dv}) of the value-output product of head {h}",
             ),

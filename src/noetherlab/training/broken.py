@@ -1,0 +1,348 @@
+r"""How real training breaks a conservation law: predicted against measured.
+
+A known law ``h`` (linear, or a homogeneous quadratic ``h(θ) = ½ θᵀAθ``) of a symmetry of every
+sample's loss has ``⟨∇h(θ), g⟩ = 0`` for the full-batch gradient and for every minibatch gradient
+``g``. One optimiser step ``θ' = (1 − ηλ)θ − ηg`` (gradient descent with step ``η`` and weight
+decay ``λ``, as :func:`~noetherlab.training.flows.train` runs it) therefore changes it *exactly* by
+
+``h(θ') = (1 − ηλ)^k h(θ) + η² h(g)``  (``k`` the degree; ``h(g) = 0`` for a linear law),
+
+and the closed forms follow (Kunin, Sagastuy-Brena, Ganguli, Yamins & Tanaka, "Neural mechanics:
+symmetry and broken conservation laws in deep learning dynamics", ICLR 2021, arXiv:2012.04728 —
+conservation under gradient flow, its breaking by weight decay, and their modified gradient flow
+for finite steps and minibatches; written out here for the laws of :mod:`~noetherlab.training.known`):
+
+* **gradient flow with weight decay** (η → 0): ``h(t) = h(0) e^{−kλt}``;
+* **finite step** (first order in η, the modified equation): ``ḣ = −a h + η H(t)`` with
+  ``a = −k log(1 − ηλ)/η`` and ``H(t) = h(∇L(θ(t)))`` along the gradient flow (with weight decay), so
+  ``h(t) = e^{−at} h(0) + η ∫₀ᵗ e^{−a(t−s)} H(s) ds``: at a fixed time the departure from the
+  flow is ``O(η)`` (``O(η²)`` per step);
+* **minibatches** of ``B`` of ``n`` samples drawn without replacement: in expectation
+  ``h(g_B) = h(ḡ) + c_B (1/n) Σ_i h(g_i − ḡ)`` with ``c_B = (n − B)/(B(n − 1))``, so ``H`` gains the
+  per-sample gradient spread — the noise-driven drift (Ziyin et al. 2024 study its equilibria);
+* **heavy-ball momentum** ``β`` (optax's ``v' = βv + g``, ``θ' = θ − ηv'``): to leading order it is
+  the flow with step ``η_β = η/(1 − β)``, reached after the ramp of the first ``~1/(1 − β)`` steps —
+  flow time ``τ_k = η_β (k − β(1 − β^k)/(1 − β))`` after ``k`` steps (a constant gradient moves
+  exactly that far). The finite-step term is *not* that of gradient descent with step ``η_β``:
+  for ``u = h(θ)`` with bilinear form ``B`` and steps ``s_k = θ_{k+1} − θ_k``,
+  ``u_{k+1} = u_k + 2c_k + h(s_k)`` with ``c_k = B(θ_k, s_k) = β(c_{k−1} + h(s_{k−1})) − ηλu_k``
+  (by ``B(θ_k, g_k) = 0``); in the steady state ``s ≈ −η_β g`` this adds
+  ``(1 + β)/(1 − β)·h(s)`` per step, so ``dh/dτ = −kλh + η_β (1 + β)/(1 − β) H`` (derived here;
+  its equilibrium is the angular update
+  ``√(2ηλ/(1 + β))`` of Wan et al., "Spherical motion dynamics", NeurIPS 2021). Valid while the
+  angular step ``η|g|/|w|`` is small: under strong weight decay a scale-invariant layer shrinks
+  until it reaches that equilibrium, which a first-order prediction from the flow does not see.
+
+Adam's per-coordinate scaling has no such closed form: :func:`law_evolution` measures it only.
+
+:func:`law_evolution` runs the discrete training, integrates the gradient flow from the same start,
+and returns the measured ``h`` with both predictions and, for full-batch gradient descent, the
+exact one-step identity evaluated on the measured run (its closure is roundoff).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from noetherlab._core.errors import InvalidArgumentError
+from noetherlab._core.io import JsonRecord
+from noetherlab._core.validation import positive_float, positive_int
+from noetherlab.training.architectures import Architecture
+from noetherlab.training.flows import _loss_fn, gradient_flow, train
+from noetherlab.training.known import KnownLaw, known_laws
+from noetherlab.training.losses import MSE, Loss
+
+__all__ = ["LawEvolution", "law_evolution"]
+
+Array = jax.Array
+
+SOURCES = {
+    "decay": "Kunin et al., Neural mechanics (ICLR 2021, arXiv:2012.04728): h(t) = h(0) exp(-k λ t)",
+    "modified": "Kunin et al. 2021, modified gradient flow: dh/dt = -a h + η h(∇L)",
+    "minibatch": "Kunin et al. 2021, minibatch noise: E h(g_B) = h(ḡ) + c_B·mean_i h(g_i − ḡ)",
+    "momentum": "heavy ball: flow time η/(1-β) per step after its ramp; finite-step term × (1+β)/(1-β)"
+    " (steady state of the step recursion; cf. Wan et al., NeurIPS 2021)",
+}
+
+
+@dataclass(frozen=True)
+class LawEvolution(JsonRecord):
+    """One law along one training run: measured, and predicted by the closed forms.
+
+    Attributes:
+        law, symmetry: the law and the symmetry behind it; ``degree``: 1 (linear) or 2.
+        optimiser: what was run (step, weight decay, momentum, batch size).
+        steps: the recorded step indices ``k``; ``times``: ``k·η``.
+        measured: ``h(θ_k)``.
+        flow: the η → 0 prediction ``h(0) e^{−kλτ_k}`` (``τ_k = kη``, or the momentum time).
+        predicted: the first-order (modified-equation, and minibatch) prediction.
+        correction_ratio: ``(measured − flow)/(predicted − flow)`` at the last step: → 1 as η → 0
+            (``None`` when the predicted correction is zero, e.g. a linear law).
+        max_error: ``max_k |measured − predicted| / max_k |h|``.
+        identity_closure: for full-batch gradient descent, the largest
+            ``|h_{k+1} − (1 − ηλ)^k h_k − η² h(g_k)| / max|h|`` on the measured run (roundoff);
+            ``None`` otherwise.
+        predicted_on_run, max_error_on_run: the same closed form with ``H`` evaluated on the
+            measured run's states (as Kunin et al. evaluate it, with the empirical gradients):
+            it stays right where the first-order prediction from the flow does not — e.g. a
+            scale-invariant layer under strong weight decay, whose shrinking norm makes the
+            angular step ``η|g|/|w|`` grow until the norm equilibrates. ``None`` with momentum,
+            where a fast-turning gradient makes the step shorter than ``η_β|g|`` (the steady
+            state behind the momentum factor no longer holds).
+        reference: the path along which the source term ``H`` was evaluated: the gradient flow
+            (a prediction from the start alone), or the measured run where the flow failed.
+        sources: where each closed form comes from.
+    """
+
+    law: str
+    symmetry: str
+    degree: int
+    optimiser: str
+    steps: np.ndarray
+    times: np.ndarray
+    measured: np.ndarray
+    flow: np.ndarray
+    predicted: np.ndarray
+    correction_ratio: float | None
+    max_error: float
+    identity_closure: float | None
+    reference: str
+    predicted_on_run: np.ndarray | None
+    max_error_on_run: float | None
+    sources: list[str]
+
+    def summary(self) -> str:
+        ratio = "n/a" if self.correction_ratio is None else f"{self.correction_ratio:.3f}"
+        return (
+            f"{self.law} under {self.optimiser}: h {self.measured[0]:.6g} -> {self.measured[-1]:.6g}"
+            f" (flow {self.flow[-1]:.6g}, predicted {self.predicted[-1]:.6g}); measured/predicted "
+            f"finite-step correction {ratio}; largest error {self.max_error:.2e} of max|h| "
+            + (
+                ""
+                if self.max_error_on_run is None
+                else f"({self.max_error_on_run:.2e} with H on the measured run)"
+            )
+        )
+
+
+def _pick_law(arch: Architecture, law: KnownLaw | str, loss: str | Loss) -> KnownLaw:
+    if isinstance(law, KnownLaw):
+        return law
+    laws = known_laws(arch, loss)
+    for candidate in laws:
+        if candidate.name == law:
+            return candidate
+    names = [k.name for k in laws][:8]
+    raise InvalidArgumentError(
+        "law",
+        f"{law!r} is not a known law of {arch.name}",
+        f"pass a KnownLaw or one of the names {names}"
+        + (" ..." if len(laws) > 8 else "")
+        + " (noetherlab.training.known_laws(arch))",
+    )
+
+
+def _degree(h: Any, theta0: Array, name: str) -> int:
+    """1 or 2: ``h(2θ) = 2^k h(θ)`` (and ``h(0) = 0``) checked at the start."""
+    v1, v2, v0 = float(h(theta0)), float(h(2.0 * theta0)), float(h(jnp.zeros_like(theta0)))
+    for k in (1, 2):
+        if abs(v2 - 2.0**k * v1) <= 1e-9 * max(abs(v2), 1.0) and abs(v0) <= 1e-12:
+            return k
+    raise InvalidArgumentError(
+        "law",
+        f"{name} is neither linear nor a homogeneous quadratic (h(0) = {v0:.3g}, "
+        f"h(2θ)/h(θ) = {v2 / v1 if v1 else float('nan'):.4g})",
+        "the closed forms hold for the laws of linear symmetries (rescalings, rotations, shifts)",
+    )
+
+
+def law_evolution(
+    arch: Architecture,
+    law: KnownLaw | str,
+    X: Any,
+    Y: Any,
+    theta0: Any,
+    *,
+    loss: str | Loss = MSE,
+    lr: float = 0.01,
+    steps: int = 200,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    batch_size: int | None = None,
+    seed: int = 0,
+    record_every: int = 1,
+) -> LawEvolution:
+    """Train ``arch`` on ``(X, Y)`` from ``theta0`` and compare ``law`` with its closed forms.
+
+    Args:
+        law: a :class:`~noetherlab.training.known.KnownLaw` or its name among ``known_laws(arch)``.
+        lr, steps: step size ``η`` and number of steps; ``weight_decay``: ``λ`` (added to the
+            gradient, as ``optax.add_decayed_weights``); ``momentum``: heavy-ball ``β`` (0: plain
+            gradient descent); ``batch_size``: minibatches of ``B`` (``None``: full batch).
+        seed: the minibatch order; ``record_every``: keep every so many steps.
+
+    Returns:
+        A :class:`LawEvolution` (module docstring: what is predicted, and from where).
+
+    Raises:
+        InvalidArgumentError: a law that is not a conservation law of this loss (its gradient is
+            not orthogonal to the loss gradient at ``theta0``), or not linear/quadratic; bad
+            optimiser settings (each named).
+    """
+    lr = positive_float(lr, "lr", "step size")
+    steps = positive_int(steps, "steps")
+    lam = float(weight_decay)
+    if not (math.isfinite(lam) and 0.0 <= lam < 1.0 / lr):
+        raise InvalidArgumentError(
+            "weight_decay",
+            f"must be in [0, 1/lr) = [0, {1 / lr:g}), got {weight_decay!r}",
+            "e.g. 0.1",
+        )
+    beta = float(momentum)
+    if not (math.isfinite(beta) and 0.0 <= beta < 1.0):
+        raise InvalidArgumentError("momentum", f"must be in [0, 1), got {momentum!r}", "e.g. 0.9")
+    X, Y = jnp.asarray(X), jnp.asarray(Y)
+    n = int(X.shape[0])
+    if batch_size is not None and not 1 <= int(batch_size) <= n:
+        raise InvalidArgumentError(
+            "batch_size", f"must be in [1, {n}] (the samples), got {batch_size!r}", "or None"
+        )
+    known = _pick_law(arch, law, loss)
+    h = known.fn
+    th0 = jnp.asarray(theta0, dtype=jnp.float64)
+    total, decayed = _objectives(arch, loss, lam)
+    k = _degree(h, th0, known.name)
+    g0 = jax.grad(total)(th0, X, Y)
+    dh0 = jax.grad(h)(th0)
+    cosine = float(jnp.abs(dh0 @ g0) / (jnp.linalg.norm(dh0) * jnp.linalg.norm(g0) + 1e-300))
+    if cosine > 1e-8:
+        raise InvalidArgumentError(
+            "law",
+            f"{known.name} is not conserved by this loss's gradient flow (cos(∇h, ∇L) = "
+            f"{cosine:.2e} at theta0)",
+            "pass one of known_laws(arch, loss), for this architecture",
+        )
+
+    # the measured run (optax, as train() runs every method)
+    method = optax.sgd(lr, momentum=beta or None)
+    run = train(
+        arch, total, X, Y, th0, method=method, lr=lr, steps=steps, batch_size=batch_size,
+        weight_decay=lam, seed=seed, record_every=record_every, on_divergence="stop",
+    )  # fmt: skip
+    ks = np.rint(np.asarray(run.times) / lr).astype(int)
+    measured = np.asarray(jax.vmap(h)(jnp.asarray(run.theta)))
+
+    # the flow time of each step, and the effective step of the modified equation
+    if beta:
+        tau = lr / (1 - beta) * (ks - beta * (1 - beta**ks) / (1 - beta))
+        eta = lr / (1 - beta)
+        gain = eta * (1 + beta) / (1 - beta)
+    else:
+        tau, eta = lr * ks.astype(float), lr
+        gain = lr
+    T = float(tau[-1]) if tau[-1] > 0 else lr
+    grid = 1001  # one grid for every run: the compiled flow is reused
+    flow = gradient_flow(arch, decayed, X, Y, th0, T, n_save=grid, solver="tsit5", rtol=1e-10)
+    source = jax.vmap(lambda th: _source_term(h, total, th, X, Y, batch_size))
+    H_run = np.asarray(source(jnp.asarray(run.theta)))
+    if flow.successful:
+        s, H, reference = np.asarray(flow.times), np.asarray(source(flow.theta)), "gradient flow"
+    else:  # e.g. a ReLU net's flow sliding along a kink: H along the measured states instead
+        s, H = tau, H_run
+        reference = f"measured run (the gradient flow failed: {flow.message})"
+    a = -k * math.log1p(-eta * lam) / eta if lam else 0.0
+    flow_pred = measured[0] * np.exp(-k * lam * tau)
+    predicted = np.exp(-a * tau) * measured[0] + gain * _convolve(H, s, a, tau)
+    on_run = None if beta else np.exp(-a * tau) * measured[0] + gain * _convolve(H_run, tau, a, tau)
+
+    scale = max(float(np.max(np.abs(measured))), 1e-300)
+    corr_pred = predicted[-1] - flow_pred[-1]
+    ratio = (
+        None
+        if abs(corr_pred) <= 1e-14 * scale
+        else float((measured[-1] - flow_pred[-1]) / corr_pred)
+    )
+    closure = None
+    if not beta and batch_size is None and record_every == 1 and len(measured) > 1:
+        th = jnp.asarray(run.theta[:-1])
+        hg = np.asarray(jax.vmap(lambda t: h(jax.grad(total)(t, X, Y)))(th))
+        step = (1 - lr * lam) ** k * measured[:-1] + (lr**2 * hg if k == 2 else 0.0)
+        closure = float(np.max(np.abs(measured[1:] - step))) / scale
+    what = [f"η = {lr:g}"]
+    if lam:
+        what.append(f"weight decay λ = {lam:g}")
+    if beta:
+        what.append(f"heavy-ball β = {beta:g}")
+    what.append("full batch" if batch_size is None else f"minibatches of {batch_size} of {n}")
+    sources = [SOURCES["decay"], SOURCES["modified"]]
+    if batch_size is not None:
+        sources.append(SOURCES["minibatch"])
+    if beta:
+        sources.append(SOURCES["momentum"])
+    return LawEvolution(
+        law=known.name,
+        symmetry=known.symmetry,
+        degree=k,
+        optimiser=("momentum" if beta else "gd" if batch_size is None else "sgd")
+        + " ("
+        + ", ".join(what)
+        + ")",
+        steps=ks,
+        times=lr * ks.astype(float),
+        measured=measured,
+        flow=flow_pred,
+        predicted=predicted,
+        correction_ratio=ratio,
+        max_error=float(np.max(np.abs(measured - predicted))) / scale,
+        predicted_on_run=on_run,
+        max_error_on_run=None
+        if on_run is None
+        else float(np.max(np.abs(measured - on_run))) / scale,
+        identity_closure=closure,
+        reference=reference,
+        sources=sources,
+    )
+
+
+def _objectives(arch: Architecture, loss: str | Loss, lam: float) -> tuple[Any, Any]:
+    """The mean loss and the loss with weight decay ``+ ½λ|θ|²``, kept with the model so that a
+    second run on it reuses the compiled gradient flow."""
+    key = loss if isinstance(loss, str) else loss.name
+    total = arch.cache.setdefault(("law_evolution", key), _loss_fn(arch, loss))
+    decayed = arch.cache.setdefault(
+        ("law_evolution", key, lam),
+        lambda th, X, Y: total(th, X, Y) + 0.5 * lam * jnp.sum(th**2),
+    )
+    return total, decayed
+
+
+def _source_term(
+    h: Any, total: Any, theta: Array, X: Array, Y: Array, batch_size: int | None
+) -> Array:
+    """``H = h(ḡ)``, plus ``c_B · mean_i h(g_i − ḡ)`` for minibatches of ``B`` (module docstring);
+    zero for a linear law (``h(g) = ⟨a, g⟩ = 0``)."""
+    g = jax.grad(total)(theta, X, Y)
+    out = h(g) - h(jnp.zeros_like(g))
+    if batch_size is None or batch_size >= X.shape[0]:
+        return out
+    n, B = X.shape[0], batch_size
+    per = jax.vmap(lambda x, y: jax.grad(total)(theta, x[None], y[None]))(X, Y)
+    spread = jnp.mean(jax.vmap(lambda gi: h(gi - g) - h(jnp.zeros_like(g)))(per))
+    return out + (n - B) / (B * (n - 1)) * spread
+
+
+def _convolve(H: np.ndarray, s: np.ndarray, a: float, tau: np.ndarray) -> np.ndarray:
+    """``∫₀^τ e^{−a(τ−s)} H(s) ds`` at each ``τ`` (trapezoid on the flow's grid ``s``)."""
+    integrand = np.exp(a * (s - s[-1])) * H  # e^{a s}, rescaled by e^{−a s_end} against overflow
+    cumulative = np.concatenate(
+        [[0.0], np.cumsum(0.5 * (integrand[1:] + integrand[:-1]) * np.diff(s))]
+    )
+    at = np.interp(tau, s, cumulative)
+    return np.exp(-a * (tau - s[-1])) * at
