@@ -47,9 +47,22 @@ def test_train_check_report_numbers(tmp_path):
         assert abs(sc[m]["slope_fixed_time"] - 1.0) < 0.15  # O(η) at fixed time
     wd = rep.weight_decay_fit
     assert abs(wd["fitted_rate"] - wd["predicted_gd_rate"]) < 0.02 * wd["predicted_gd_rate"]
+    # predicted against measured (training.broken): GD + weight decay and minibatches follow the
+    # closed form to a small part of the law's size; Adam is measured only
+    broken = {row["method"]: row for row in rep.broken_laws}
+    assert set(broken) == {"gd + weight decay", "momentum", "sgd", "adam"}
+    assert broken["gd + weight decay"]["max_error"] < 1e-3
+    assert "predicted" not in broken["adam"]
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["noetherlab_version"] and saved["parameters"]["steps"] == 100
-    for name in ("law_drift.png", "step_size_scaling.png", "weight_decay.png", "report.md"):
+    assert "## Broken laws" in (tmp_path / "report.md").read_text()
+    for name in (
+        "law_drift.png",
+        "step_size_scaling.png",
+        "weight_decay.png",
+        "broken_laws.png",
+        "report.md",
+    ):
         assert (tmp_path / name).stat().st_size > 0
 
 

@@ -73,6 +73,22 @@ def _weight_decay_figure(out: Path, wd: dict[str, Any], lam: float, lr: float) -
     return save(fig, out, "weight_decay")
 
 
+def _broken_laws_figure(out: Path, rows: list[dict[str, Any]]) -> list[str]:
+    shown = [r for r in rows if "measured" in r]
+    fig, axes = figure(len(shown), width=3.2)
+    for ax, row in zip(np.atleast_1d(axes), shown, strict=True):
+        t = np.asarray(row["times"])
+        ax.plot(t, row["measured"], color=colour(0), label="measured")
+        if "predicted" in row:
+            ax.plot(t, row["predicted"], "--", color=colour(1), label="predicted (finite step)")
+            ax.plot(t, row["flow"], ":", color=colour(2), label="gradient flow (η → 0)")
+        ax.set_title(row["method"])
+        ax.set_xlabel("time (steps × η)")
+    np.atleast_1d(axes)[0].set_ylabel(shown[0]["law"])
+    np.atleast_1d(axes)[0].legend(frameon=False)
+    return save(fig, out, "broken_laws")
+
+
 def _markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Training-run check: {report['architecture']}, {report['loss']} loss",
@@ -132,6 +148,24 @@ def _markdown(report: dict[str, Any]) -> str:
             f"{wd['law']}: fitted decay rate {wd['fitted_rate']:.5f}; flow theory 2λ = "
             f"{wd['predicted_flow_rate']:.5f}; GD theory −2 log(1 − ηλ)/η = {wd['predicted_gd_rate']:.5f}.",
         ]
+    rows = report.get("broken_laws") or []
+    if rows:
+        lines += [
+            "",
+            f"## Broken laws: {rows[0]['law']}, predicted against measured",
+            "",
+            "| method | optimiser | largest error / max h | measured/predicted correction |",
+            "|---|---|---|---|",
+        ]
+        for r in rows:
+            if "skipped" in r:
+                lines.append(f"| {r['method']} | skipped: {r['skipped']} | — | — |")
+                continue
+            ratio = r.get("correction_ratio")
+            lines.append(
+                f"| {r['method']} | {r['optimiser']} | {fmt(r.get('max_error'))} | "
+                f"{'—' if ratio is None else format(ratio, '.3f')} |"
+            )
     lines += ["", "Figures: " + ", ".join(report.get("figures", [])), ""]
     return "\n".join(lines)
 
@@ -149,6 +183,8 @@ def write_report(
         files += _weight_decay_figure(
             out, report["weight_decay_fit"], report["weight_decay"], report["lr"]
         )
+    if any("measured" in r for r in report.get("broken_laws") or []):
+        files += _broken_laws_figure(out, report["broken_laws"])
     report["figures"] = files
     atomic_write(out / "report.md", lambda p: p.write_text(_markdown(report)))
     params = {

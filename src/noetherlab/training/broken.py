@@ -36,8 +36,8 @@ for finite steps and minibatches; written out here for the laws of :mod:`~noethe
 Adam's per-coordinate scaling has no such closed form: :func:`law_evolution` measures it only.
 
 :func:`law_evolution` runs the discrete training, integrates the gradient flow from the same start,
-and returns the measured ``h`` with both predictions and, for full-batch gradient descent, the
-exact one-step identity evaluated on the measured run (its closure is roundoff).
+and returns the measured ``h`` with both predictions and the exact step identities evaluated on the
+measured run (for a full batch their closure is roundoff).
 """
 
 from __future__ import annotations
@@ -86,16 +86,17 @@ class LawEvolution(JsonRecord):
         correction_ratio: ``(measured − flow)/(predicted − flow)`` at the last step: → 1 as η → 0
             (``None`` when the predicted correction is zero, e.g. a linear law).
         max_error: ``max_k |measured − predicted| / max_k |h|``.
-        identity_closure: for full-batch gradient descent, the largest
-            ``|h_{k+1} − (1 − ηλ)^k h_k − η² h(g_k)| / max|h|`` on the measured run (roundoff);
-            ``None`` otherwise.
-        predicted_on_run, max_error_on_run: the same closed form with ``H`` evaluated on the
-            measured run's states (as Kunin et al. evaluate it, with the empirical gradients):
-            it stays right where the first-order prediction from the flow does not — e.g. a
-            scale-invariant layer under strong weight decay, whose shrinking norm makes the
-            angular step ``η|g|/|w|`` grow until the norm equilibrates. ``None`` with momentum,
-            where a fast-turning gradient makes the step shorter than ``η_β|g|`` (the steady
-            state behind the momentum factor no longer holds).
+        predicted_on_run: the exact step identities (:class:`_Recursion`: ``s_k = βs_{k−1} −
+            η(g_k + λθ_k)``, ``u_{k+1} = u_k + 2B(θ_k, s_k) + h(s_k)``, the cross term carried by
+            its own recursion) driven by the measured states: for a full-batch run it equals
+            the measured law to roundoff — gradient descent and heavy ball alike — and for
+            minibatches it is the expectation along the run. It stays right where the
+            first-order prediction from the flow does not, e.g. a scale-invariant layer under
+            strong weight decay, whose shrinking norm makes the angular step ``η|g|/|w|`` grow
+            until the norm equilibrates.
+        max_error_on_run: ``max_k |measured − predicted_on_run| / max_k |h|``.
+        identity_closure: ``max_error_on_run`` for a full-batch run (roundoff: the identity is
+            exact), ``None`` for minibatches.
         reference: the path along which the source term ``H`` was evaluated: the gradient flow
             (a prediction from the start alone), or the measured run where the flow failed.
         sources: where each closed form comes from.
@@ -114,8 +115,8 @@ class LawEvolution(JsonRecord):
     max_error: float
     identity_closure: float | None
     reference: str
-    predicted_on_run: np.ndarray | None
-    max_error_on_run: float | None
+    predicted_on_run: np.ndarray
+    max_error_on_run: float
     sources: list[str]
 
     def summary(self) -> str:
@@ -124,11 +125,7 @@ class LawEvolution(JsonRecord):
             f"{self.law} under {self.optimiser}: h {self.measured[0]:.6g} -> {self.measured[-1]:.6g}"
             f" (flow {self.flow[-1]:.6g}, predicted {self.predicted[-1]:.6g}); measured/predicted "
             f"finite-step correction {ratio}; largest error {self.max_error:.2e} of max|h| "
-            + (
-                ""
-                if self.max_error_on_run is None
-                else f"({self.max_error_on_run:.2e} with H on the measured run)"
-            )
+            + f"({self.max_error_on_run:.2e} by the step identities on the measured states)"
         )
 
 
@@ -177,7 +174,6 @@ def law_evolution(
     momentum: float = 0.0,
     batch_size: int | None = None,
     seed: int = 0,
-    record_every: int = 1,
 ) -> LawEvolution:
     """Train ``arch`` on ``(X, Y)`` from ``theta0`` and compare ``law`` with its closed forms.
 
@@ -186,7 +182,7 @@ def law_evolution(
         lr, steps: step size ``η`` and number of steps; ``weight_decay``: ``λ`` (added to the
             gradient, as ``optax.add_decayed_weights``); ``momentum``: heavy-ball ``β`` (0: plain
             gradient descent); ``batch_size``: minibatches of ``B`` (``None``: full batch).
-        seed: the minibatch order; ``record_every``: keep every so many steps.
+        seed: the minibatch order. Every step is recorded.
 
     Returns:
         A :class:`LawEvolution` (module docstring: what is predicted, and from where).
@@ -234,33 +230,35 @@ def law_evolution(
     method = optax.sgd(lr, momentum=beta or None)
     run = train(
         arch, total, X, Y, th0, method=method, lr=lr, steps=steps, batch_size=batch_size,
-        weight_decay=lam, seed=seed, record_every=record_every, on_divergence="stop",
+        weight_decay=lam, seed=seed, on_divergence="stop",
     )  # fmt: skip
     ks = np.rint(np.asarray(run.times) / lr).astype(int)
     measured = np.asarray(jax.vmap(h)(jnp.asarray(run.theta)))
 
-    # the flow time of each step, and the effective step of the modified equation
+    # the flow time of each step (momentum: after its ramp) and the modified equation's gain
+    K = len(ks) - 1
+    steps_k = np.arange(K + 1)
     if beta:
-        tau = lr / (1 - beta) * (ks - beta * (1 - beta**ks) / (1 - beta))
+        tau = lr / (1 - beta) * (steps_k - beta * (1 - beta**steps_k) / (1 - beta))
         eta = lr / (1 - beta)
         gain = eta * (1 + beta) / (1 - beta)
     else:
-        tau, eta = lr * ks.astype(float), lr
-        gain = lr
+        tau, eta, gain = lr * steps_k.astype(float), lr, lr
     T = float(tau[-1]) if tau[-1] > 0 else lr
     grid = 1001  # one grid for every run: the compiled flow is reused
     flow = gradient_flow(arch, decayed, X, Y, th0, T, n_save=grid, solver="tsit5", rtol=1e-10)
+    on_run = _Recursion(h, k, total, X, Y, lr, lam, beta, batch_size)(
+        jnp.asarray(run.theta[:-1]), measured[0]
+    )
     source = jax.vmap(lambda th: _source_term(h, total, th, X, Y, batch_size))
-    H_run = np.asarray(source(jnp.asarray(run.theta)))
     if flow.successful:
         s, H, reference = np.asarray(flow.times), np.asarray(source(flow.theta)), "gradient flow"
     else:  # e.g. a ReLU net's flow sliding along a kink: H along the measured states instead
-        s, H = tau, H_run
+        s, H = tau, np.asarray(source(jnp.asarray(run.theta)))
         reference = f"measured run (the gradient flow failed: {flow.message})"
     a = -k * math.log1p(-eta * lam) / eta if lam else 0.0
-    flow_pred = measured[0] * np.exp(-k * lam * tau)
     predicted = np.exp(-a * tau) * measured[0] + gain * _convolve(H, s, a, tau)
-    on_run = None if beta else np.exp(-a * tau) * measured[0] + gain * _convolve(H_run, tau, a, tau)
+    flow_pred = measured[0] * np.exp(-k * lam * tau)
 
     scale = max(float(np.max(np.abs(measured))), 1e-300)
     corr_pred = predicted[-1] - flow_pred[-1]
@@ -269,12 +267,8 @@ def law_evolution(
         if abs(corr_pred) <= 1e-14 * scale
         else float((measured[-1] - flow_pred[-1]) / corr_pred)
     )
-    closure = None
-    if not beta and batch_size is None and record_every == 1 and len(measured) > 1:
-        th = jnp.asarray(run.theta[:-1])
-        hg = np.asarray(jax.vmap(lambda t: h(jax.grad(total)(t, X, Y)))(th))
-        step = (1 - lr * lam) ** k * measured[:-1] + (lr**2 * hg if k == 2 else 0.0)
-        closure = float(np.max(np.abs(measured[1:] - step))) / scale
+    error_on_run = float(np.max(np.abs(measured - on_run))) / scale
+    closure = error_on_run if batch_size is None else None
     what = [f"η = {lr:g}"]
     if lam:
         what.append(f"weight decay λ = {lam:g}")
@@ -294,17 +288,15 @@ def law_evolution(
         + " ("
         + ", ".join(what)
         + ")",
-        steps=ks,
-        times=lr * ks.astype(float),
+        steps=steps_k,
+        times=lr * steps_k.astype(float),
         measured=measured,
         flow=flow_pred,
         predicted=predicted,
         correction_ratio=ratio,
         max_error=float(np.max(np.abs(measured - predicted))) / scale,
         predicted_on_run=on_run,
-        max_error_on_run=None
-        if on_run is None
-        else float(np.max(np.abs(measured - on_run))) / scale,
+        max_error_on_run=error_on_run,
         identity_closure=closure,
         reference=reference,
         sources=sources,
@@ -321,6 +313,78 @@ def _objectives(arch: Architecture, loss: str | Loss, lam: float) -> tuple[Any, 
         lambda th, X, Y: total(th, X, Y) + 0.5 * lam * jnp.sum(th**2),
     )
     return total, decayed
+
+
+class _Recursion:
+    """``u_k = h(θ_k)`` from the exact step identities, driven by given states ``θ_k``:
+
+    ``s_k = βs_{k−1} − η(g_k + λθ_k)`` (``g_k = ∇L(θ_k)``, ``s_{−1} = 0``), and for a quadratic law
+    ``c_k = β(c_{k−1} + S_{k−1}) − ηλu_k``, ``u_{k+1} = u_k + 2c_k + S_k`` with ``S_k = E h(s_k)``
+    (``h(s̄_k)`` plus the minibatch noise ``N_k = β²N_{k−1} + η² c_B mean_i h(g_i − ḡ)``); for a
+    linear law ``u_{k+1} = u_k + h(s_k)``. Driven by the measured states of a full-batch run it
+    is exact (roundoff); driven by the gradient flow's it is the prediction."""
+
+    def __init__(
+        self,
+        h: Any,
+        degree: int,
+        total: Any,
+        X: Array,
+        Y: Array,
+        lr: float,
+        lam: float,
+        beta: float,
+        batch_size: int | None,
+    ) -> None:
+        self.h, self.degree, self.lr, self.lam, self.beta = h, degree, lr, lam, beta
+        n = X.shape[0]
+        self.c_B = (
+            0.0
+            if batch_size is None or batch_size >= n
+            else (n - batch_size) / (batch_size * (n - 1))
+        )
+        grad = lambda th: jax.grad(total)(th, X, Y)
+        self.gradients = jax.jit(jax.vmap(grad))
+
+        def spread(th: Array) -> Array:
+            g = grad(th)
+            per = jax.vmap(lambda x, y: jax.grad(total)(th, x[None], y[None]))(X, Y)
+            return jnp.mean(jax.vmap(lambda gi: h(gi - g))(per))
+
+        self.spread = jax.jit(jax.vmap(spread))
+        self.values = jax.jit(jax.vmap(h))
+
+    def __call__(self, states: Array, u0: float) -> np.ndarray:
+        eta, lam, beta = self.lr, self.lam, self.beta
+        drive = np.asarray(self.gradients(states)) + lam * np.asarray(states)
+        s = np.zeros_like(drive)
+        previous = np.zeros(drive.shape[1])
+        for j in range(drive.shape[0]):
+            previous = beta * previous - eta * drive[j]
+            s[j] = previous
+        S = np.array(self.values(jnp.asarray(s)))
+        u = np.empty(len(S) + 1)
+        u[0] = u0
+        if self.degree == 1:
+            u[1:] = u0 + np.cumsum(S)
+            return u
+        if self.c_B:
+            noise, acc = np.asarray(self.spread(states)) * eta**2 * self.c_B, 0.0
+            for j in range(len(S)):
+                acc = beta**2 * acc + noise[j]
+                S[j] += acc
+        c = 0.0
+        for j in range(len(S)):
+            c = beta * (c + (S[j - 1] if j else 0.0)) - eta * lam * u[j]
+            u[j + 1] = u[j] + 2 * c + S[j]
+        return u
+
+
+def _interpolate(times: np.ndarray, states: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The states ``(m, D)`` saved at ``times``, linearly interpolated at ``at``."""
+    i = np.clip(np.searchsorted(times, at) - 1, 0, len(times) - 2)
+    w = ((at - times[i]) / (times[i + 1] - times[i]))[:, None]
+    return (1 - w) * states[i] + w * states[i + 1]
 
 
 def _source_term(

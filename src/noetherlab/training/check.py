@@ -100,6 +100,11 @@ class TrainingCheck(JsonRecord):
             steps and at a fixed time with their fitted slopes (theory: 2 and 1).
         weight_decay_fit: fitted decay rate of a known law against ``2λ`` (``None`` without weight
             decay or known laws).
+        broken_laws: for the known law of largest size, its predicted against its measured
+            evolution under gradient descent with weight decay, heavy-ball momentum and
+            minibatches (:func:`~noetherlab.training.broken.law_evolution`: the optimiser, the
+            largest error, the measured/predicted finite-step correction and the series), and
+            Adam's measured only. Empty without known laws or with an exact group average.
         files: report files written (empty without ``out``); ``seconds``: wall time.
     """
 
@@ -121,6 +126,7 @@ class TrainingCheck(JsonRecord):
     final_drift: dict[str, MethodDrift]
     step_size_scaling: dict[str, Any]
     weight_decay_fit: dict[str, Any] | None
+    broken_laws: list[dict[str, Any]]
     files: list[str]
     seconds: float
     json_properties: ClassVar[tuple[str, ...]] = ("gradient_flow_successful",)
@@ -267,6 +273,7 @@ def train_check(
         final_drift=final,
         step_size_scaling=scaling,
         weight_decay_fit=wd,
+        broken_laws=_broken_laws(problem, loss, known, runs, lr, steps, weight_decay, momentum),
         files=[],
         seconds=time.perf_counter() - start,
     )
@@ -424,3 +431,65 @@ def _weight_decay_fit(
         "times": tr.times.tolist(),
         "ratio": ratio.tolist(),
     }
+
+
+def _broken_laws(
+    problem: _Problem,
+    loss: Loss,
+    known: list[KnownLaw],
+    runs: dict[str, Trajectory],
+    lr: float,
+    steps: int,
+    weight_decay: float,
+    momentum: float,
+) -> list[dict[str, Any]]:
+    """The largest known law under each optimiser: predicted (closed form) against measured."""
+    if not known or not isinstance(problem.objective, Loss):  # an exact group average: no
+        return []
+    from noetherlab.training.broken import law_evolution
+
+    p = problem
+    values = [abs(float(k.fn(p.theta0))) for k in known]
+    law = known[int(np.argmax(values))]
+    settings = {
+        "gd + weight decay": {"weight_decay": weight_decay},
+        "momentum": {"momentum": momentum},
+        "sgd": {"batch_size": max(1, p.X.shape[0] // 4), "seed": p.seed},
+    }
+    out: list[dict[str, Any]] = []
+    for name, options in settings.items():
+        if name in runs and not _divergence(runs[name])[0].ok:
+            continue  # a run that blew up predicts nothing
+        try:
+            ev = law_evolution(
+                p.arch, law, p.X, p.Y, p.theta0, loss=loss, lr=lr, steps=steps, **options
+            )
+        except InvalidArgumentError as exc:  # e.g. not linear or quadratic
+            out.append({"method": name, "law": law.name, "skipped": str(exc)})
+            continue
+        out.append(
+            {
+                "method": name,
+                "law": ev.law,
+                "optimiser": ev.optimiser,
+                "max_error": ev.max_error,
+                "correction_ratio": ev.correction_ratio,
+                "times": ev.times.tolist(),
+                "measured": ev.measured.tolist(),
+                "predicted": ev.predicted.tolist(),
+                "flow": ev.flow.tolist(),
+            }
+        )
+    adam = runs.get("adam")
+    if adam is not None and _divergence(adam)[0].ok:
+        measured = np.asarray(jax.vmap(law.fn)(jnp.asarray(adam.theta)))
+        out.append(
+            {
+                "method": "adam",
+                "law": law.name,
+                "optimiser": f"adam (η = {lr:g}): measured only, no closed form",
+                "times": adam.times.tolist(),
+                "measured": measured.tolist(),
+            }
+        )
+    return out
