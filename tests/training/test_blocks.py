@@ -83,7 +83,7 @@ def test_the_normalisation_removes_exactly_the_stated_directions():
 
 
 def test_bad_input():
-    with pytest.raises(InvalidArgumentError, match="norm.*layer"):
+    with pytest.raises(InvalidArgumentError, match=r"norm.*layer"):
         tr.normalised_net([3, 3, 2], "group")
     with pytest.raises(InvalidArgumentError, match="width 1 is constant"):
         tr.normalised_net([3, 1, 2], "layer")

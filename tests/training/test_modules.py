@@ -316,7 +316,7 @@ def test_pytorch_batchnorm_in_training_mode_is_refused_with_what_survives():
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU())
     with pytest.raises(InvalidArgumentError, match=r"'1' \(BatchNorm1d\) is in training mode.*"):
         tr.from_module(model, (3,))
-    with pytest.raises(InvalidArgumentError, match="exact_normalisation.*PyTorch"):
+    with pytest.raises(InvalidArgumentError, match=r"exact_normalisation.*PyTorch"):
         tr.from_module(
             eqx.nn.Linear(2, 1, key=jax.random.PRNGKey(0)), (2,), exact_normalisation=True
         )
