@@ -307,9 +307,9 @@ def _objectives(arch: Architecture, loss: str | Loss, lam: float) -> tuple[Any, 
     """The mean loss and the loss with weight decay ``+ ½λ|θ|²``, kept with the model so that a
     second run on it reuses the compiled gradient flow."""
     key = loss if isinstance(loss, str) else loss.name
-    total = arch.cache.setdefault(("law_evolution", key), _loss_fn(arch, loss))
+    total = arch.cache.setdefault(f"law_evolution:{key}", _loss_fn(arch, loss))
     decayed = arch.cache.setdefault(
-        ("law_evolution", key, lam),
+        f"law_evolution:{key}:{lam!r}",
         lambda th, X, Y: total(th, X, Y) + 0.5 * lam * jnp.sum(th**2),
     )
     return total, decayed

@@ -451,7 +451,7 @@ def _broken_laws(
     p = problem
     values = [abs(float(k.fn(p.theta0))) for k in known]
     law = known[int(np.argmax(values))]
-    settings = {
+    settings: dict[str, dict[str, Any]] = {
         "gd + weight decay": {"weight_decay": weight_decay},
         "momentum": {"momentum": momentum},
         "sgd": {"batch_size": max(1, p.X.shape[0] // 4), "seed": p.seed},
