@@ -85,6 +85,22 @@ def test_laws_momentum_flow_json_with_formula():
     assert bad.exit_code == 2 and "--flow" in bad.output
 
 
+def test_laws_of_the_built_in_blocks():
+    # closed forms (training.blocks): LayerNorm [3,3,2] 1 + 3, residual 2 blocks × 2 neurons,
+    # multi-head attention 2 heads × (1 + 1)
+    for args, laws in (
+        (["layernorm", "--sizes", "3,3,2"], 4),
+        (["residual", "--sizes", "3,2,2"], 4),
+        (["mha", "--sizes", "3,2,2,1,1"], 4),
+    ):
+        res = runner.invoke(app, ["laws", *args, "--json"])
+        assert res.exit_code == 0, res.output
+        data = json.loads(res.output)
+        assert data["laws"] == laws and data["explained_by_known_laws"] == laws, args
+    bad = runner.invoke(app, ["laws", "mha", "--sizes", "3,2"])
+    assert bad.exit_code == 2 and "tokens,d,heads,dk,dv" in bad.output
+
+
 def test_laws_augment_json_with_lifted_explanation():
     res = runner.invoke(
         app, ["laws", "linear", "--sizes", "3,1", "--augment", "cyclic", "--explain", "--json"]

@@ -49,9 +49,11 @@ __all__ = [
     "attention",
     "conv1d_net",
     "custom",
+    "layer_sizes",
     "lightning_attention",
     "linear_net",
     "output_size",
+    "parameter_names",
     "polynomial_net",
     "polynomial_unit",
     "product_model",
@@ -128,7 +130,7 @@ class Architecture:
         return jax.random.normal(key, (n, *self.input_shape))
 
 
-def _names(params: dict[str, Array]) -> tuple[str, ...]:
+def parameter_names(params: dict[str, Array]) -> tuple[str, ...]:
     """Flat names in ``ravel_pytree`` order (dicts are flattened by sorted key)."""
     names: list[str] = []
     for key in sorted(params):
@@ -138,7 +140,7 @@ def _names(params: dict[str, Array]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _sizes(sizes: Sequence[int], minimum: int = 2) -> list[int]:
+def layer_sizes(sizes: Sequence[int], minimum: int = 2) -> list[int]:
     try:
         out = [positive_int(int(s), "sizes") for s in sizes]
     except (TypeError, ValueError):
@@ -210,7 +212,7 @@ def _mlp(
 
 def linear_net(sizes: Sequence[int]) -> Architecture:
     """Deep linear network ``W_L ⋯ W_1 x`` with ``W_i`` of shape ``(sizes[i], sizes[i-1])``."""
-    s = _sizes(sizes)
+    s = layer_sizes(sizes)
     p = _dense_params(s, False)
     return Architecture(
         f"linear{s}",
@@ -218,7 +220,7 @@ def linear_net(sizes: Sequence[int]) -> Architecture:
         p,
         (s[0],),
         s[-1],
-        _names(p),
+        parameter_names(p),
         known=LINEAR,
         layers={"sizes": s},
         features=lambda x: x,
@@ -229,7 +231,7 @@ def linear_net(sizes: Sequence[int]) -> Architecture:
 
 def relu_net(sizes: Sequence[int], bias: bool = False) -> Architecture:
     """ReLU MLP ``W_L relu(⋯ relu(W_1 x + b_1) ⋯)``; ``bias=True`` adds biases to the hidden layers."""
-    s = _sizes(sizes, 3)
+    s = layer_sizes(sizes, 3)
     p = _dense_params(s, bias)
     return Architecture(
         f"relu{s}{'+bias' if bias else ''}",
@@ -237,7 +239,7 @@ def relu_net(sizes: Sequence[int], bias: bool = False) -> Architecture:
         p,
         (s[0],),
         s[-1],
-        _names(p),
+        parameter_names(p),
         known=RELU,
         layers={"sizes": s, "bias": bias},
         input_weights=_weights_of(p, "W1"),
@@ -251,7 +253,7 @@ def polynomial_net(
     bias: bool = False,
 ) -> Architecture:
     """MLP with a polynomial activation: ``σ(z) = z^degree`` or ``Σ_k c_k z^k`` (``coefficients``)."""
-    s = _sizes(sizes, 3)
+    s = layer_sizes(sizes, 3)
     degree = positive_int(degree, "degree")
     if coefficients is None:
         coeffs = np.zeros(degree + 1)
@@ -269,7 +271,7 @@ def polynomial_net(
         p,
         (s[0],),
         s[-1],
-        _names(p),
+        parameter_names(p),
         known=homogeneous_laws(homogeneous),
         layers={"sizes": s, "bias": bias, "degree": len(coeffs) - 1},
         # the features (1, x, …, x^{⊗n}) need no bias inside: with biases Φ is not built-in
@@ -333,7 +335,7 @@ def conv1d_net(
     Input shape ``(c_in, length)``."""
     length = positive_int(length, "length")
     kernel = positive_int(kernel, "kernel")
-    ch = _sizes(channels)
+    ch = layer_sizes(channels)
     L = len(ch) - 1
     out_len = length - L * (kernel - 1)
     if out_len < 1:
@@ -364,7 +366,7 @@ def conv1d_net(
         p,
         (ch[0], length),
         outputs,
-        _names(p),
+        parameter_names(p),
         known=CONVOLUTION,
         layers={"channels": ch, "bias": bias, "kernel": kernel},
     )
@@ -392,7 +394,7 @@ def attention(tokens: int, d: int, d_k: int, d_v: int, d_out: int = 1) -> Archit
         p,
         (tokens, d),
         d_out,
-        _names(p),
+        parameter_names(p),
         known=ATTENTION,
         input_weights=_weights_of(p, "Q", "K", "V"),
         point_scale=float((d * np.sqrt(d_k)) ** -0.5),
@@ -422,7 +424,7 @@ def lightning_attention(tokens: int, d: int, d_k: int, d_out: int) -> Architectu
         p,
         (tokens, d),
         d_out,
-        _names(p),
+        parameter_names(p),
         known=LIGHTNING_ATTENTION,
         features=_lightning_features,
         feature_map=phi,
@@ -442,7 +444,7 @@ def softmax_layer(n_in: int, n_classes: int) -> Architecture:
         p,
         (n_in,),
         n_classes,
-        _names(p),
+        parameter_names(p),
         known=SOFTMAX,
         features=lambda x: x,
         input_weights=_weights_of(p, "W"),

@@ -40,7 +40,7 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError
 from noetherlab._core.validation import positive_int
-from noetherlab.training.architectures import Architecture, _names, _sizes
+from noetherlab.training.architectures import Architecture, layer_sizes, parameter_names
 from noetherlab.training.known import KnownLaw, KnownLaws, symmetric_entries
 from noetherlab.training.losses import Loss
 
@@ -106,7 +106,7 @@ def normalised_net(
             needs a positively homogeneous one), and their gradient flow has no kinks (an ODE
             solver integrates it to any tolerance).
     """
-    s = _sizes(sizes, 3)
+    s = layer_sizes(sizes, 3)
     if norm not in _NORMS:
         raise InvalidArgumentError(
             "norm", f"must be one of {list(NORMALISATIONS)}, got {norm!r}", 'e.g. norm="layer"'
@@ -153,7 +153,7 @@ def normalised_net(
         "batch": B,
         "activation": activation,
     }
-    names = _names(p)
+    names = parameter_names(p)
     # shifts β small next to the gains γ: every ReLU then switches on the bounded normalised
     # outputs (Architecture.point_scale)
     scales = tuple(0.1 if n.startswith("beta") else 1.0 for n in names)
@@ -273,7 +273,7 @@ def residual_net(
         p,
         (d,),
         outputs,
-        _names(p),
+        parameter_names(p),
         known=KnownLaws(_residual_laws),
         layers={"d": d, "hidden": hidden, "blocks": blocks, "bias": bias},
     )
@@ -336,7 +336,7 @@ def multihead_attention(
         p,
         (tokens, d),
         d_out,
-        _names(p),
+        parameter_names(p),
         known=KnownLaws(_multihead_laws),
         layers={"heads": heads, "d_k": d_k, "d_v": d_v},
         point_scale=float(d**-0.5),  # logits X Q Kᵀ Xᵀ/√d_k of order one

@@ -55,7 +55,7 @@ from noetherlab._core.errors import InvalidArgumentError
 from noetherlab._core.io import JsonRecord
 from noetherlab._core.validation import positive_float, positive_int
 from noetherlab.training.architectures import Architecture
-from noetherlab.training.flows import _loss_fn, gradient_flow, train
+from noetherlab.training.flows import gradient_flow, mean_loss, train
 from noetherlab.training.known import KnownLaw, known_laws
 from noetherlab.training.losses import MSE, Loss
 
@@ -307,7 +307,7 @@ def _objectives(arch: Architecture, loss: str | Loss, lam: float) -> tuple[Any, 
     """The mean loss and the loss with weight decay ``+ ½λ|θ|²``, kept with the model so that a
     second run on it reuses the compiled gradient flow."""
     key = loss if isinstance(loss, str) else loss.name
-    total = arch.cache.setdefault(f"law_evolution:{key}", _loss_fn(arch, loss))
+    total = arch.cache.setdefault(f"law_evolution:{key}", mean_loss(arch, loss))
     decayed = arch.cache.setdefault(
         f"law_evolution:{key}:{lam!r}",
         lambda th, X, Y: total(th, X, Y) + 0.5 * lam * jnp.sum(th**2),

@@ -27,7 +27,15 @@ from noetherlab._core.validation import choice, positive_float, positive_int
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.losses import Loss, get_loss
 
-__all__ = ["Trajectory", "gradient_flow", "law_drift", "law_drift_series", "make_data", "train"]
+__all__ = [
+    "Trajectory",
+    "gradient_flow",
+    "law_drift",
+    "law_drift_series",
+    "make_data",
+    "mean_loss",
+    "train",
+]
 
 Array = jax.Array
 OPTIMISERS = ("gd", "sgd", "momentum", "nesterov", "adam")
@@ -71,7 +79,7 @@ def make_data(
 Objective = Callable[[Array, Array, Array], Array]
 
 
-def _loss_fn(arch: Architecture, loss: str | Loss | Objective) -> Objective:
+def mean_loss(arch: Architecture, loss: str | Loss | Objective) -> Objective:
     """The mean loss ``(θ, X, Y) -> (1/n) Σ ℓ(g(θ, x_i), y_i)``; a callable is used as it is (e.g. an
     exactly group-averaged loss)."""
     if callable(loss) and not isinstance(loss, Loss):
@@ -139,7 +147,7 @@ def gradient_flow(
         raise InvalidArgumentError(
             "solver", f"must be one of {sorted(_SOLVERS)}, got {solver!r}", "pick dopri8 or tsit5"
         )
-    total = _loss_fn(arch, loss)
+    total = mean_loss(arch, loss)
     th0 = jnp.asarray(theta0, dtype=jnp.float64)
     if th0.shape != (arch.dimension,):
         raise InvalidArgumentError(
@@ -234,7 +242,7 @@ def train(
     lr = positive_float(lr, "lr", "learning rate")
     opt, label, minibatches = _optimiser(method, lr, momentum, weight_decay, batch_size)
     steps = positive_int(steps, "steps")
-    total = _loss_fn(arch, loss)
+    total = mean_loss(arch, loss)
     X, Y = jnp.asarray(X), jnp.asarray(Y)
     n = X.shape[0]
     block = positive_int(block, "block")
