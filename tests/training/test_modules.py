@@ -332,3 +332,37 @@ def test_pytorch_batchnorm_in_training_mode_is_refused_with_what_survives():
                 return self.attn(x, x, x, attn_mask=self.mask)[0][:, 0]
 
         tr.from_module(Masked(), (3, 2))
+
+
+def test_equinox_and_flax_layernorm_models_count_the_closed_form():
+    # the same LayerNorm MLP [3, 3, 2] as training.normalised_net: |W1|² and 3 column sums (4);
+    # Equinox and Flax are JAX already, so a LayerNorm built with eps = 0 is exact as it is
+    key = jax.random.PRNGKey(0)
+    k1, k2 = jax.random.split(key)
+
+    class EqxLayerNormMLP(eqx.Module):
+        inp: eqx.nn.Linear
+        norm: eqx.nn.LayerNorm
+        out: eqx.nn.Linear
+
+        def __call__(self, x):
+            return self.out(jax.nn.relu(self.norm(self.inp(x))))
+
+    eqx_model = EqxLayerNormMLP(
+        eqx.nn.Linear(3, 3, use_bias=False, key=k1),
+        eqx.nn.LayerNorm(3, eps=0.0, use_weight=False, use_bias=False),
+        eqx.nn.Linear(3, 2, use_bias=False, key=k2),
+    )
+
+    class NnxLayerNormMLP(nnx.Module):
+        def __init__(self, rngs):
+            self.inp = nnx.Linear(3, 3, use_bias=False, rngs=rngs)
+            self.norm = nnx.LayerNorm(3, epsilon=0.0, use_scale=False, use_bias=False, rngs=rngs)
+            self.out = nnx.Linear(3, 2, use_bias=False, rngs=rngs)
+
+        def __call__(self, x):
+            return self.out(jax.nn.relu(self.norm(self.inp(x))))
+
+    for model in (eqx_model, NnxLayerNormMLP(nnx.Rngs(0))):
+        res = tr.count_laws(tr.from_module(model, (3,)))
+        assert res.certified and res.laws == 4, type(model).__name__
