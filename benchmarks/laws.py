@@ -16,6 +16,12 @@ both D = 10⁴ (minutes each; above 3000 parameters two points and the streamed 
   level while they raise the rank. Time-boxed by ``--baseline-limit`` seconds per case.
 * the published SageMath times (10.5 s, 44 s, 188 s, 242 s on a 2-core machine) are printed for reference.
 
+A third table (``--blocks``, or only it with ``--only-blocks``) counts the blocks of issue 30 —
+LayerNorm, RMSNorm and BatchNorm MLPs, residual ReLU blocks, multi-head attention, and a PyTorch
+``TransformerEncoderLayer`` (time-boxed by ``--block-limit`` seconds) — against their closed forms
+(:mod:`noetherlab.training.blocks`), each in a fresh subprocess; the baseline run in the same
+process is a plain ReLU MLP of about the same D.
+
 A second table (skip with ``--skip-flows``) counts the laws of momentum and metric flows (Marcotte,
 Gribonval & Peyré, ICML 2024) on the peer's cases, with the peer's counts as the reference column;
 the baseline run in the same process is the gradient-flow count of the same architecture.
@@ -67,6 +73,99 @@ FLOW_CASES = {
     "linear[2,3,2] nmf+momentum": ("linear", [2, 3, 2], False, "nmf+momentum", 0),
     "relu[2,3,2] mirror+momentum": ("relu", [2, 3, 2], False, "mirror+momentum", 0),
 }
+
+
+#: name -> (builder expression, closed-form count or None where none is derived)
+BLOCK_CASES = {
+    "layernorm[8,16,16,4]": ("tr.normalised_net([8, 16, 16, 4], 'layer')", 26),
+    "rmsnorm[8,16,16,4]": ("tr.normalised_net([8, 16, 16, 4], 'rms')", 2),
+    "batchnorm[8,16,4]+bias (B=4)": ("tr.normalised_net([8, 16, 4], 'batch', bias=True)", 32),
+    "layernorm[8,16,4]+affine": ("tr.normalised_net([8, 16, 4], 'layer', affine=True)", 25),
+    "residual(d=16,h=32,2 blocks)": ("tr.residual_net(16, 32, blocks=2)", 64),
+    "mha(L=4,d=16,4 heads of 4)": ("tr.multihead_attention(4, 16, heads=4, d_k=4, d_v=4)", 80),
+    "torch encoder layer (E=2, 2 heads, ff 3)": ("_encoder()", None),
+    "baseline: relu[16,40,16]": ("tr.relu_net([16, 40, 16])", 40),
+}
+
+
+def _encoder():
+    import torch
+
+    from noetherlab import training as tr
+
+    torch.manual_seed(0)
+    enc = torch.nn.TransformerEncoderLayer(
+        2, 2, dim_feedforward=3, dropout=0.0, batch_first=True, norm_first=True
+    ).eval()
+    return tr.from_module(enc, (3, 2), exact_normalisation=True)
+
+
+def run_block_case(name: str) -> dict:
+    from noetherlab import training as tr
+
+    arch = eval(BLOCK_CASES[name][0], {"tr": tr, "_encoder": _encoder})
+    t0 = time.perf_counter()
+    res = tr.count_laws(arch, known=False)
+    return {
+        "D": arch.dimension,
+        "laws": res.laws,
+        "certified": res.certified,
+        "gap": res.gap,
+        "levels": len(res.levels),
+        "seconds": time.perf_counter() - t0,
+        "peak_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def block_table(console: Console, limit: float) -> None:
+    table = Table(title="Laws of normalisation, residual and attention blocks (issue 30)")
+    for col in (
+        "case",
+        "D",
+        "laws (ours, counted blind)",
+        "closed form",
+        "agree",
+        "certified / gap",
+        "bracket levels",
+        "seconds",
+        "ratio to baseline",
+        "peak MB",
+    ):
+        table.add_column(col)
+    rows = {}
+    for name in BLOCK_CASES:
+        try:
+            out = subprocess.run(
+                [sys.executable, __file__, "--block-case", name],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=limit,
+            )
+            rows[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            rows[name] = None
+        console.print(f"done {name}", style="dim")
+    base = rows["baseline: relu[16,40,16]"]
+    for name, r in rows.items():
+        closed = BLOCK_CASES[name][1]
+        if r is None:
+            table.add_row(name, "-", f"not finished in {limit:.0f} s", str(closed), "-", "-", "-",
+                          f"> {limit:.0f}", "-", "-")  # fmt: skip
+            continue
+        table.add_row(
+            name,
+            str(r["D"]),
+            str(r["laws"]),
+            "not derived" if closed is None else str(closed),
+            "-" if closed is None else ("yes" if r["laws"] == closed else "NO"),
+            f"{r['certified']} / {r['gap']:.1e}",
+            str(r["levels"]),
+            f"{r['seconds']:.2f}",
+            "-" if base is None else f"{r['seconds'] / base['seconds']:.1f}",
+            f"{r['peak_MB']:.0f}",
+        )
+    console.print(table)
 
 
 def _build(kind: str, sizes: list[int], bias: bool):
@@ -260,7 +359,14 @@ def main() -> None:
     ap.add_argument("--flow-case")
     ap.add_argument("--skip-flows", action="store_true")
     ap.add_argument("--only-flows", action="store_true")
+    ap.add_argument("--block-case")
+    ap.add_argument("--blocks", action="store_true", help="also the issue-30 blocks table")
+    ap.add_argument("--only-blocks", action="store_true")
+    ap.add_argument("--block-limit", type=float, default=300.0)
     args = ap.parse_args()
+    if args.block_case:
+        print(json.dumps(run_block_case(args.block_case)))
+        return
     if args.case:
         print(json.dumps(run_case(args.case)))
         return
@@ -268,6 +374,10 @@ def main() -> None:
         print(json.dumps(run_flow_case(args.flow_case)))
         return
     console = Console(width=200)
+    if args.blocks or args.only_blocks:
+        block_table(console, args.block_limit)
+    if args.only_blocks:
+        return
     if not args.skip_flows:
         flow_table(console)
     if args.only_flows:

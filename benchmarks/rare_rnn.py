@@ -13,10 +13,11 @@ slope of ``log τ`` against ``1/D`` (weighted least squares on the AMS estimates
 order, corrected at ``O(D/ΔΦ)``, so at barriers 4–8 the slope may differ from ΔΦ by about the
 largest ``D/ΔΦ`` (25 %) plus the fit's own standard error; the table states both.
 
-Known limitation (2026-12-04): ``SampledRates`` takes A and B as balls of 0.1 × |attractor −
-saddle| around the attractors. In N = 100 at ΔΦ/D = 4 (D = 8.4) the fluctuation about an
-attractor is about √(N D) ≈ 29 against a ball radius of 1.8, so replicas never enter B and the
-first level did not finish in 12 minutes; see issue 28 for the planned level-set sets.
+A and B are the half-spaces ``{ξ <= 0.1}`` and ``{ξ >= 0.9}`` of the chord coordinate
+``ξ = (x − a)·(b − a)/|b − a|²`` (``SampledRates(sets="half-spaces")``, ``--radius``): balls of
+0.1 × |attractor − saddle| (the default ``sets="balls"``) are never entered in N = 100, where the
+fluctuation about an attractor is about √(N D) ≈ 29 at ΔΦ/D = 4 against a ball radius of 1.8
+(the first AMS level did not finish in 12 minutes).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=100)
     ap.add_argument("--repetitions", type=int, default=8)
     ap.add_argument("--dt", type=float, default=0.01)
+    ap.add_argument("--radius", type=float, default=0.1, help="chord level of the half-spaces")
+    ap.add_argument("--coordinate", default="instanton", help="instanton, chord")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     N = args.N
@@ -58,7 +61,10 @@ def main() -> None:
     for col in ("ΔΦ/D", "D", "Eyring–Kramers τ", "AMS τ", "95 % interval", "AMS s", "status"):
         table.add_column(col, justify="right")
     inv_D, log_tau, weights = [], [], []
-    options = nl.SampledRates(replicas=args.replicas, repetitions=args.repetitions, dt=args.dt)
+    options = nl.SampledRates(
+        replicas=args.replicas, repetitions=args.repetitions, dt=args.dt, radius=args.radius,
+        sets="half-spaces", coordinate=args.coordinate,
+    )  # fmt: skip
     for S in (float(v) for v in args.barriers.split(",")):
         D = barrier / S
         t = time.perf_counter()

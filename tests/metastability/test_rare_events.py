@@ -104,3 +104,32 @@ def test_reactive_charges_concentrate_on_the_instanton_energy_as_noise_decreases
     assert spreads[1] < spreads[0]
     assert abs(means[1]) < abs(means[0]) + spreads[1]
     assert abs(means[1]) < 2 * spreads[1]
+
+
+def test_half_space_sets_give_the_one_dimensional_exit_time_in_eight_dimensions():
+    # x1 is the double well, x2..x8 independent OU (f = −x): the hitting time of {x1 >= 0.9} is
+    # the 1-D quadrature value. Balls of radius 0.1 about ±1 are almost never entered here (the
+    # seven OU coordinates spread over |x⊥| ≈ 0.84), the half-spaces of the chord are.
+    from noetherlab.ensembles import Region, chord_coordinate, half_space, sampled_exit_time
+
+    eps, N = 0.1, 8
+    import jax.numpy as jnp
+
+    def drift(x):
+        return jnp.concatenate([x[..., :1] - x[..., :1] ** 3, -x[..., 1:]], axis=-1)
+
+    sde = SDE(drift, diffusion=eps, dim=N, name="double_well_8d")
+    a, b = -np.eye(N)[0], np.eye(N)[0]
+    A = Region(half_space(a, b, 0.05, "below"), a)  # x1 <= −0.9
+    B = Region(half_space(a, b, 0.95, "above"), b)  # x1 >= 0.9
+    out = sampled_exit_time(
+        sde, A, B, score=chord_coordinate(a, b), surface=0.15, replicas=12, repetitions=3, dt=5e-3,
+        loops=32, chains=16, key=2,
+    )  # fmt: skip
+    assert out.ok, out.message
+    lo, hi = out.interval
+    assert 0.9 * lo < MFPT_EPS_01 < 1.1 * hi, out.message  # as the 1-D test: dt = 5e-3 → 10 %
+    with pytest.raises(InvalidArgumentError, match="level/side"):
+        half_space(a, b, 1.2, "above")
+    with pytest.raises(InvalidArgumentError, match="sets"):
+        nl.SampledRates(sets="cubes")

@@ -1,6 +1,7 @@
 """Ensembles of sample paths, on top of the model layer.
 
-* :mod:`~noetherlab.ensembles.boundaries` — absorbing boundaries (intervals, balls, predicates);
+* :mod:`~noetherlab.ensembles.boundaries` — absorbing boundaries (intervals, balls, half-spaces,
+  predicates);
 * :mod:`~noetherlab.ensembles.simulation` — vectorised Euler–Maruyama (:func:`simulate`);
 * :mod:`~noetherlab.ensembles.ensemble` — the result (:class:`Ensemble`): exits, conditioning,
   densities, comparison with a path;
@@ -11,7 +12,7 @@
   (:func:`sampled_exit_time`, the loop decomposition).
 """
 
-from noetherlab.ensembles.boundaries import Boundary, ball, interval, predicate
+from noetherlab.ensembles.boundaries import Boundary, ball, half_space, interval, predicate
 from noetherlab.ensembles.ensemble import Ensemble, density, load_ensemble
 from noetherlab.ensembles.reaction import ReactionCoordinate, Region, chord_coordinate, coordinate
 from noetherlab.ensembles.simulation import simulate
@@ -30,6 +31,7 @@ __all__ = [
     "chord_coordinate",
     "coordinate",
     "density",
+    "half_space",
     "interval",
     "load_ensemble",
     "predicate",

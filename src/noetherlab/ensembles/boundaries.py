@@ -18,7 +18,7 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError
 
-__all__ = ["Boundary", "ball", "interval", "predicate", "require_inside"]
+__all__ = ["Boundary", "ball", "half_space", "interval", "predicate", "require_inside"]
 
 Array = jax.Array
 
@@ -71,6 +71,36 @@ def ball(center: Any, radius: float) -> Boundary:
     if not radius > 0:
         raise InvalidArgumentError("radius", f"must be positive, got {radius}", "pass radius > 0")
     return Boundary(_ball_rule, (c, jnp.asarray(float(radius))), ("ball",))
+
+
+def _half_space_rule(params: tuple[Array, Array, Array], x: Array) -> tuple[Array, Array]:
+    a, e, level = params  # level > 0: {ξ >= level}; < 0: {ξ <= -level}, ξ = (x − a)·e/|e|²
+    xi = jnp.dot(x - a, e) / jnp.dot(e, e)
+    inside = jnp.where(level > 0, xi >= level, xi <= -level)
+    return inside.astype(jnp.int32), x
+
+
+def half_space(a: Any, b: Any, level: float, side: str) -> Boundary:
+    """The half-space ``{ξ <= level}`` (``side="below"``) or ``{ξ >= level}`` (``"above"``) of the
+    chord coordinate ``ξ(x) = (x − a)·(b − a)/|b − a|²`` (0 at ``a``, 1 at ``b``), label 1 inside.
+
+    In many dimensions the noise spreads a state over a ball of radius ``~√(N D)`` about its
+    attractor, so a small ball around an attractor is almost never entered; a half-space through
+    the chord is entered as often as in one dimension (only the fluctuation along ``b − a``
+    matters)."""
+    a_ = np.asarray(a, dtype=float).ravel()
+    e = np.asarray(b, dtype=float).ravel() - a_
+    if not np.dot(e, e) > 0:
+        raise InvalidArgumentError("a/b", "the two states coincide", "pass distinct states")
+    if side not in ("below", "above") or not 0 < level < 1:
+        raise InvalidArgumentError(
+            "level/side",
+            f"need 0 < level < 1 and side 'below' or 'above', got {level!r}, {side!r}",
+            "e.g. half_space(a, b, 0.1, 'below') for A",
+        )
+    signed = level if side == "above" else -level
+    params = (jnp.asarray(a_), jnp.asarray(e), jnp.asarray(float(signed)))
+    return Boundary(_half_space_rule, params, ("half-space",))
 
 
 @dataclass(frozen=True)

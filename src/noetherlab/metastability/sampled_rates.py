@@ -25,8 +25,8 @@ import numpy as np
 from noetherlab._core.errors import InvalidArgumentError, NoetherlabError
 from noetherlab._core.status import RateStatus
 from noetherlab._core.validation import choice, positive_float, positive_int
-from noetherlab.ensembles.boundaries import ball
-from noetherlab.ensembles.reaction import ReactionCoordinate, chord_coordinate
+from noetherlab.ensembles.boundaries import ball, half_space
+from noetherlab.ensembles.reaction import ReactionCoordinate, Region, chord_coordinate
 from noetherlab.ensembles.transition_time import sampled_exit_time
 from noetherlab.metastability.fokker_planck import fokker_planck
 from noetherlab.metastability.reaction_coordinates import (
@@ -64,8 +64,11 @@ def _balls(a: np.ndarray, s: np.ndarray, b: np.ndarray, radius: float) -> tuple[
 @dataclass(frozen=True)
 class SampledRates:
     """Options of the AMS rates of a landscape (see the module text); ``radius`` is the fraction
-    of the attractor–saddle distance the balls ``A`` and ``B`` take; ``box``/``cells`` only for
-    ``coordinate="committor"``. The others are those of ``sampled_exit_time``."""
+    of the attractor–saddle distance the balls ``A`` and ``B`` take (``sets="balls"``), or the
+    chord level of the half-spaces ``A = {ξ <= radius}``, ``B = {ξ >= 1 − radius}`` of
+    ``ξ(x) = (x − a)·(b − a)/|b − a|²`` (``sets="half-spaces"``: in many dimensions, where the noise
+    spreads the states over ``~√(N D)`` and a small ball is never entered); ``box``/``cells`` only
+    for ``coordinate="committor"``. The others are those of ``sampled_exit_time``."""
 
     replicas: int = 100
     repetitions: int = 8
@@ -73,6 +76,7 @@ class SampledRates:
     levels: int = 200
     dt: float = 1e-3
     radius: float = 0.1
+    sets: str = "balls"
     coordinate: str = "instanton"
     box: Any = None
     cells: int = 100
@@ -89,6 +93,7 @@ class SampledRates:
                 "radius", f"= {self.radius} must be a fraction in (0, 0.5)", "pass e.g. 0.1"
             )
         choice(self.coordinate, "coordinate", ("instanton", "committor", "chord"))
+        choice(self.sets, "sets", ("balls", "half-spaces"))
         if self.coordinate == "committor" and self.box is None:
             raise InvalidArgumentError(
                 "box", "the committor coordinate needs the grid's box", "pass box=... or use "
@@ -105,9 +110,14 @@ class SampledRates:
             score = chord_coordinate(a, b)
         else:
             score = transition_coordinate(sde, path, b)
+        if self.sets == "half-spaces":
+            A: Any = Region(half_space(a, b, self.radius, "below"), a)
+            B: Any = Region(half_space(a, b, 1.0 - self.radius, "above"), b)
+        else:
+            A, B = ball(a, ra), ball(b, rb)
         try:
             out = sampled_exit_time(
-                sde, ball(a, ra), ball(b, rb), score=score, replicas=self.replicas,
+                sde, A, B, score=score, replicas=self.replicas,
                 kill=self.kill, repetitions=self.repetitions, levels=self.levels, dt=self.dt,
                 loops=self.loops, chains=self.chains, key=self.key,
             )  # fmt: skip
@@ -119,7 +129,7 @@ class SampledRates:
             RateStatus.sampled,
             out.mean_exit_time,
             out.interval,
-            f"AMS ({score.name} coordinate, {self.repetitions} × {self.replicas} replicas, "
+            f"AMS ({score.name} coordinate, {self.sets}, {self.repetitions} × {self.replicas} replicas, "
             f"dt = {self.dt:g}): {out.message}",
         )
 
