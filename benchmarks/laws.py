@@ -78,7 +78,7 @@ FLOW_CASES = {
 #: name -> (builder expression, closed-form count or None where none is derived)
 BLOCK_CASES = {
     "layernorm[8,16,16,4]": ("tr.normalised_net([8, 16, 16, 4], 'layer')", 26),
-    "rmsnorm[8,16,16,4]": ("tr.normalised_net([8, 16, 16, 4], 'rms')", 2),
+    "rmsnorm[8,16,4]": ("tr.normalised_net([8, 16, 4], 'rms')", 1),
     "batchnorm[8,16,4]+bias (B=4)": ("tr.normalised_net([8, 16, 4], 'batch', bias=True)", 32),
     "layernorm[8,16,4]+affine": ("tr.normalised_net([8, 16, 4], 'layer', affine=True)", 25),
     "residual(d=16,h=32,2 blocks)": ("tr.residual_net(16, 32, blocks=2)", 64),

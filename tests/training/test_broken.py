@@ -33,7 +33,7 @@ def problem():
 def test_weight_decay_on_the_scale_invariant_layer(problem):
     arch, X, Y, th0 = problem
     ev = law_evolution(arch, "|W1|²", X, Y, th0, lr=0.05, steps=200, weight_decay=0.1)
-    assert ev.degree == 2 and ev.reference == "gradient flow"
+    assert ev.degree == 2 and ev.reference == "gradient flow" and ev.status.ok
     assert ev.identity_closure is not None and ev.identity_closure < 1e-12
     # |W1|² decays from 1.031 to 0.140 over t = 10; predicted within 1e-3 of max|h| (measured 4e-5)
     assert ev.measured[-1] < 0.2 * ev.measured[0]

@@ -53,6 +53,7 @@ import optax
 
 from noetherlab._core.errors import InvalidArgumentError
 from noetherlab._core.io import JsonRecord
+from noetherlab._core.status import FlowStatus
 from noetherlab._core.validation import positive_float, positive_int
 from noetherlab.training.architectures import Architecture
 from noetherlab.training.flows import gradient_flow, mean_loss, train
@@ -100,6 +101,8 @@ class LawEvolution(JsonRecord):
         reference: the path along which the source term ``H`` was evaluated: the gradient flow
             (a prediction from the start alone), or the measured run where the flow failed.
         sources: where each closed form comes from.
+        status, message: how the measured run ended (``FlowStatus.nonfinite``: it diverged, and
+            the series stop at its last finite step).
     """
 
     law: str
@@ -118,6 +121,8 @@ class LawEvolution(JsonRecord):
     predicted_on_run: np.ndarray
     max_error_on_run: float
     sources: list[str]
+    status: FlowStatus = FlowStatus.successful
+    message: str = ""
 
     def summary(self) -> str:
         ratio = "n/a" if self.correction_ratio is None else f"{self.correction_ratio:.3f}"
@@ -300,6 +305,8 @@ def law_evolution(
         identity_closure=closure,
         reference=reference,
         sources=sources,
+        status=run.status,
+        message=run.message,
     )
 
 
