@@ -154,6 +154,7 @@ TRAINING_RESULTS = {
     "TrainingCheck": nl.FlowStatus,
     "MethodDrift": nl.FlowStatus,
     "Trajectory": nl.FlowStatus,
+    "LawEvolution": nl.FlowStatus,
 }
 VERDICTS = ("converged", "certified", "successful")
 
