@@ -109,7 +109,8 @@ def test_reactive_charges_concentrate_on_the_instanton_energy_as_noise_decreases
 def test_half_space_sets_give_the_one_dimensional_exit_time_in_eight_dimensions():
     # x1 is the double well, x2..x8 independent OU (f = −x): the hitting time of {x1 >= 0.9} is
     # the 1-D quadrature value. Balls of radius 0.1 about ±1 are almost never entered here (the
-    # seven OU coordinates spread over |x⊥| ≈ 0.84), the half-spaces of the chord are.
+    # seven OU coordinates spread over |x⊥| ≈ 0.84), the half-spaces of the chord are. The
+    # default surface reads the free chains from A only before they reach B (ΔV/ε = 2.5 here).
     from noetherlab.ensembles import Region, chord_coordinate, half_space, sampled_exit_time
 
     eps, N = 0.1, 8
@@ -123,7 +124,7 @@ def test_half_space_sets_give_the_one_dimensional_exit_time_in_eight_dimensions(
     A = Region(half_space(a, b, 0.05, "below"), a)  # x1 <= −0.9
     B = Region(half_space(a, b, 0.95, "above"), b)  # x1 >= 0.9
     out = sampled_exit_time(
-        sde, A, B, score=chord_coordinate(a, b), surface=0.15, replicas=12, repetitions=3, dt=5e-3,
+        sde, A, B, score=chord_coordinate(a, b), replicas=12, repetitions=3, dt=5e-3,
         loops=32, chains=16, key=2,
     )  # fmt: skip
     assert out.ok, out.message

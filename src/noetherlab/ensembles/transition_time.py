@@ -161,15 +161,17 @@ def _loop_block(
 
 
 @eqx.filter_jit
-def _free_chains(problem: _Loops, x: Array, key: Array) -> tuple[Array, Array]:
-    """:data:`LOOP_BLOCK` free EM steps of the chains ``x``: final states and every step's scores."""
+def _free_chains(problem: _Loops, x: Array, key: Array) -> tuple[Array, tuple[Array, Array]]:
+    """:data:`LOOP_BLOCK` free EM steps of the chains ``x``: final states, and every step's
+    scores and whether the chain is in ``B`` then."""
     increment = em_increment(problem.sde, problem.dt)
     M = noise_dimension(problem.sde)
 
-    def one(x: Array, i: Array) -> tuple[Array, Array]:
+    def one(x: Array, i: Array) -> tuple[Array, tuple[Array, Array]]:
         noise = jax.random.normal(jax.random.fold_in(key, i), (x.shape[0], M), x.dtype)
         y = increment(x, jnp.zeros(()), noise)
-        return y, jax.vmap(problem.score)(y)
+        in_b = jax.vmap(lambda z: problem.B.check(z)[0] > 0)(y)
+        return y, (jax.vmap(problem.score)(y), in_b)
 
     return jax.lax.scan(one, x, jnp.arange(LOOP_BLOCK))
 
@@ -178,11 +180,24 @@ def _surface_level(
     problem: _Loops, A: Region, levels: int, key: Array, chains: int
 ) -> tuple[float, np.ndarray]:
     """Default ``z_Σ``: the 0.95 quantile of ``ξ̃`` of free chains from ``A``'s reference state
-    (after a burn-in), raised above ``A`` where ``A`` is a ball. Also returns the chains' states."""
+    (after a burn-in, and before each chain first enters ``B``), raised above ``A`` where ``A`` is a
+    ball. Also returns the chains' states."""
     x0 = jnp.broadcast_to(jnp.asarray(A.center), (chains, A.center.size))
-    x, scores = _free_chains(problem, x0, key)
-    s = (np.asarray(scores[LOOP_BLOCK // 2 :]) - float(problem.lo)) / float(problem.hi - problem.lo)
-    z = float(np.quantile(s, 0.95))
+    x, (scores, in_b) = _free_chains(problem, x0, key)
+    s = (np.asarray(scores) - float(problem.lo)) / float(problem.hi - problem.lo)
+    # a chain that reaches B (a low barrier) no longer samples the neighbourhood of A
+    reached = np.cumsum(np.asarray(in_b), axis=0) > 0
+    near_a = s[LOOP_BLOCK // 2 :][~reached[LOOP_BLOCK // 2 :]]
+    if near_a.size < 0.1 * s[LOOP_BLOCK // 2 :].size:
+        raise InvalidArgumentError(
+            "surface",
+            f"{int(reached[-1].sum())} of {chains} free chains from A reached B within "
+            f"{LOOP_BLOCK} steps: the transition is not rare at this noise, so no surface near A "
+            "can be read off them",
+            "pass surface= (a normalised level between A and B, e.g. 0.1), or simulate the "
+            "transition directly",
+        )
+    z = float(np.quantile(near_a, 0.95))
     params = A.boundary.params
     if isinstance(params, tuple) and len(params) == 2:  # a ball: Σ must lie outside it
         c, r = np.asarray(params[0]), float(params[1])
