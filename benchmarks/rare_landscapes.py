@@ -6,7 +6,8 @@
 For every transition of the landscape: the Eyring–Kramers / Bouchet–Reygner mean exit time (or
 the reason it is withheld), the Fokker–Planck grid generator's (``GridRates``, the half-grid
 difference as its error bar) and the AMS one (``SampledRates``: instanton coordinate, 95 %
-interval), with the wall time of each, in one table. Default: Maier–Stein ``β = 10, μ = 1`` at
+interval; a transition that is not rare at this noise is simulated directly, ``--method``), with
+the wall time of each, in one table, and whether the sampled and grid error bars overlap. Default: Maier–Stein ``β = 10, μ = 1`` at
 ``D = 1/80`` (issue 28).
 """
 
@@ -24,6 +25,9 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=100)
     ap.add_argument("--repetitions", type=int, default=8)
     ap.add_argument("--dt", type=float, default=1e-3, help="Euler–Maruyama step of the AMS runs")
+    ap.add_argument("--loops", type=int, default=500)
+    ap.add_argument("--chains", type=int, default=128)
+    ap.add_argument("--method", default="auto", help="auto, splitting, direct")
     args = ap.parse_args()
     import noetherlab as nl
     from noetherlab import models
@@ -38,11 +42,13 @@ def main() -> None:
     grid = nl.landscape(sde, box, rates=nl.GridRates(box, cells=args.cells))
     t_grid = time.perf_counter() - t
     t = time.perf_counter()
-    options = nl.SampledRates(replicas=args.replicas, repetitions=args.repetitions, dt=args.dt)
+    options = nl.SampledRates(replicas=args.replicas, repetitions=args.repetitions, dt=args.dt,
+                              loops=args.loops, chains=args.chains, method=args.method)  # fmt: skip
     sampled = nl.landscape(sde, box, rates=options)
     t_ams = time.perf_counter() - t
     print(f"{sde.name}: grid landscape {t_grid:.0f} s, AMS landscape {t_ams:.0f} s")
-    print(f"{'transition':>12} {'formula τ':>14} {'grid τ (± err)':>22} {'AMS τ [95 %]':>28}")
+    print(f"{'transition':>12} {'formula τ':>14} {'grid τ (± err)':>22} {'sampled τ [95 %]':>28} "
+          f"{'method':>8} {'agrees':>7}")  # fmt: skip
     for g, s in zip(grid.transitions, sampled.transitions, strict=True):
         formula = f"{g.mean_exit_time:.4g}" if g.mean_exit_time else g.rate_status.name
         gr, am = g.sampled, s.sampled
@@ -50,7 +56,17 @@ def main() -> None:
             f"{gr.mean_exit_time:.4g} ± {gr.interval[1] - gr.mean_exit_time:.2g}")  # fmt: skip
         atxt = am.method.name if am.mean_exit_time is None else (
             f"{am.mean_exit_time:.4g} [{am.interval[0]:.3g}, {am.interval[1]:.3g}]")  # fmt: skip
-        print(f"{g.source:>5} → {g.target:<4} {formula:>14} {gtxt:>22} {atxt:>28}")
+        how = "-" if am.mean_exit_time is None else am.message.split(" ")[0]
+        agree = "-"
+        if am.interval is not None and gr.interval is not None:  # the two error bars overlap
+            agree = (
+                "yes"
+                if am.interval[0] <= gr.interval[1] and gr.interval[0] <= am.interval[1]
+                else "no"
+            )
+        print(
+            f"{g.source:>5} → {g.target:<4} {formula:>14} {gtxt:>22} {atxt:>28} {how:>8} {agree:>7}"
+        )
     for s in sampled.transitions:
         if s.sampled.mean_exit_time is None:
             print(f"  {s.source} → {s.target}: {s.sampled.message}")

@@ -113,6 +113,7 @@ _LAZY = {
     "SampledExitTime": "noetherlab.ensembles.transition_time",
     "sampled_exit_time": "noetherlab.ensembles.transition_time",
     "committor_coordinate": "noetherlab.metastability.reaction_coordinates",
+    "quasi_potential_coordinate": "noetherlab.metastability.reaction_coordinates",
     "instanton_coordinate": "noetherlab.metastability.reaction_coordinates",
     "transition_coordinate": "noetherlab.metastability.reaction_coordinates",
     "SampledRates": "noetherlab.metastability.sampled_rates",
@@ -227,6 +228,7 @@ if TYPE_CHECKING:  # static names for type checkers and IDEs
     from noetherlab.metastability.reaction_coordinates import (
         committor_coordinate,
         instanton_coordinate,
+        quasi_potential_coordinate,
         transition_coordinate,
     )
     from noetherlab.metastability.reactive import ReactiveCharges, reactive_charges

@@ -205,3 +205,16 @@ def test_rare_tams_json_saves_the_run_and_refuses_overlapping_sets(tmp_path):
         assert ds.attrs["kind"] == "SplittingResult" and ds.sizes["repetition"] == 2
     bad = runner.invoke(app, ["rare", "ou", "--from", "0,0", "--to", "0.1,0", "--radius", "0.2"])
     assert bad.exit_code == 2 and "overlap" in bad.output
+    # without a horizon at this noise (D = 1, τ ≈ 7) the exit time is simulated directly, and saved
+    direct = tmp_path / "direct.nc"
+    res = runner.invoke(app, ["rare", "ou", "--from", "0,0", "--to", "1.5,0", "--radius", "0.2",
+                              "--dt", "0.01", "--json", "--out", str(direct)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["method"] == "direct simulation" and data["status"] == "estimated"
+    assert data["surface"] is None and data["passages"] >= 2000
+    lo, hi = data["interval"]
+    assert 0 < lo < data["mean_exit_time"] < hi
+    with xr.open_dataset(direct) as ds:
+        assert ds.attrs["kind"] == "SampledExitTime" and ds.sizes["passage"] == data["passages"]
+        assert abs(ds.attrs["mean_exit_time"] - data["mean_exit_time"]) < 1e-12 * hi

@@ -125,13 +125,39 @@ def test_sampled_exit_time_matches_the_exact_mean_first_passage_time():
     eps = 0.1
     sde = double_well(eps)
     out = sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, replicas=50, repetitions=16,
-                            dt=2e-3, loops=256, chains=32, key=1)  # fmt: skip
+                            dt=2e-3, loops=256, chains=32, key=1, method="splitting")  # fmt: skip
     exact = mfpt(-1.0, 0.9, eps)  # 65.29
     assert out.ok
     lo, hi = out.interval
     # the 95 % interval, widened by 5 % for the Euler–Maruyama bias at dt = 2e-3
     assert 0.95 * lo < exact < 1.05 * hi, (out.summary(), exact)
     assert 0 < out.probability < 1 and out.loop_time > 0 and out.reactive_time > 0
+
+
+def test_a_transition_that_is_not_rare_is_timed_by_direct_simulation():
+    eps = 0.25  # ΔV/ε = 1: most free chains from A reach B within a block of 2000 steps
+    sde = double_well(eps)
+    exact = mfpt(-1.0, 0.9, eps)  # 13.646 (quadrature)
+    out = sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, dt=1e-2, loops=512, chains=64, key=0)
+    assert out.method == "direct" and out.ok and out.splitting is None
+    assert out.passage_times is not None and out.passage_times.size == 512
+    lo, hi = out.interval
+    # its 95 % interval, widened by 3 % for the Euler–Maruyama bias at dt = 1e-2
+    assert 0.97 * lo < exact < 1.03 * hi, (out.summary(), exact)
+    assert hi - lo < 0.2 * exact  # a real interval: 512 passages give about ±7 %
+    assert "not rare" in out.message
+    # the splitting route on the same problem, where it is asked for, agrees
+    split = sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, dt=1e-2, loops=64, chains=32,
+                              replicas=20, repetitions=4, key=0, method="splitting")  # fmt: skip
+    assert split.method == "splitting" and split.ok
+    assert split.interval[0] < out.mean_exit_time < split.interval[1], split.summary()
+    # chains that cannot finish within max_loop_steps: a status, no mean of the finished ones
+    short = sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, dt=1e-2, loops=64, chains=16,
+                              method="direct", max_loop_steps=2000)  # fmt: skip
+    assert short.status is SplittingStatus.max_iterations and short.mean_exit_time is None
+    assert "biased low" in short.message
+    with pytest.raises(InvalidArgumentError, match="method"):
+        sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, method="brute")
 
 
 def test_unresolvable_probabilities_get_a_status_not_a_tiny_number():

@@ -4,7 +4,7 @@ adaptive multilevel splitting (AMS, or TAMS with ``--horizon``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,12 +61,17 @@ def rare(
         with err_console.status(f"AMS for {sde.name}..."):
             res = sampled_exit_time(sde, a, b, radius=radius, replicas=replicas,
                                     repetitions=repetitions, dt=dt, key=key)  # fmt: skip
-        run = res.splitting
-        payload = {"method": "AMS", "status": res.status.name, "message": res.message,
+        saving: Any = res
+        coordinate = None if res.splitting is None else res.splitting.coordinate
+        payload = {"method": "AMS" if res.method == "splitting" else "direct simulation",
+                   "status": res.status.name, "message": res.message,
                    "mean_exit_time": res.mean_exit_time, "interval": res.interval,
                    "probability": res.probability, "loop_time": res.loop_time,
                    "time_to_surface": res.time_to_surface, "reactive_time": res.reactive_time,
                    "loops": res.loops, "surface": res.surface}  # fmt: skip
+        if res.method == "direct":  # no loops, surface or splitting run: null, not NaN
+            payload.update(dict.fromkeys(("loop_time", "time_to_surface", "reactive_time",
+                                          "surface")), passages=res.stats.get("passages"))  # fmt: skip
         text = res.summary()
     else:
         run = tams(sde, a, b, horizon, A=a, radius=radius, replicas=replicas,
@@ -75,7 +80,8 @@ def rare(
                    "probability": run.probability, "interval": run.interval,
                    "horizon": horizon}  # fmt: skip
         text = run.summary()
-    payload["coordinate"] = run.coordinate
+        saving, coordinate = run, run.coordinate
+    payload["coordinate"] = coordinate
     if out is not None:
-        run.save(out, {"model": model, "from": a, "to": b, "radius": radius, "horizon": horizon})
+        saving.save(out, {"model": model, "from": a, "to": b, "radius": radius, "horizon": horizon})
     emit(to_jsonable(payload), as_json, text)

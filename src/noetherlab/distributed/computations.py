@@ -334,6 +334,12 @@ def _run_rare(params: dict[str, Any]) -> dict[str, Any]:
         run = exit_time.splitting
         tau, tau_interval = exit_time.mean_exit_time, exit_time.interval
         ok = exit_time.ok
+        if run is None:  # simulated directly: the transition is not rare at this noise
+            low, high = tau_interval or (nan, nan)
+            return {"probability": nan, "probability_low": nan, "probability_high": nan,
+                    "relative_error": nan, "mean_exit_time": nan if tau is None else tau,
+                    "mean_exit_time_low": low, "mean_exit_time_high": high,
+                    "estimated": int(ok)}  # fmt: skip
     else:
         run = tams(sde, x0, x1, float(horizon), A=x0, **options)
         tau, tau_interval, ok = None, None, run.ok

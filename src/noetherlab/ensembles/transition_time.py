@@ -13,6 +13,12 @@ of a failed loop ``A → Σ → A`` and ``T_r`` the time from ``Σ`` to ``B`` of
 started from the sampled hitting points, and ``E[T_r]`` as the weighted mean duration of its
 reactive trajectories. The 95 % interval propagates the standard errors of the four pieces
 (delta method; ``p``'s dominates when ``p`` is small).
+
+Where the transition is not rare at the model's noise (one in twenty or more of the free chains
+from ``A`` reach ``B`` within :data:`LOOP_BLOCK` steps, so ``τ`` is at most about
+``20 · LOOP_BLOCK`` steps), splitting has nothing rare to split and direct simulation is cheaper
+and unbiased: ``method="auto"`` then times first passages ``A → B`` directly, each chain restarted at ``A``'s reference state on entering ``B`` (independent passages by the strong
+Markov property), with the mean and its standard error over the passages.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 from noetherlab._core.errors import InvalidArgumentError
 from noetherlab._core.resources import check_memory
 from noetherlab._core.status import SplittingStatus
-from noetherlab._core.validation import finite_float, positive_float, positive_int
+from noetherlab._core.validation import choice, finite_float, positive_float, positive_int
 from noetherlab.ensembles.boundaries import Boundary
 from noetherlab.ensembles.reaction import ReactionCoordinate, Region, region
 from noetherlab.ensembles.simulation import em_increment, noise_dimension
@@ -50,6 +56,8 @@ Array = jax.Array
 
 #: steps of one block of the loop simulation (its counters are read between blocks)
 LOOP_BLOCK = 2000
+#: ``method="auto"`` simulates directly where this fraction of free chains reach B in a block
+DIRECT_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,9 @@ class SampledExitTime:
         probability: ``p``, from the AMS run :attr:`splitting`.
         loop_time, time_to_surface, reactive_time: ``E[T_loop]``, ``E[T_1]``, ``E[T_r]``.
         loops: number of failed loops measured; ``surface``: the normalised level ``z_Σ``.
+        method: ``"splitting"`` (the loop decomposition with AMS) or ``"direct"`` (first passages
+            simulated directly; then ``splitting`` is ``None``, ``probability`` is ``None``, the
+            loop times are NaN and ``passage_times`` holds the passages).
     """
 
     status: SplittingStatus
@@ -75,8 +86,10 @@ class SampledExitTime:
     reactive_time: float
     loops: int
     surface: float
-    splitting: SplittingResult = field(repr=False)
+    splitting: SplittingResult | None = field(repr=False)
     stats: dict[str, Any] = field(default_factory=dict)
+    method: str = "splitting"
+    passage_times: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -86,10 +99,37 @@ class SampledExitTime:
     def rate(self) -> float | None:
         return None if self.mean_exit_time is None else 1.0 / self.mean_exit_time
 
+    def save(self, path: Any, parameters: dict[str, Any] | None = None) -> Any:
+        """Write the result atomically as netCDF (version and parameters in its attributes): the
+        splitting run's dataset, or the directly simulated passage times, with the exit time."""
+        import xarray as xr
+
+        from noetherlab._core.io import save_dataset
+
+        if self.splitting is not None:
+            ds, own = self.splitting.to_dataset(), dict(self.splitting.parameters)
+        else:
+            times = np.asarray(self.passage_times if self.passage_times is not None else [])
+            ds, own = xr.Dataset({"passage_time": (("passage",), times)}), {}
+        nan = math.nan
+        lo, hi = self.interval or (nan, nan)
+        ds.attrs.update(
+            kind="SampledExitTime", exit_time_method=self.method, exit_time_status=self.status.name,
+            exit_time_message=self.message, surface=self.surface, interval_low=lo, interval_high=hi,
+            mean_exit_time=nan if self.mean_exit_time is None else self.mean_exit_time,
+        )  # fmt: skip
+        return save_dataset(path, ds, {**own, **(parameters or {})})
+
     def summary(self) -> str:
         if self.mean_exit_time is None:
             return f"no mean exit time ({self.status.name}): {self.message}"
         lo, hi = self.interval or (math.nan, math.nan)
+        if self.method == "direct":
+            n = 0 if self.passage_times is None else self.passage_times.size
+            return (
+                f"τ = {self.mean_exit_time:.4g} (95 % interval [{lo:.4g}, {hi:.4g}]) from {n} "
+                "first passages A → B simulated directly (the transition is not rare at this noise)"
+            )
         return (
             f"τ = {self.mean_exit_time:.4g} (95 % interval [{lo:.4g}, {hi:.4g}]); p = "
             f"{self.probability:.3g} per loop, E[T_loop] = {self.loop_time:.3g} over {self.loops} "
@@ -178,25 +218,19 @@ def _free_chains(problem: _Loops, x: Array, key: Array) -> tuple[Array, tuple[Ar
 
 def _surface_level(
     problem: _Loops, A: Region, levels: int, key: Array, chains: int
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, float]:
     """Default ``z_Σ``: the 0.95 quantile of ``ξ̃`` of free chains from ``A``'s reference state
     (after a burn-in, and before each chain first enters ``B``), raised above ``A`` where ``A`` is a
-    ball. Also returns the chains' states."""
+    ball. Also returns the fraction of the chains that reached ``B``."""
     x0 = jnp.broadcast_to(jnp.asarray(A.center), (chains, A.center.size))
-    x, (scores, in_b) = _free_chains(problem, x0, key)
+    _, (scores, in_b) = _free_chains(problem, x0, key)
     s = (np.asarray(scores) - float(problem.lo)) / float(problem.hi - problem.lo)
     # a chain that reaches B (a low barrier) no longer samples the neighbourhood of A
     reached = np.cumsum(np.asarray(in_b), axis=0) > 0
+    fraction = float(reached[-1].mean())
     near_a = s[LOOP_BLOCK // 2 :][~reached[LOOP_BLOCK // 2 :]]
     if near_a.size < 0.1 * s[LOOP_BLOCK // 2 :].size:
-        raise InvalidArgumentError(
-            "surface",
-            f"{int(reached[-1].sum())} of {chains} free chains from A reached B within "
-            f"{LOOP_BLOCK} steps: the transition is not rare at this noise, so no surface near A "
-            "can be read off them",
-            "pass surface= (a normalised level between A and B, e.g. 0.1), or simulate the "
-            "transition directly",
-        )
+        return math.nan, fraction
     z = float(np.quantile(near_a, 0.95))
     params = A.boundary.params
     if isinstance(params, tuple) and len(params) == 2:  # a ball: Σ must lie outside it
@@ -207,7 +241,78 @@ def _surface_level(
         rim_s = np.asarray(jax.vmap(lambda z: problem.score(z))(jnp.asarray(rim)))
         z = max(z, float((rim_s.max() - float(problem.lo)) / float(problem.hi - problem.lo)))
         z += 2.0 / levels
-    return z, np.asarray(x)
+    return z, fraction
+
+
+@eqx.filter_jit
+def _passage_block(problem: _Loops, carry: Any, key: Array, steps: int, per_chain: int) -> Any:
+    """``steps`` EM steps of chains timing first passages into ``B``; a chain restarts at ``A``'s
+    reference state on entering ``B`` and stops after ``per_chain`` passages (a count rule, so no
+    passage in progress is dropped). ``carry``: ``x (c, N)``, steps since the start ``(c,)``,
+    passages ``(c,)``, their durations in steps ``(c, per_chain)``."""
+    increment = em_increment(problem.sde, problem.dt)
+    M = noise_dimension(problem.sde)
+
+    def one(c: Any, i: Array) -> Any:
+        x, since, done, times = c
+        noise = jax.random.normal(jax.random.fold_in(key, i), (x.shape[0], M), x.dtype)
+        go = done < per_chain
+        x = jnp.where(go[:, None], increment(x, jnp.zeros(()), noise), x)
+        since = since + go
+        hit = go & jax.vmap(lambda y: problem.B.check(y)[0] > 0)(x)
+        rows = jnp.arange(x.shape[0])
+        times = times.at[rows, jnp.where(hit, done, per_chain)].set(since, mode="drop")
+        done = done + hit
+        x = jnp.where(hit[:, None], problem.center, x)
+        since = jnp.where(hit, 0, since)
+        return (x, since, done, times), None
+
+    carry, _ = jax.lax.scan(one, carry, jnp.arange(steps))
+    return carry
+
+
+def _direct_exit_time(
+    problem: _Loops, chains: int, passages: int, max_steps: int, key: Array, why: str, clock: float
+) -> SampledExitTime:
+    """The mean first-passage time ``A → B`` from ``passages`` (at least) simulated passages."""
+    per_chain = math.ceil(passages / chains)
+    N = problem.center.size
+    carry = (
+        jnp.broadcast_to(problem.center, (chains, N)),
+        jnp.zeros(chains, jnp.int64), jnp.zeros(chains, jnp.int64),
+        jnp.zeros((chains, per_chain), jnp.int64),
+    )  # fmt: skip
+    steps = 0
+    while True:
+        carry = _passage_block(
+            problem, carry, jax.random.fold_in(key, steps), LOOP_BLOCK, per_chain
+        )
+        steps += LOOP_BLOCK
+        if bool(jnp.all(carry[2] >= per_chain)) or steps >= max_steps:
+            break
+    dt = float(problem.dt)
+    done = np.asarray(carry[2])
+    stats = {"method": "direct", "steps": steps, "chains": chains, "passages": int(done.sum()),
+             "seconds": time.perf_counter() - clock}  # fmt: skip
+    nan = math.nan
+    if np.any(done < per_chain):
+        message = (
+            f"direct simulation ({why}): {int((done < per_chain).sum())} of {chains} chains had not "
+            f"completed their {per_chain} passages A → B within {steps} steps (max_loop_steps); "
+            "a mean over the completed ones would be biased low"
+        )
+        return SampledExitTime(SplittingStatus.max_iterations, message, None, None, None, None,
+                               nan, nan, nan, 0, nan, None, stats, "direct")  # fmt: skip
+    times = np.asarray(carry[3], dtype=float).ravel() * dt
+    tau = float(times.mean())
+    se = float(times.std(ddof=1) / math.sqrt(times.size))
+    interval = (max(tau - 1.96 * se, 0.0), tau + 1.96 * se)
+    message = (
+        f"τ = {tau:.4g} ± {1.96 * se:.2g} (95 %) from {times.size} first passages A → B simulated "
+        f"directly ({why})"
+    )
+    return SampledExitTime(SplittingStatus.estimated, message, tau, se, interval, None, nan, nan,
+                           nan, 0, nan, None, stats, "direct", times)  # fmt: skip
 
 
 def sampled_exit_time(
@@ -229,6 +334,7 @@ def sampled_exit_time(
     max_loop_steps: int = 1_000_000,
     key: Any = 0,
     progress: bool = False,
+    method: str = "auto",
 ) -> SampledExitTime:
     """The mean transition time ``A → B`` at the model's noise (the loop decomposition).
 
@@ -243,6 +349,10 @@ def sampled_exit_time(
             ``replicas × repetitions`` hitting points are collected).
         chains: parallel chains of the loop simulation; ``max_loop_steps`` caps its steps.
         replicas, kill, repetitions, levels, dt, horizon, key, progress: as :func:`ams`.
+        method: ``"splitting"`` (the loop decomposition), ``"direct"`` (``loops`` first passages
+            simulated directly, ``chains`` at a time, at most ``max_loop_steps`` steps), or
+            ``"auto"``: direct where one in twenty or more of the free chains that set the default
+            surface reach ``B`` within :data:`LOOP_BLOCK` steps (not rare), else splitting.
     """
     sde = require_sde(sde)
     if sde.time_dependent:
@@ -260,6 +370,7 @@ def sampled_exit_time(
     chains = positive_int(chains, "chains")
     n, R = positive_int(replicas, "replicas"), positive_int(repetitions, "repetitions")
     max_loop_steps = positive_int(max_loop_steps, "max_loop_steps")
+    method = choice(method, "method", ("auto", "splitting", "direct"))
     check_memory(
         8.0 * chains * sde.dim * (n * R / chains + 8) + 8.0 * n * R * sde.dim,
         "chains",
@@ -271,8 +382,23 @@ def sampled_exit_time(
     clock = time.perf_counter()
     problem = _Loops(sde, Ar.boundary, Br.boundary, xi, jnp.asarray(lo), jnp.asarray(hi),
                      jnp.asarray(0.0), jnp.asarray(dt), jnp.asarray(Ar.center))  # fmt: skip
+    if method == "direct":
+        return _direct_exit_time(problem, chains, n_loops, max_loop_steps, k_loops, "as asked",
+                                 clock)  # fmt: skip
     if surface is None:
-        z, _ = _surface_level(problem, Ar, positive_int(levels, "levels", 10), k_surface, chains)
+        z, reached = _surface_level(problem, Ar, positive_int(levels, "levels", 10), k_surface,
+                                    chains)  # fmt: skip
+        seen = f"{reached:.0%} of {chains} free chains from A reached B within {LOOP_BLOCK} steps"
+        if method == "auto" and reached >= DIRECT_FRACTION:
+            why = f"{seen}: the transition is not rare at this noise"
+            return _direct_exit_time(problem, chains, n_loops, max_loop_steps, k_loops, why, clock)
+        if math.isnan(z):
+            raise InvalidArgumentError(
+                "surface",
+                f"{seen}: the transition is not rare at this noise, so no surface near A can be "
+                "read off them",
+                "pass surface= (a normalised level between A and B, e.g. 0.1), or method='direct'",
+            )
     else:
         z = finite_float(surface, "surface", "normalised level")
     if not 0.0 < z < 1.0:

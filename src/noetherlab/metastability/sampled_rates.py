@@ -8,7 +8,9 @@ saddle ``s`` with a second, non-asymptotic mean exit time, labelled with its met
   (adaptive multilevel splitting and the loop decomposition) between the balls
   ``A = B(a, r|a − s|)`` and ``B = B(b, r|b − s|)``, scored by the progress along the instanton and
   the descent from the saddle (:func:`~noetherlab.metastability.reaction_coordinates.transition_coordinate`),
-  or by the grid committor (N ≤ 3, ``coordinate="committor"``), or the chord;
+  or by the grid committor (N ≤ 3, ``coordinate="committor"``), or the normalised
+  quasi-potentials ``V_a/(V_a + V_b)`` (2-D, constant noise, ``coordinate="quasi-potential"``),
+  or the chord;
   the error bar is the 95 % interval (``RateStatus.sampled``);
 * :class:`GridRates` — the mean first-passage time from ``a`` to ``B`` of the Fokker–Planck grid
   generator (N ≤ 3), with the difference to the half grid as its discretisation error
@@ -31,6 +33,7 @@ from noetherlab.ensembles.transition_time import sampled_exit_time
 from noetherlab.metastability.fokker_planck import fokker_planck
 from noetherlab.metastability.reaction_coordinates import (
     committor_coordinate,
+    quasi_potential_coordinate,
     transition_coordinate,
 )
 from noetherlab.sde.model import SDE
@@ -63,12 +66,15 @@ def _balls(a: np.ndarray, s: np.ndarray, b: np.ndarray, radius: float) -> tuple[
 
 @dataclass(frozen=True)
 class SampledRates:
-    """Options of the AMS rates of a landscape (see the module text); ``radius`` is the fraction
-    of the attractor–saddle distance the balls ``A`` and ``B`` take (``sets="balls"``), or the
-    chord level of the half-spaces ``A = {ξ <= radius}``, ``B = {ξ >= 1 − radius}`` of
-    ``ξ(x) = (x − a)·(b − a)/|b − a|²`` (``sets="half-spaces"``: in many dimensions, where the noise
-    spreads the states over ``~√(N D)`` and a small ball is never entered); ``box``/``cells`` only
-    for ``coordinate="committor"``. The others are those of ``sampled_exit_time``."""
+    """Options of the AMS rates of a landscape (see the module text).
+
+    ``radius`` is the fraction of the attractor–saddle distance the balls ``A`` and ``B`` take
+    (``sets="balls"``), or the chord level of the half-spaces ``A = {ξ <= radius}``,
+    ``B = {ξ >= 1 − radius}`` of ``ξ(x) = (x − a)·(b − a)/|b − a|²`` (``sets="half-spaces"``: in
+    many dimensions, where the noise spreads the states over ``~√(N D)`` and a small ball is never
+    entered); ``box``/``cells`` only for ``coordinate="committor"`` and ``"quasi-potential"``. The
+    others are those of ``sampled_exit_time`` (``method="auto"`` times a transition that is not
+    rare at this noise by direct simulation; the message says so)."""
 
     replicas: int = 100
     repetitions: int = 8
@@ -83,6 +89,7 @@ class SampledRates:
     loops: int = 500
     chains: int = 128
     key: int = 0
+    method: str = "auto"
 
     def __post_init__(self) -> None:
         positive_int(self.replicas, "replicas", 10)
@@ -92,11 +99,13 @@ class SampledRates:
             raise InvalidArgumentError(
                 "radius", f"= {self.radius} must be a fraction in (0, 0.5)", "pass e.g. 0.1"
             )
-        choice(self.coordinate, "coordinate", ("instanton", "committor", "chord"))
+        choice(
+            self.coordinate, "coordinate", ("instanton", "committor", "quasi-potential", "chord")
+        )
         choice(self.sets, "sets", ("balls", "half-spaces"))
-        if self.coordinate == "committor" and self.box is None:
+        if self.coordinate in ("committor", "quasi-potential") and self.box is None:
             raise InvalidArgumentError(
-                "box", "the committor coordinate needs the grid's box", "pass box=... or use "
+                "box", f"the {self.coordinate} coordinate needs the grid's box", "pass box=... or use "
                 "coordinate='instanton'",
             )  # fmt: skip
 
@@ -106,6 +115,8 @@ class SampledRates:
         if self.coordinate == "committor":
             grid = fokker_planck(sde, self.box, self.cells)
             score = committor_coordinate(grid, (a, ra), (b, rb))
+        elif self.coordinate == "quasi-potential":
+            score = quasi_potential_coordinate(sde, a, b, s, self.box, cells=self.cells)
         elif self.coordinate == "chord":
             score = chord_coordinate(a, b)
         else:
@@ -119,19 +130,20 @@ class SampledRates:
             out = sampled_exit_time(
                 sde, A, B, score=score, replicas=self.replicas,
                 kill=self.kill, repetitions=self.repetitions, levels=self.levels, dt=self.dt,
-                loops=self.loops, chains=self.chains, key=self.key,
+                loops=self.loops, chains=self.chains, key=self.key, method=self.method,
             )  # fmt: skip
         except NoetherlabError as exc:
             return SampledRate(RateStatus.sampling_failed, None, None, str(exc))
         if not out.ok:
             return SampledRate(RateStatus.sampling_failed, None, None, out.message)
-        return SampledRate(
-            RateStatus.sampled,
-            out.mean_exit_time,
-            out.interval,
-            f"AMS ({score.name} coordinate, {self.sets}, {self.repetitions} × {self.replicas} replicas, "
-            f"dt = {self.dt:g}): {out.message}",
+        how = (
+            f"AMS ({score.name} coordinate, {self.sets}, {self.repetitions} × {self.replicas} "
+            f"replicas, dt = {self.dt:g})"
+            if out.method == "splitting"
+            else f"direct simulation ({self.sets}, {self.chains} chains, dt = {self.dt:g})"
         )
+        return SampledRate(RateStatus.sampled, out.mean_exit_time, out.interval,
+                           f"{how}: {out.message}")  # fmt: skip
 
 
 @dataclass(frozen=True)
