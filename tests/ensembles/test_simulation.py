@@ -201,3 +201,17 @@ def test_simulation_compiles_once_per_model_and_boundary_rule():
     assert compiled() == before and ens.exit_fraction("upper") > 0
     simulate(drift_diffusion(v=0.7), [0.0], 1.0, 0.01, 64, boundary=ball([0.4], 0.1))
     assert compiled() == before + 1
+
+
+def test_a_union_of_balls_is_one_set_with_its_own_reference_state():
+    from noetherlab.ensembles import Region, balls
+    from noetherlab.ensembles.reaction import region
+
+    both = balls([[0.0, 0.0], [2.0, 0.0]], [0.5, 0.25])
+    inside = Region(both, np.array([0.0, 0.0])).contains([[0.4, 0.0], [2.2, 0.0], [1.0, 0.0],
+                                                           [2.3, 0.0]])  # fmt: skip
+    assert inside.tolist() == [True, True, False, False]
+    with pytest.raises(InvalidArgumentError, match="reference state"):
+        region(both, "A", 2)  # unlike one ball, a union has no centre to read off
+    with pytest.raises(InvalidArgumentError, match="radii"):
+        balls([[0.0, 0.0]], -1.0)

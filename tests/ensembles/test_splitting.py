@@ -160,6 +160,14 @@ def test_a_transition_that_is_not_rare_is_timed_by_direct_simulation():
         sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, method="brute")
 
 
+def test_a_target_ball_the_time_step_jumps_over_is_warned_about():
+    from noetherlab._core.errors import UnderResolvedWarning
+
+    sde = double_well(0.05)  # √(2 ε dt) = 0.032 at dt = 0.01 against B's radius 0.01
+    with pytest.warns(UnderResolvedWarning, match=r"exceeds B's radius 0.01.*dt <= 0.001"):
+        tams(sde, [-1.0], [1.0], 0.05, radius=0.01, replicas=10, repetitions=1, dt=0.01)
+
+
 def test_unresolvable_probabilities_get_a_status_not_a_tiny_number():
     sde = double_well(0.05)
     # B cannot be reached in 0.02 time units (p ~ 1e-95 in the run, from one ancestor)

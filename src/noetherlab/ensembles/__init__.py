@@ -12,7 +12,7 @@
   (:func:`sampled_exit_time`, the loop decomposition).
 """
 
-from noetherlab.ensembles.boundaries import Boundary, ball, half_space, interval, predicate
+from noetherlab.ensembles.boundaries import Boundary, ball, balls, half_space, interval, predicate
 from noetherlab.ensembles.ensemble import Ensemble, density, load_ensemble
 from noetherlab.ensembles.reaction import ReactionCoordinate, Region, chord_coordinate, coordinate
 from noetherlab.ensembles.simulation import simulate
@@ -28,6 +28,7 @@ __all__ = [
     "SplittingResult",
     "ams",
     "ball",
+    "balls",
     "chord_coordinate",
     "coordinate",
     "density",

@@ -18,7 +18,7 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError
 
-__all__ = ["Boundary", "ball", "half_space", "interval", "predicate", "require_inside"]
+__all__ = ["Boundary", "ball", "balls", "half_space", "interval", "predicate", "require_inside"]
 
 Array = jax.Array
 
@@ -71,6 +71,23 @@ def ball(center: Any, radius: float) -> Boundary:
     if not radius > 0:
         raise InvalidArgumentError("radius", f"must be positive, got {radius}", "pass radius > 0")
     return Boundary(_ball_rule, (c, jnp.asarray(float(radius))), ("ball",))
+
+
+def _balls_rule(params: tuple[Array, Array], x: Array) -> tuple[Array, Array]:
+    centers, radii = params
+    inside = jnp.any(jnp.linalg.norm(x - centers, axis=1) <= radii)
+    return inside.astype(jnp.int32), x
+
+
+def balls(centers: Any, radii: Any) -> Boundary:
+    """Absorb on entering any of the closed balls ``|x − centers[i]| <= radii[i]`` (label 1 =
+    ``"balls"``): e.g. every attractor but a transition's target, as the set a splitting replica
+    fails into."""
+    c = np.atleast_2d(np.asarray(centers, dtype=float))
+    r = np.broadcast_to(np.asarray(radii, dtype=float), (c.shape[0],)).copy()
+    if not np.all(r > 0):
+        raise InvalidArgumentError("radii", f"must be positive, got {r.tolist()}", "pass radii > 0")
+    return Boundary(_balls_rule, (jnp.asarray(c), jnp.asarray(r)), ("balls",))
 
 
 def _half_space_rule(params: tuple[Array, Array, Array], x: Array) -> tuple[Array, Array]:

@@ -121,7 +121,7 @@ def region(
         return Region(spec.boundary, as_state(spec.center, f"{name}.center", dim))
     if isinstance(spec, Boundary):
         c = center
-        if c is None and isinstance(spec.params, tuple) and len(spec.params) == 2:
+        if c is None and spec.labels == ("ball",):
             c = spec.params[0]  # a ball: (center, radius)
         if c is None:
             raise InvalidArgumentError(

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from noetherlab._core.errors import InvalidArgumentError, NonFiniteError
+from noetherlab._core.errors import InvalidArgumentError, NonFiniteError, UnderResolvedWarning
 from noetherlab._core.resources import check_memory
 from noetherlab._core.status import SplittingStatus
 from noetherlab._core.validation import as_float_array, finite_float, positive_float, positive_int
@@ -138,6 +139,26 @@ def check_sets(A: Region | None, B: Region, starts: np.ndarray, method: str) -> 
                 "would stop at once",
                 "start on a surface just outside A (e.g. the hitting points of sampled_exit_time)",
             )
+
+
+def check_step(sde: SDE, B: Region, dt: float) -> None:
+    """Warn where ``B`` is a ball the Euler–Maruyama noise steps over: per-step standard deviation
+    ``√(2 λ_max(D) dt)`` at its centre above its radius, so entries between steps are missed
+    (exit times biased high, probabilities low)."""
+    if B.boundary.labels != ("ball",):
+        return
+    radius = float(B.boundary.params[1])
+    D = np.atleast_2d(np.asarray(sde.D(jnp.asarray(B.center)), dtype=float))
+    step = math.sqrt(2.0 * float(np.max(np.linalg.eigvalsh(D))) * dt)
+    if step > radius:
+        warnings.warn(
+            f"the Euler–Maruyama noise per step √(2 D dt) = {step:.3g} exceeds B's radius "
+            f"{radius:.3g}: entries into B are missed between steps, so exit times come out too "
+            f"long and probabilities too small; pass dt <= {radius**2 / (step**2 / dt):.2g} or a "
+            "larger B",
+            UnderResolvedWarning,
+            stacklevel=3,
+        )
 
 
 def _sizes(replicas: Any, kill: Any, repetitions: Any, levels: Any) -> tuple[int, int, int, int]:
@@ -504,6 +525,7 @@ def ams(
     xi = default_score(score, Ar, Br)
     starts = _start_states(sde, x0, sizes[0] * sizes[2])
     check_sets(Ar, Br, starts, "AMS")
+    check_step(sde, Br, dt)
     lo, hi = normalisation(xi, Ar.center, Br, Ar)
     n, k, R, C = sizes
     params = {"method": "AMS", "model": sde.name, "replicas": n, "kill": k, "repetitions": R,
@@ -552,6 +574,7 @@ def tams(
     ref = Ar if Ar is not None else Region(Br.boundary, starts[0])
     xi = default_score(score, ref, Br)
     check_sets(Ar, Br, starts, "TAMS")
+    check_step(sde, Br, dt)
     lo, hi = normalisation(xi, ref.center, Br, Ar)
     t0 = finite_float(t0, "t0", "start time")
     n, k, R, C = sizes

@@ -45,6 +45,7 @@ from noetherlab.ensembles.splitting import (
     ams,
     as_key,
     check_sets,
+    check_step,
     default_score,
     normalisation,
 )
@@ -233,7 +234,7 @@ def _surface_level(
         return math.nan, fraction
     z = float(np.quantile(near_a, 0.95))
     params = A.boundary.params
-    if isinstance(params, tuple) and len(params) == 2:  # a ball: Σ must lie outside it
+    if A.boundary.labels == ("ball",):  # a ball: Σ must lie outside it
         c, r = np.asarray(params[0]), float(params[1])
         rng = np.random.default_rng(0)
         d = rng.normal(size=(256, c.size))
@@ -366,6 +367,7 @@ def sampled_exit_time(
     xi = default_score(score, Ar, Br)
     lo, hi = normalisation(xi, Ar.center, Br, Ar)
     dt = positive_float(dt, "dt", "time step")
+    check_step(sde, Br, dt)
     n_loops = positive_int(loops, "loops", 10)
     chains = positive_int(chains, "chains")
     n, R = positive_int(replicas, "replicas"), positive_int(repetitions, "repetitions")

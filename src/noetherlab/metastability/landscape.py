@@ -596,15 +596,8 @@ def landscape(
                 _escape(sde, attractors, ext, out[0], out[0], f"unstable point {m}", p.x, n)
             )
     if options is not None:
-        transitions = [
-            replace(
-                t,
-                sampled=options.rate(
-                    sde, attractors[t.source].x, saddles[t.saddle].x, attractors[t.target].x, t.path
-                ),
-            )
-            for t in transitions
-        ]
+        transitions = [replace(t, sampled=_sampled(options, sde, attractors, saddles, t))
+                       for t in transitions]  # fmt: skip
     return Landscape(
         sde.name,
         attractors,
@@ -709,3 +702,10 @@ def _escape(
         name = source
     to = f"attractor {target}" if isinstance(target, int) else target
     return replace(esc, source=name, via=via, target_label=to)
+
+
+def _sampled(options: Any, sde: SDE, attractors: Any, saddles: Any, t: Transition) -> Any:
+    """The non-asymptotic rate of ``t`` (``options.rate``), told of the other attractors."""
+    others = [m.x for k, m in enumerate(attractors) if k not in (t.source, t.target)]
+    a, s, b = attractors[t.source].x, saddles[t.saddle].x, attractors[t.target].x
+    return options.rate(sde, a, s, b, t.path, others)

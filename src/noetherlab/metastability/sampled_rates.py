@@ -27,7 +27,7 @@ import numpy as np
 from noetherlab._core.errors import InvalidArgumentError, NoetherlabError
 from noetherlab._core.status import RateStatus
 from noetherlab._core.validation import choice, positive_float, positive_int
-from noetherlab.ensembles.boundaries import ball, half_space
+from noetherlab.ensembles.boundaries import ball, balls, half_space
 from noetherlab.ensembles.reaction import ReactionCoordinate, Region, chord_coordinate
 from noetherlab.ensembles.transition_time import sampled_exit_time
 from noetherlab.metastability.fokker_planck import fokker_planck
@@ -109,12 +109,23 @@ class SampledRates:
                 "coordinate='instanton'",
             )  # fmt: skip
 
-    def rate(self, sde: SDE, a: np.ndarray, s: np.ndarray, b: np.ndarray, path: Any) -> SampledRate:
+    def rate(
+        self, sde: SDE, a: np.ndarray, s: np.ndarray, b: np.ndarray, path: Any, others: Any = ()
+    ) -> SampledRate:
+        """The mean exit time ``a → b`` over the saddle ``s`` (``path``: the instanton ``a → s``).
+        ``others``: the landscape's other attractors; with ``sets="balls"`` a splitting replica
+        that falls into one of them (balls of ``a``'s radius) fails as if it had returned to
+        ``a``, so that loops through a fast-exchanging cluster of attractors are loops, not
+        replicas stuck at the horizon (the exit time is then that of the cluster ``a`` belongs
+        to, as a first passage into ``B`` from ``a`` is when the cluster mixes fast)."""
         ra, rb = _balls(a, s, b, self.radius)
         score: ReactionCoordinate
         if self.coordinate == "committor":
             grid = fokker_planck(sde, self.box, self.cells)
-            score = committor_coordinate(grid, (a, ra), (b, rb))
+            start: Any = (a, ra)
+            if len(others) and self.sets == "balls":  # the committor against the same A
+                start = np.logical_or.reduce([grid.region((c, ra), "A") for c in [a, *others]])
+            score = committor_coordinate(grid, start, (b, rb))
         elif self.coordinate == "quasi-potential":
             score = quasi_potential_coordinate(sde, a, b, s, self.box, cells=self.cells)
         elif self.coordinate == "chord":
@@ -124,6 +135,8 @@ class SampledRates:
         if self.sets == "half-spaces":
             A: Any = Region(half_space(a, b, self.radius, "below"), a)
             B: Any = Region(half_space(a, b, 1.0 - self.radius, "above"), b)
+        elif len(others):
+            A, B = Region(balls(np.vstack([a, *others]), ra), a), ball(b, rb)
         else:
             A, B = ball(a, ra), ball(b, rb)
         try:
@@ -142,6 +155,8 @@ class SampledRates:
             if out.method == "splitting"
             else f"direct simulation ({self.sets}, {self.chains} chains, dt = {self.dt:g})"
         )
+        if len(others) and self.sets == "balls" and out.method == "splitting":
+            how += f"; A also holds the {len(others)} other attractors' balls"
         return SampledRate(RateStatus.sampled, out.mean_exit_time, out.interval,
                            f"{how}: {out.message}")  # fmt: skip
 
@@ -156,7 +171,10 @@ class GridRates:
     cells: int = 200
     radius: float = 0.1
 
-    def rate(self, sde: SDE, a: np.ndarray, s: np.ndarray, b: np.ndarray, path: Any) -> SampledRate:
+    def rate(
+        self, sde: SDE, a: np.ndarray, s: np.ndarray, b: np.ndarray, path: Any, others: Any = ()
+    ) -> SampledRate:
+        """The grid's mean first-passage time from ``a`` into ``B`` (any route: ``others`` unused)."""
         _, rb = _balls(a, s, b, self.radius)
         try:
             fine = fokker_planck(sde, self.box, self.cells)
