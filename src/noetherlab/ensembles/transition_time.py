@@ -332,7 +332,7 @@ def sampled_exit_time(
     loops: int = 2000,
     chains: int = 256,
     horizon: float | None = None,
-    max_loop_steps: int = 1_000_000,
+    max_loop_steps: int | None = None,
     key: Any = 0,
     progress: bool = False,
     method: str = "auto",
@@ -348,7 +348,10 @@ def sampled_exit_time(
             the score near ``A``, and outside ``A``).
         loops: the least number of failed loops to measure ``E[T_loop]`` on (also at least
             ``replicas × repetitions`` hitting points are collected).
-        chains: parallel chains of the loop simulation; ``max_loop_steps`` caps its steps.
+        chains: parallel chains of the loop simulation; ``max_loop_steps`` caps its steps
+            (default 10⁶; for a direct simulation chosen by ``"auto"``, 30 times the expected
+            steps of a chain's passages, estimated from the free chains, and at least 10⁶; for
+            ``method="direct"``, 10⁷).
         replicas, kill, repetitions, levels, dt, horizon, key, progress: as :func:`ams`.
         method: ``"splitting"`` (the loop decomposition), ``"direct"`` (``loops`` first passages
             simulated directly, ``chains`` at a time, at most ``max_loop_steps`` steps), or
@@ -371,7 +374,7 @@ def sampled_exit_time(
     n_loops = positive_int(loops, "loops", 10)
     chains = positive_int(chains, "chains")
     n, R = positive_int(replicas, "replicas"), positive_int(repetitions, "repetitions")
-    max_loop_steps = positive_int(max_loop_steps, "max_loop_steps")
+    cap = None if max_loop_steps is None else positive_int(max_loop_steps, "max_loop_steps")
     method = choice(method, "method", ("auto", "splitting", "direct"))
     check_memory(
         8.0 * chains * sde.dim * (n * R / chains + 8) + 8.0 * n * R * sde.dim,
@@ -385,15 +388,18 @@ def sampled_exit_time(
     problem = _Loops(sde, Ar.boundary, Br.boundary, xi, jnp.asarray(lo), jnp.asarray(hi),
                      jnp.asarray(0.0), jnp.asarray(dt), jnp.asarray(Ar.center))  # fmt: skip
     if method == "direct":
-        return _direct_exit_time(problem, chains, n_loops, max_loop_steps, k_loops, "as asked",
-                                 clock)  # fmt: skip
+        return _direct_exit_time(problem, chains, n_loops, cap or 10_000_000, k_loops,
+                                 "as asked", clock)  # fmt: skip
     if surface is None:
         z, reached = _surface_level(problem, Ar, positive_int(levels, "levels", 10), k_surface,
                                     chains)  # fmt: skip
         seen = f"{reached:.0%} of {chains} free chains from A reached B within {LOOP_BLOCK} steps"
         if method == "auto" and reached >= DIRECT_FRACTION:
             why = f"{seen}: the transition is not rare at this noise"
-            return _direct_exit_time(problem, chains, n_loops, max_loop_steps, k_loops, why, clock)
+            # passages are about exponential with mean −LOOP_BLOCK/ln(1 − reached) steps
+            mean = LOOP_BLOCK / max(-math.log1p(-min(reached, 0.999)), 1e-12)
+            auto = max(1_000_000, math.ceil(30 * math.ceil(n_loops / chains) * mean))
+            return _direct_exit_time(problem, chains, n_loops, cap or auto, k_loops, why, clock)
         if math.isnan(z):
             raise InvalidArgumentError(
                 "surface",
@@ -429,7 +435,7 @@ def sampled_exit_time(
         )
         steps += LOOP_BLOCK
         n_hits = int(jnp.sum(carry[10]))
-        if bool(jnp.all(carry[5] >= per_chain)) or steps >= max_loop_steps:
+        if bool(jnp.all(carry[5] >= per_chain)) or steps >= (cap or 1_000_000):
             break
     loop_steps = np.asarray(carry[4]).sum()
     loop_n = int(np.asarray(carry[5]).sum())
