@@ -17,8 +17,9 @@ reactive trajectories. The 95 % interval propagates the standard errors of the f
 Where the transition is not rare at the model's noise (one in twenty or more of the free chains
 from ``A`` reach ``B`` within :data:`LOOP_BLOCK` steps, so ``τ`` is at most about
 ``20 · LOOP_BLOCK`` steps), splitting has nothing rare to split and direct simulation is cheaper
-and unbiased: ``method="auto"`` then times first passages ``A → B`` directly, each chain restarted at ``A``'s reference state on entering ``B`` (independent passages by the strong
-Markov property), with the mean and its standard error over the passages.
+and unbiased: ``method="auto"`` then times first passages ``A → B`` directly, each chain
+restarted at ``A``'s reference state on entering ``B`` (independent passages by the strong Markov
+property), with the mean and its standard error over the passages.
 """
 
 from __future__ import annotations

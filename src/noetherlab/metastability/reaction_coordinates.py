@@ -174,9 +174,10 @@ def quasi_potential_coordinate(
     The characteristics of ``b`` rarely cross into ``a``'s basin. A cell they do not reach gets
     ``V_b(x) = V_b(s) + V_a(x)`` — the cost of the route over the saddle, down to ``a`` and up to
     ``x``, an upper bound — and symmetrically; so ``ξ < 1/2`` there and its level sets are those
-    of ``V_a``. Cells neither reaches (between diverging rays) take the nearest reached value. ``V(s)`` is read at the reached cell nearest the saddle (``∇V = 0`` there, so the
-    error is second order in the cell size). Any coordinate keeps AMS unbiased; a better one only
-    lowers its variance.
+    of ``V_a``. Cells neither reaches (between diverging rays) take the nearest reached value.
+    ``V(s)`` is read at the reached cell nearest the saddle (``∇V = 0`` there, so the error is
+    second order in the cell size). Any coordinate keeps AMS unbiased; a better one only lowers
+    its variance.
     """
     s = np.asarray(saddle, dtype=float).reshape(-1)
     raw = []
