@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--peer-only", action="store_true", help="only the pyTAMS comparison")
     ap.add_argument("--peer-runs", type=int, default=3)
     ap.add_argument("--peer-workers", type=int, default=1)
+    ap.add_argument("--peer-problems", default="double_well,maier_stein")
     args = ap.parse_args()
     if args.peer or args.peer_only:
         peer_table(args)
@@ -114,6 +115,8 @@ def peer_table(args: argparse.Namespace) -> None:
     for name, (sde, x0, xb, noise, T) in problems.items():
         B = Region(predicate(lambda x: x[0] >= 0.9), center=xb)
         kw = {"replicas": n, "dt": dt, "save_every": 100}
+        if name not in args.peer_problems.split(","):
+            continue
         pilot = nl.tams(sde, x0, B, T, repetitions=16, key=0, **kw)
         sd1 = float(np.nanstd(pilot.estimates, ddof=1) / pilot.probability)
         R = max(4, math.ceil((sd1 / args.target) ** 2))
@@ -121,8 +124,13 @@ def peer_table(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         run = nl.tams(sde, x0, B, T, repetitions=R, key=2, **kw)
         ours = time.perf_counter() - t
-        runs = [peer.run(name, noise, T, dt, n, seed, args.peer_workers)
-                for seed in range(args.peer_runs)]  # fmt: skip
+        print(f"  ours {name}: p = {run.probability:.4g} ± {run.relative_error:.2g} (relative), "
+              f"R = {R}, {ours:.1f} s", flush=True)  # fmt: skip
+        runs = []
+        for seed in range(args.peer_runs):  # one at a time, each printed: a run takes minutes
+            runs.append(peer.run(name, noise, T, dt, n, seed, args.peer_workers))
+            print(f"  pyTAMS {name} run {seed}: p = {runs[-1]['p']:.4g}, "
+                  f"{runs[-1]['wall']:.0f} s", flush=True)  # fmt: skip
         ps = np.array([r["p"] for r in runs])
         wall = float(np.mean([r["wall"] for r in runs]))
         sd_peer = float(np.std(ps, ddof=1) / np.mean(ps)) if len(ps) > 1 else float("nan")

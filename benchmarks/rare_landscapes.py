@@ -43,6 +43,12 @@ def main() -> None:
         help="balls A, B: this fraction of the attractor–saddle distance",
     )
     ap.add_argument("--only", default=None, help="transitions to sample, e.g. 0-1,3-1")
+    ap.add_argument(
+        "--burn-in",
+        type=float,
+        default=None,
+        help="time the loop chains mix over A (the source and the other attractors) first",
+    )
     args = ap.parse_args()
     import noetherlab as nl
     from noetherlab import models
@@ -62,7 +68,7 @@ def main() -> None:
     options = nl.SampledRates(replicas=args.replicas, repetitions=args.repetitions, dt=args.dt,
                               loops=args.loops, chains=args.chains, method=args.method,
                               coordinate=args.coordinate, box=box, cells=args.cells,
-                              radius=args.radius)  # fmt: skip
+                              radius=args.radius, burn_in=args.burn_in)  # fmt: skip
     only = (
         None if args.only is None else {tuple(map(int, t.split("-"))) for t in args.only.split(",")}
     )

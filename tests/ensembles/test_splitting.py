@@ -151,6 +151,15 @@ def test_a_transition_that_is_not_rare_is_timed_by_direct_simulation():
                               replicas=20, repetitions=4, key=0, method="splitting")  # fmt: skip
     assert split.method == "splitting" and split.ok
     assert split.interval[0] < out.mean_exit_time < split.interval[1], split.summary()
+    # with a burn-in the loops are counted on stationary chains over a window (the loop rate):
+    # the same time within its interval
+    burnt = sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, dt=1e-2, loops=64, chains=32,
+                              replicas=20, repetitions=4, key=0, method="splitting",
+                              burn_in=50.0)  # fmt: skip
+    assert burnt.ok and burnt.stats["burn_in_steps"] == 6000  # 5000 steps, in blocks of 2000
+    assert burnt.interval[0] < out.mean_exit_time < burnt.interval[1], burnt.summary()
+    with pytest.raises(InvalidArgumentError, match="burn_in"):
+        sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, burn_in=-1.0)
     # chains that cannot finish within max_loop_steps: a status, no mean of the finished ones
     short = sampled_exit_time(sde, [-1.0], [1.0], radius=0.1, dt=1e-2, loops=64, chains=16,
                               method="direct", max_loop_steps=2000)  # fmt: skip
@@ -230,3 +239,16 @@ def jnp_log(x):
     import jax.numpy as jnp
 
     return jnp.log(x)
+
+
+def test_stationary_hitting_points_count_each_crossing_once():
+    import jax
+
+    from noetherlab.ensembles.transition_time import _stationary_starts
+
+    # chain 0 stored 2 of its 10 crossings (each stands for 5), chain 1 all of its 2
+    hits = np.array([[[0.0], [0.0], [9.0]], [[1.0], [1.0], [9.0]]])
+    got = _stationary_starts(hits, np.array([2, 2]), np.array([10, 2]), 6000, jax.random.PRNGKey(0))
+    share = float(np.mean(got[:, 0] == 0.0))
+    assert abs(share - 10 / 12) < 0.02, share  # binomial SE 0.005
+    assert set(np.unique(got[:, 0])) == {0.0, 1.0}  # the unused slot (9) is never drawn

@@ -246,6 +246,37 @@ def _surface_level(
     return z, fraction
 
 
+def _burn_in(problem: _Loops, carry: Any, key: Array, steps: int, capacity: int) -> tuple[Any, int]:
+    """``steps`` (rounded up to blocks) free steps of the loop chains, then their counters reset
+    with every chain ``warm``: the states and phases are kept, so the window that follows starts
+    from the chains' stationary law (for a ``B`` entered meanwhile, restarted at ``A``)."""
+    done = 0
+    free = jnp.asarray(2**62, jnp.int64)
+    while done < steps:
+        carry = _loop_block(
+            problem, carry, jax.random.fold_in(key, done), LOOP_BLOCK, capacity, free
+        )
+        done += LOOP_BLOCK
+    x, phase, since, warm, *_, hits, nh = carry
+    zero = jnp.zeros_like(carry[4])
+    return (x, phase, since, jnp.ones_like(warm), zero, zero, zero, zero, zero, hits,
+            jnp.zeros_like(nh)), done  # fmt: skip
+
+
+def _stationary_starts(
+    hits: np.ndarray, stored: np.ndarray, crossings: np.ndarray, need: int, key: Array
+) -> np.ndarray:
+    """``need`` hitting points of ``Σ`` from a stationary window: chain ``i`` stored
+    ``stored[i]`` of its ``crossings[i]``, so each stored point stands for
+    ``crossings[i]/stored[i]`` crossings and is drawn with that weight."""
+    rows = np.concatenate([np.full(int(k), i) for i, k in enumerate(stored)])
+    points = np.concatenate([hits[i, : int(k)] for i, k in enumerate(stored)])
+    w = (crossings / np.maximum(stored, 1))[rows].astype(float)
+    pick = jax.random.choice(jax.random.fold_in(key, 2**31 - 1), rows.size, (need,),
+                             replace=rows.size < need, p=jnp.asarray(w / w.sum()))  # fmt: skip
+    return points[np.asarray(pick)]
+
+
 @eqx.filter_jit
 def _passage_block(problem: _Loops, carry: Any, key: Array, steps: int, per_chain: int) -> Any:
     """``steps`` EM steps of chains timing first passages into ``B``; a chain restarts at ``A``'s
@@ -274,9 +305,21 @@ def _passage_block(problem: _Loops, carry: Any, key: Array, steps: int, per_chai
 
 
 def _direct_exit_time(
-    problem: _Loops, chains: int, passages: int, max_steps: int, key: Array, why: str, clock: float
+    problem: _Loops,
+    chains: int,
+    passages: int,
+    max_steps: int,
+    key: Array,
+    why: str,
+    clock: float,
+    extend: bool = False,
 ) -> SampledExitTime:
-    """The mean first-passage time ``A → B`` from ``passages`` (at least) simulated passages."""
+    """The mean first-passage time ``A → B`` from ``passages`` (at least) simulated passages.
+
+    ``extend``: at ``max_steps``, raise the cap to 30 times the steps the chains' passages take
+    at the mean of those completed so far (a low estimate) when that is larger — the free
+    chains' estimate behind the first cap reads only the fast routes of a transition with
+    several (three-attractor network: 1 → 0 direct, or by way of 3 and 2)."""
     per_chain = math.ceil(passages / chains)
     N = problem.center.size
     carry = (
@@ -290,8 +333,15 @@ def _direct_exit_time(
             problem, carry, jax.random.fold_in(key, steps), LOOP_BLOCK, per_chain
         )
         steps += LOOP_BLOCK
-        if bool(jnp.all(carry[2] >= per_chain)) or steps >= max_steps:
+        if bool(jnp.all(carry[2] >= per_chain)):
             break
+        if steps >= max_steps:
+            done_now = np.asarray(carry[2])
+            finished = np.asarray(carry[3])[np.arange(per_chain)[None, :] < done_now[:, None]]
+            longer = math.ceil(30 * per_chain * finished.mean()) if finished.size else 0
+            if not (extend and longer > max_steps):
+                break
+            max_steps = longer
     dt = float(problem.dt)
     done = np.asarray(carry[2])
     stats = {"method": "direct", "steps": steps, "chains": chains, "passages": int(done.sum()),
@@ -334,6 +384,7 @@ def sampled_exit_time(
     chains: int = 256,
     horizon: float | None = None,
     max_loop_steps: int | None = None,
+    burn_in: float | None = None,
     key: Any = 0,
     progress: bool = False,
     method: str = "auto",
@@ -351,8 +402,21 @@ def sampled_exit_time(
             ``replicas × repetitions`` hitting points are collected).
         chains: parallel chains of the loop simulation; ``max_loop_steps`` caps its steps
             (default 10⁶; for a direct simulation chosen by ``"auto"``, 30 times the expected
-            steps of a chain's passages, estimated from the free chains, and at least 10⁶; for
+            steps of a chain's passages, estimated from the free chains, and at least 10⁶, then
+            raised to 30 times those of the passages completed by then where that is more; for
             ``method="direct"``, 10⁷).
+        burn_in: time of free simulation before the loops are counted (default none). Give
+            one when ``A`` is a union of several attractors' sets (a cluster that mixes by
+            itself, e.g. :func:`~noetherlab.ensembles.boundaries.balls`): chains started at
+            ``A``'s reference state only sample the loops near it, and the loops of the other
+            members can be shorter and more successful (three-attractor network: 0.48 the loop
+            time and 2.7× the ``p``). After a burn-in of several mixing times of the cluster, the
+            chains are stationary: the mean cycle time ``C`` (a failed loop, or a success restarted
+            at ``A``) is then the window's chain time over the cycles completed in it (the rate
+            of a stationary point process, no inspection paradox), ``E[T_loop] = (C − p(E[T_1] +
+            E[T_r]))/(1 − p)`` so that ``τ = C/p``,
+            and the hitting points are drawn with weights so that each crossing of ``Σ`` in the
+            window counts once.
         replicas, kill, repetitions, levels, dt, horizon, key, progress: as :func:`ams`.
         method: ``"splitting"`` (the loop decomposition), ``"direct"`` (``loops`` first passages
             simulated directly, ``chains`` at a time, at most ``max_loop_steps`` steps), or
@@ -376,6 +440,7 @@ def sampled_exit_time(
     chains = positive_int(chains, "chains")
     n, R = positive_int(replicas, "replicas"), positive_int(repetitions, "repetitions")
     cap = None if max_loop_steps is None else positive_int(max_loop_steps, "max_loop_steps")
+    burn = 0 if burn_in is None else math.ceil(positive_float(burn_in, "burn_in", "time") / dt)
     method = choice(method, "method", ("auto", "splitting", "direct"))
     check_memory(
         8.0 * chains * sde.dim * (n * R / chains + 8) + 8.0 * n * R * sde.dim,
@@ -400,7 +465,8 @@ def sampled_exit_time(
             # passages are about exponential with mean −LOOP_BLOCK/ln(1 − reached) steps
             mean = LOOP_BLOCK / max(-math.log1p(-min(reached, 0.999)), 1e-12)
             auto = max(1_000_000, math.ceil(30 * math.ceil(n_loops / chains) * mean))
-            return _direct_exit_time(problem, chains, n_loops, cap or auto, k_loops, why, clock)
+            return _direct_exit_time(problem, chains, n_loops, cap or auto, k_loops, why, clock,
+                                     extend=cap is None)  # fmt: skip
         if math.isnan(z):
             raise InvalidArgumentError(
                 "surface",
@@ -418,7 +484,7 @@ def sampled_exit_time(
         )
     problem = eqx.tree_at(lambda p: p.surface, problem, jnp.asarray(z))
     need = max(n * R, 1)
-    capacity = math.ceil(need / chains) + 1
+    capacity = math.ceil(need / chains) + 1 if burn == 0 else 4 * math.ceil(need / chains) + 8
     c = chains
     N = sde.dim
     carry = (
@@ -430,13 +496,22 @@ def sampled_exit_time(
     )  # fmt: skip
     per_chain = jnp.asarray(max(math.ceil(n_loops / c), capacity), jnp.int64)
     steps = 0
+    if burn:  # free chains (their loops not counted), then a window on the stationary chains
+        carry, steps = _burn_in(problem, carry, k_loops, burn, capacity)
+    window = 0
     while True:
         carry = _loop_block(
-            problem, carry, jax.random.fold_in(k_loops, steps), LOOP_BLOCK, capacity, per_chain
+            problem, carry, jax.random.fold_in(k_loops, steps + window), LOOP_BLOCK, capacity,
+            jnp.asarray(2**62 if burn else per_chain, jnp.int64),
+        )  # fmt: skip
+        window += LOOP_BLOCK
+        n_hits = int(jnp.sum(carry[10 if not burn else 7]))
+        done = (
+            bool(jnp.all(carry[5] >= per_chain))
+            if not burn
+            else int(jnp.sum(carry[5])) >= n_loops and n_hits >= need
         )
-        steps += LOOP_BLOCK
-        n_hits = int(jnp.sum(carry[10]))
-        if bool(jnp.all(carry[5] >= per_chain)) or steps >= (cap or 1_000_000):
+        if done or window >= (cap or 1_000_000):
             break
     loop_steps = np.asarray(carry[4]).sum()
     loop_n = int(np.asarray(carry[5]).sum())
@@ -451,16 +526,25 @@ def sampled_exit_time(
         )
     hits = np.asarray(carry[9])
     counts = np.asarray(carry[10])
-    starts = np.concatenate([hits[i, : counts[i]] for i in range(c)])[:need]
-    # the mean loop time and its standard error (loops are independent by the strong Markov
-    # property; the per-chain means give the spread)
-    per_chain = np.asarray(carry[4]) / np.maximum(np.asarray(carry[5]), 1) * dt
-    loop_time = loop_steps * dt / loop_n
-    loop_se = float(np.std(per_chain[np.asarray(carry[5]) > 0], ddof=1) / math.sqrt(c))
+    if burn:
+        starts = _stationary_starts(hits, counts, np.asarray(carry[7]), need, k_loops)
+        # a stationary window: the cycles (failed loops, and successes restarted at A) per
+        # unit of chain time give the mean cycle time C = (1 − p)·E[T_loop] + p·(E[T_1] + E[T_r])
+        per_count = np.asarray(carry[5], dtype=float) + np.asarray(carry[8], dtype=float)
+        cycle = window * c * dt / per_count.sum()
+        cycle_se = float(cycle * np.std(per_count, ddof=1) / (per_count.mean() * math.sqrt(c)))
+        loop_time, loop_se = cycle, cycle_se  # until p is known
+    else:
+        starts = np.concatenate([hits[i, : counts[i]] for i in range(c)])[:need]
+        # the mean loop time and its standard error (loops are independent by the strong Markov
+        # property; the per-chain means give the spread)
+        per_chain = np.asarray(carry[4]) / np.maximum(np.asarray(carry[5]), 1) * dt
+        loop_time = loop_steps * dt / loop_n
+        loop_se = float(np.std(per_chain[np.asarray(carry[5]) > 0], ddof=1) / math.sqrt(c))
     t1 = float(np.asarray(carry[6]).sum() * dt / max(t1_n, 1))
     run = ams(sde, starts, Ar, Br, score=xi, replicas=n, kill=kill, repetitions=R,
               levels=levels, dt=dt, horizon=horizon, key=k_ams, progress=progress)  # fmt: skip
-    stats = {"loop_steps": steps, "chains": c, "direct_transitions": b_direct,
+    stats = {"loop_steps": window, "burn_in_steps": steps, "chains": c, "direct_transitions": b_direct,
              "seconds": time.perf_counter() - clock, "hitting_points": int(starts.shape[0])}  # fmt: skip
     tr = run.reactive.mean_duration()
     if not run.ok or run.probability is None or run.probability <= 0:
@@ -471,6 +555,9 @@ def sampled_exit_time(
     durations = run.reactive.durations
     w = run.reactive.weights / run.reactive.weights.sum()
     se_tr = float(np.sqrt(np.sum(w**2 * (durations - tr) ** 2)))
+    if burn:  # E[T_loop] from the mean cycle: then τ = C/p
+        loop_time = max((cycle - p * (t1 + tr)) / (1.0 - p), 0.0) if p < 1 else 0.0
+        loop_se = cycle_se / max(1.0 - p, 1e-12)
     tau = (1.0 / p - 1.0) * loop_time + t1 + tr
     se = math.sqrt((loop_time * se_p / p**2) ** 2 + ((1 / p - 1) * loop_se) ** 2 + se_tr**2)
     interval = (max(tau - 1.96 * se, 0.0), tau + 1.96 * se)

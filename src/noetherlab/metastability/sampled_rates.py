@@ -74,7 +74,9 @@ class SampledRates:
     many dimensions, where the noise spreads the states over ``~√(N D)`` and a small ball is never
     entered); ``box``/``cells`` only for ``coordinate="committor"`` and ``"quasi-potential"``. The
     others are those of ``sampled_exit_time`` (``method="auto"`` times a transition that is not
-    rare at this noise by direct simulation; the message says so)."""
+    rare at this noise by direct simulation; the message says so). ``burn_in`` (time) lets the
+    loop chains mix over ``A`` first: give it, several times the cluster's own exchange times,
+    when ``A`` also holds the ``others`` (see ``sampled_exit_time``)."""
 
     replicas: int = 100
     repetitions: int = 8
@@ -90,6 +92,7 @@ class SampledRates:
     chains: int = 128
     key: int = 0
     method: str = "auto"
+    burn_in: float | None = None
 
     def __post_init__(self) -> None:
         positive_int(self.replicas, "replicas", 10)
@@ -144,6 +147,7 @@ class SampledRates:
                 sde, A, B, score=score, replicas=self.replicas,
                 kill=self.kill, repetitions=self.repetitions, levels=self.levels, dt=self.dt,
                 loops=self.loops, chains=self.chains, key=self.key, method=self.method,
+                burn_in=self.burn_in,
             )  # fmt: skip
         except NoetherlabError as exc:
             return SampledRate(RateStatus.sampling_failed, None, None, str(exc))
@@ -157,6 +161,11 @@ class SampledRates:
         )
         if len(others) and self.sets == "balls" and out.method == "splitting":
             how += f"; A also holds the {len(others)} other attractors' balls"
+            how += (
+                f", loops after a burn-in of {self.burn_in:g}"
+                if self.burn_in
+                else " (no burn-in: loops sampled near the source only)"
+            )
         return SampledRate(RateStatus.sampled, out.mean_exit_time, out.interval,
                            f"{how}: {out.message}")  # fmt: skip
 
