@@ -7,7 +7,9 @@ For every transition of the landscape: the Eyring–Kramers / Bouchet–Reygner 
 the reason it is withheld), the Fokker–Planck grid generator's (``GridRates``, the half-grid
 difference as its error bar) and the AMS one (``SampledRates``: instanton coordinate, 95 %
 interval; a transition that is not rare at this noise is simulated directly, ``--method``), with
-the wall time of each, in one table, and whether the sampled and grid error bars overlap. Default: Maier–Stein ``β = 10, μ = 1`` at
+the wall time of each, in one table, and whether the sampled and grid error bars overlap. With
+more than two attractors the other attractors join ``A``; ``--burn-in T`` lets the loop chains
+mix over that cluster first (three-attractor network: ``--burn-in 1000``). Default: Maier–Stein ``β = 10, μ = 1`` at
 ``D = 1/80`` (issue 28).
 """
 

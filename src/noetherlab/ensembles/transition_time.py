@@ -520,7 +520,7 @@ def sampled_exit_time(
     if loop_n < 10 or n_hits < need:
         raise InvalidArgumentError(
             "surface",
-            f"in {steps} steps of {c} chains only {loop_n} loops A → Σ → A and {n_hits} hitting "
+            f"in {window} steps of {c} chains only {loop_n} loops A → Σ → A and {n_hits} hitting "
             f"points of Σ (level {z:.3g}) were seen, of {n_loops} and {need} needed",
             "lower the surface level, enlarge A, or raise max_loop_steps",
         )
