@@ -44,6 +44,7 @@ def main() -> None:
         default=0.1,
         help="balls A, B: this fraction of the attractor–saddle distance",
     )
+    ap.add_argument("--key", type=int, default=0)
     ap.add_argument("--only", default=None, help="transitions to sample, e.g. 0-1,3-1")
     ap.add_argument(
         "--burn-in",
@@ -70,7 +71,7 @@ def main() -> None:
     options = nl.SampledRates(replicas=args.replicas, repetitions=args.repetitions, dt=args.dt,
                               loops=args.loops, chains=args.chains, method=args.method,
                               coordinate=args.coordinate, box=box, cells=args.cells,
-                              radius=args.radius, burn_in=args.burn_in)  # fmt: skip
+                              radius=args.radius, burn_in=args.burn_in, key=args.key)  # fmt: skip
     only = (
         None if args.only is None else {tuple(map(int, t.split("-"))) for t in args.only.split(",")}
     )
