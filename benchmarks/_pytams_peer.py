@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from pytams.fmodel import ForwardModelBaseClass
 
-#: one generator per process (seeded by the run's seed and the process). A generator held by the model object is
-#: copied with it when pyTAMS clones a trajectory at a branching point, so the clone replays its
+#: one generator per process (seeded by the run's seed and the process). A generator held by the
+#: model object is copied with it when pyTAMS clones a trajectory at a branching point, so the clone replays its
 #: parent's noise: the clones never diversify and the level creeps up (the first run of this
 #: harness: level 0.55 after 1268 iterations, p = 1.4e-6 against 2.2e-3).
 _RNG: dict[int, np.random.Generator] = {}

@@ -409,7 +409,7 @@ def sampled_exit_time(
             one when ``A`` is a union of several attractors' sets (a cluster that mixes by
             itself, e.g. :func:`~noetherlab.ensembles.boundaries.balls`): chains started at
             ``A``'s reference state only sample the loops near it, and the loops of the other
-            members can be shorter and more successful (three-attractor network: 0.48 the loop
+            members can be shorter and more successful (three-attractor network, 3 → 1: 0.48 the loop
             time and 2.7× the ``p``). After a burn-in of several mixing times of the cluster, the
             chains are stationary: the mean cycle time ``C`` (a failed loop, or a success restarted
             at ``A``) is then the window's chain time over the cycles completed in it (the rate
