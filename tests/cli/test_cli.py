@@ -87,11 +87,13 @@ def test_laws_momentum_flow_json_with_formula():
 
 def test_laws_of_the_built_in_blocks():
     # closed forms (training.blocks): LayerNorm [3,3,2] 1 + 3, residual 2 blocks × 2 neurons,
-    # multi-head attention 2 heads × (1 + 1)
+    # multi-head attention 2 heads × (1 + 1), a pre-norm transformer encoder layer with one head
+    # of width 1 and two feed-forward neurons 1 + (1 + 1 + 1 + 3) + 3·2 + 1 (training.transformer)
     for args, laws in (
         (["layernorm", "--sizes", "3,3,2"], 4),
         (["residual", "--sizes", "3,2,2"], 4),
         (["mha", "--sizes", "3,2,2,1,1"], 4),
+        (["transformer-pre", "--sizes", "2,3,1,1,1,2"], 14),
     ):
         res = runner.invoke(app, ["laws", *args, "--json"])
         assert res.exit_code == 0, res.output
@@ -99,6 +101,8 @@ def test_laws_of_the_built_in_blocks():
         assert data["laws"] == laws and data["explained_by_known_laws"] == laws, args
     bad = runner.invoke(app, ["laws", "mha", "--sizes", "3,2"])
     assert bad.exit_code == 2 and "tokens,d,heads,dk,dv" in bad.output
+    bad = runner.invoke(app, ["laws", "transformer", "--sizes", "2,3,1,1,1,2,1,1,5"])
+    assert bad.exit_code == 2 and "ff[,layers[,out]]" in bad.output
 
 
 def test_laws_augment_json_with_lifted_explanation():

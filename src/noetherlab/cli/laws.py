@@ -17,7 +17,8 @@ ArchArg = Annotated[
     str,
     typer.Argument(
         help="linear, relu, polynomial, polynomial-unit, conv, attention, lightning-attention, "
-        "softmax, layernorm, rmsnorm, batchnorm, residual, mha, or package.module:function"
+        "softmax, layernorm, rmsnorm, batchnorm, residual, resnet, mha, transformer, "
+        "transformer-pre, or package.module:function"
     ),
 ]
 SizesOpt = Annotated[
@@ -26,7 +27,9 @@ SizesOpt = Annotated[
         help="widths (linear/relu/polynomial: in,...,out; conv: length,c_in,c1,..; attention: "
         "L,d,dk,dv[,dout]; lightning-attention: L,d,dk,dout; softmax: n_in,n_classes; "
         "polynomial-unit: d,degree; layernorm/rmsnorm/batchnorm: in,...,out; residual: "
-        "d,hidden[,blocks[,out]]; mha: L,d,heads,dk,dv[,dout])"
+        "d,hidden[,blocks[,out]]; resnet: image,c_in,channels[,blocks[,classes]] (a batch of 4 "
+        "images per input); mha: L,d,heads,dk,dv[,dout]; transformer(-pre): "
+        "L,d,heads,dk,dv,ff[,layers[,out]])"
     ),
 ]
 AugmentOpt = Annotated[
@@ -36,7 +39,9 @@ AugmentOpt = Annotated[
     ),
 ]
 BiasOpt = Annotated[bool, typer.Option(help="biases on the hidden layers")]
-KernelOpt = Annotated[int, typer.Option(help="convolution width")]
+KernelOpt = Annotated[
+    int, typer.Option(help="convolution width (conv: default 2; resnet: odd, 3 unless given)")
+]
 SeedOpt = Annotated[int, typer.Option(help="random seed")]
 
 

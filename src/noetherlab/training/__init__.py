@@ -21,6 +21,8 @@ from noetherlab.training.lie import LawCount, count_laws
 from noetherlab.training.losses import CROSS_ENTROPY, EXPONENTIAL, LOGISTIC, MSE, Loss
 from noetherlab.training.modules import from_module
 from noetherlab.training.polylaws import PolynomialLaws, find_polynomial_laws
+from noetherlab.training.resnet import resnet
+from noetherlab.training.transformer import transformer_encoder
 
 __all__ = [
     "CROSS_ENTROPY",
@@ -52,5 +54,7 @@ __all__ = [
     "product_model",
     "relu_net",
     "residual_net",
+    "resnet",
     "softmax_layer",
+    "transformer_encoder",
 ]

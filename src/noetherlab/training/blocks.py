@@ -48,7 +48,14 @@ from noetherlab.training.architectures import Architecture, layer_sizes, paramet
 from noetherlab.training.known import KnownLaw, KnownLaws, symmetric_entries
 from noetherlab.training.losses import Loss
 
-__all__ = ["NORMALISATIONS", "multihead_attention", "normalised_net", "residual_net"]
+__all__ = [
+    "NORMALISATIONS",
+    "batch_norm",
+    "layer_norm",
+    "multihead_attention",
+    "normalised_net",
+    "residual_net",
+]
 
 Array = jax.Array
 
@@ -56,7 +63,7 @@ Array = jax.Array
 NORMALISATIONS = ("layer", "rms", "batch")
 
 
-def _layer_norm(z: Array) -> Array:
+def layer_norm(z: Array) -> Array:
     """``(z − z̄)/σ(z)`` over the last axis (no ε: exactly scale and shift invariant)."""
     c = z - jnp.mean(z, axis=-1, keepdims=True)
     return c / jnp.sqrt(jnp.mean(c**2, axis=-1, keepdims=True))
@@ -67,10 +74,11 @@ def _rms_norm(z: Array) -> Array:
     return z / jnp.sqrt(jnp.mean(z**2, axis=-1, keepdims=True))
 
 
-def _batch_norm(z: Array) -> Array:
-    """Each feature (last axis) standardised over the batch (first axis), training mode."""
-    c = z - jnp.mean(z, axis=0, keepdims=True)
-    return c / jnp.sqrt(jnp.mean(c**2, axis=0, keepdims=True))
+def batch_norm(z: Array, axes: tuple[int, ...] = (0,)) -> Array:
+    """Training-mode BatchNorm without ε: each feature standardised over ``axes`` (the batch, and
+    for images ``(B, C, H, W)`` the pixels too: ``axes=(0, 2, 3)``)."""
+    c = z - jnp.mean(z, axis=axes, keepdims=True)
+    return c / jnp.sqrt(jnp.mean(c**2, axis=axes, keepdims=True))
 
 
 _ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
@@ -81,9 +89,9 @@ _ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
 }
 
 _NORMS: dict[str, Callable[[Array], Array]] = {
-    "layer": _layer_norm,
+    "layer": layer_norm,
     "rms": _rms_norm,
-    "batch": _batch_norm,
+    "batch": batch_norm,
 }
 
 

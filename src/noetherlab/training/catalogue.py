@@ -17,10 +17,13 @@ from noetherlab.training.architectures import (
     softmax_layer,
 )
 from noetherlab.training.blocks import multihead_attention, normalised_net, residual_net
+from noetherlab.training.resnet import resnet
+from noetherlab.training.transformer import transformer_encoder
 
 __all__ = ["ARCHITECTURES", "build_architecture"]
 
-#: command-line architecture names -> (builder(sizes, bias, kernel), what --sizes means)
+#: command-line architecture names -> (builder(sizes, bias, kernel), what --sizes means); the
+#: command line's default kernel width 2 (conv) means 3 × 3 for resnet, whose kernels are odd
 ARCHITECTURES: dict[str, tuple[Callable[[list[int], bool, int], Architecture], str]] = {
     "linear": (lambda s, b, k: linear_net(s), "in,...,out"),
     "relu": (lambda s, b, k: relu_net(s, bias=b), "in,...,out"),
@@ -35,7 +38,28 @@ ARCHITECTURES: dict[str, tuple[Callable[[list[int], bool, int], Architecture], s
     "batchnorm": (lambda s, b, k: normalised_net(s, "batch", bias=b), "in,...,out"),
     "residual": (lambda s, b, k: residual_net(*s, bias=b), "d,hidden[,blocks[,out]]"),
     "mha": (lambda s, b, k: multihead_attention(*s), "tokens,d,heads,dk,dv[,dout]"),
+    "resnet": (
+        lambda s, b, k: resnet(s[0], *s[1:5], bias=b, kernel=3 if k == 2 else k),
+        "image,c_in,channels[,blocks[,classes]]",
+    ),
+    "transformer": (
+        lambda s, b, k: _encoder(s, "post"),
+        "tokens,d,heads,dk,dv,ff[,layers[,out]]",
+    ),
+    "transformer-pre": (
+        lambda s, b, k: _encoder(s, "pre"),
+        "tokens,d,heads,dk,dv,ff[,layers[,out]]",
+    ),
 }
+
+
+def _encoder(sizes: list[int], norm: str) -> Architecture:
+    """``tokens,d,heads,dk,dv,ff[,layers[,out]]`` -> :func:`transformer_encoder`."""
+    first, rest = sizes[:6], sizes[6:]
+    if len(first) < 6 or len(rest) > 2:
+        raise TypeError(sizes)
+    layers, outputs = ([*rest, 1, 1])[:2]
+    return transformer_encoder(*first, layers=layers, norm=norm, outputs=outputs)
 
 
 def build_architecture(

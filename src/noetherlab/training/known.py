@@ -58,6 +58,7 @@ __all__ = [
     "UNKNOWN",
     "KnownLaw",
     "KnownLaws",
+    "array_entries",
     "explain",
     "homogeneous",
     "known_ceiling",
@@ -139,6 +140,18 @@ def symmetric_entries(
                 )
             )
     return laws
+
+
+def array_entries(
+    name: str, block: Callable[[Array], Array], shape: tuple[int, ...], symmetry: str
+) -> list[KnownLaw]:
+    """One :class:`KnownLaw` per entry of the array-valued law ``block(θ)`` (of ``shape``), named
+    ``name.format(*index)`` (e.g. ``"sum W[:, {0}]"``); they share one evaluation of ``block``
+    (:func:`stacked_laws`)."""
+    return [
+        KnownLaw(name.format(*idx), lambda th, idx=idx: block(th)[idx], symmetry, block, idx)
+        for idx in np.ndindex(*shape)
+    ]
 
 
 def _gl_laws(arch: Architecture, loss: str | Loss | None) -> list[KnownLaw]:
