@@ -83,6 +83,21 @@ BLOCK_CASES = {
     "layernorm[8,16,4]+affine": ("tr.normalised_net([8, 16, 4], 'layer', affine=True)", 25),
     "residual(d=16,h=32,2 blocks)": ("tr.residual_net(16, 32, blocks=2)", 64),
     "mha(L=4,d=16,4 heads of 4)": ("tr.multihead_attention(4, 16, heads=4, d_k=4, d_v=4)", 80),
+    "transformer(L=3,d=3,1 head of 1,ff 2) post-norm": (
+        "tr.transformer_encoder(3, 3, 1, 1, 1, 2)",
+        11,
+    ),
+    "transformer(L=3,d=3,1 head of 1,ff 2) pre-norm": (
+        "tr.transformer_encoder(3, 3, 1, 1, 1, 2, norm='pre')",
+        14,
+    ),
+    "transformer(L=3,d=3,1 head,ff 2) 2 layers post": (
+        "tr.transformer_encoder(3, 3, 1, 1, 1, 2, layers=2)",
+        24,
+    ),
+    "resnet(3x3, c=2, 1 block, B=3)": ("tr.resnet(3, 1, 2, 1, 2, batch=3)", 6),
+    "resnet(3x3, c=2, 1 block, B=3)+bias": ("tr.resnet(3, 1, 2, 1, 2, batch=3, bias=True)", 12),
+    "resnet(3x3, c=2, 1 block, B=3)+affine": ("tr.resnet(3, 1, 2, 1, 2, batch=3, affine=True)", 10),
     "torch encoder layer (E=2, 2 heads, ff 3)": ("_encoder()", None),
     "baseline: relu[16,40,16]": ("tr.relu_net([16, 40, 16])", 40),
 }
@@ -163,6 +178,77 @@ def block_table(console: Console, limit: float) -> None:
             str(r["levels"]),
             f"{r['seconds']:.2f}",
             "-" if base is None else f"{r['seconds'] / base['seconds']:.1f}",
+            f"{r['peak_MB']:.0f}",
+        )
+    console.print(table)
+
+
+#: transformer encoders of growing size, counted with the known-laws bound (name -> builder
+#: arguments: tokens, d, heads, d_k, d_v, ff, layers)
+SCALING_CASES = {
+    "transformer d=16, 2 heads of 8, ff 32": (4, 16, 2, 8, 8, 32, 1),
+    "transformer d=32, 4 heads of 8, ff 64": (4, 32, 4, 8, 8, 64, 1),
+    "transformer d=32, 4 heads of 8, ff 64, 2 layers": (4, 32, 4, 8, 8, 64, 2),
+    "transformer d=64, 8 heads of 16, ff 512": (4, 64, 8, 16, 16, 512, 1),
+}
+
+
+def run_scaling_case(name: str) -> dict:
+    from noetherlab import training as tr
+    from noetherlab._core.errors import ResourceLimitError
+    from noetherlab.training.transformer import transformer_law_count
+
+    *sizes, layers = SCALING_CASES[name]
+    arch = tr.transformer_encoder(*sizes, layers=layers)
+    closed = transformer_law_count(*sizes[2:], layers=layers)
+    t0 = time.perf_counter()
+    try:
+        res = tr.count_laws(arch)
+    except ResourceLimitError as err:
+        return {"D": arch.dimension, "closed": closed, "refused": str(err)}
+    return {
+        "D": arch.dimension,
+        "closed": closed,
+        "laws": res.laws,
+        "certified": res.certified,
+        "gap": res.gap,
+        "seconds": time.perf_counter() - t0,
+        "peak_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def scaling_table(console: Console, limit: float) -> None:
+    """Transformer encoders of growing D, counted with the known-laws bound, each in a fresh
+    subprocess; the ratio is to the smallest case, run first in the same benchmark."""
+    table = Table(title="Certified counts of transformer encoders by size (known-laws bound)")
+    for col in ("case", "D", "laws", "closed form", "certified / gap", "seconds", "ratio to first",
+                "peak MB"):  # fmt: skip
+        table.add_column(col)
+    first = None
+    for name in SCALING_CASES:
+        try:
+            out = subprocess.run(
+                [sys.executable, __file__, "--scaling-case", name],
+                capture_output=True, text=True, check=True, timeout=limit,
+            )  # fmt: skip
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            table.add_row(name, "-", f"not finished in {limit:.0f} s", *["-"] * 5)
+            continue
+        console.print(f"done {name}", style="dim")
+        if "refused" in r:
+            table.add_row(name, str(r["D"]), "refused", str(r["closed"]), r["refused"][:120],
+                          "-", "-", "-")  # fmt: skip
+            continue
+        first = first or r
+        table.add_row(
+            name,
+            str(r["D"]),
+            str(r["laws"]),
+            str(r["closed"]),
+            f"{r['certified']} / {r['gap']:.1e}",
+            f"{r['seconds']:.1f}",
+            f"{r['seconds'] / first['seconds']:.1f}",
             f"{r['peak_MB']:.0f}",
         )
     console.print(table)
@@ -363,7 +449,14 @@ def main() -> None:
     ap.add_argument("--blocks", action="store_true", help="also the issue-30 blocks table")
     ap.add_argument("--only-blocks", action="store_true")
     ap.add_argument("--block-limit", type=float, default=300.0)
+    ap.add_argument("--scaling-case")
+    ap.add_argument(
+        "--only-scaling", action="store_true", help="only the transformer scaling table"
+    )
     args = ap.parse_args()
+    if args.scaling_case:
+        print(json.dumps(run_scaling_case(args.scaling_case)))
+        return
     if args.block_case:
         print(json.dumps(run_block_case(args.block_case)))
         return
@@ -374,6 +467,9 @@ def main() -> None:
         print(json.dumps(run_flow_case(args.flow_case)))
         return
     console = Console(width=200)
+    if args.only_scaling:
+        scaling_table(console, 3600.0)
+        return
     if args.blocks or args.only_blocks:
         block_table(console, args.block_limit)
     if args.only_blocks:

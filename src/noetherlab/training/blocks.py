@@ -49,6 +49,7 @@ from noetherlab.training.known import KnownLaw, KnownLaws, symmetric_entries
 from noetherlab.training.losses import Loss
 
 __all__ = [
+    "ACTIVATIONS",
     "NORMALISATIONS",
     "batch_norm",
     "layer_norm",
@@ -81,7 +82,8 @@ def batch_norm(z: Array, axes: tuple[int, ...] = (0,)) -> Array:
     return c / jnp.sqrt(jnp.mean(c**2, axis=axes, keepdims=True))
 
 
-_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+#: the activations of the built-in blocks, by name
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "relu": jax.nn.relu,
     "tanh": jnp.tanh,
     "gelu": jax.nn.gelu,
@@ -127,13 +129,13 @@ def normalised_net(
         raise InvalidArgumentError(
             "sizes", f"a LayerNorm of width 1 is constant (hidden widths {s[1:-1]})", "widen it"
         )
-    if activation not in _ACTIVATIONS:
+    if activation not in ACTIVATIONS:
         raise InvalidArgumentError(
             "activation",
-            f"must be one of {sorted(_ACTIVATIONS)}, got {activation!r}",
+            f"must be one of {sorted(ACTIVATIONS)}, got {activation!r}",
             'e.g. activation="tanh"',
         )
-    act = _ACTIVATIONS[activation]
+    act = ACTIVATIONS[activation]
     B = positive_int(batch, "batch", 2) if norm == "batch" else 1
     L = len(s) - 1
     p: dict[str, Array] = {}

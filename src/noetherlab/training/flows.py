@@ -125,6 +125,13 @@ def _integrate(
     return sol.ys, sol.result == diffrax.RESULTS.successful
 
 
+@eqx.filter_jit
+def _losses(args: _Flow, states: Array) -> Array:
+    """The mean loss at each of a stack of states (compiled: op by op it took 6.6 s over the 1001
+    saved states of a 364-parameter ResNet)."""
+    return jax.vmap(lambda th: args.total(th, args.X, args.Y))(states)
+
+
 def gradient_flow(
     arch: Architecture,
     loss: str | Loss | Objective,
@@ -160,9 +167,7 @@ def gradient_flow(
     ys, ok = _integrate(args, th0, ts, rtol, atol, solver, max_steps)
     ys = np.asarray(ys)
     finite = bool(np.all(np.isfinite(ys)))
-    losses = np.asarray(
-        jax.vmap(lambda th: total(th, args.X, args.Y))(jnp.asarray(np.nan_to_num(ys)))
-    )
+    losses = np.asarray(_losses(args, jnp.asarray(np.nan_to_num(ys))))
     if not finite:
         status, message = FlowStatus.nonfinite, "the flow diverged (non-finite parameters)"
     elif not bool(ok):
@@ -290,7 +295,7 @@ def train(
             thetas.append(th)
             times.append(k * lr)
     th_arr = np.stack(thetas)
-    losses = np.asarray(jax.vmap(lambda th: total(th, X, Y))(jnp.asarray(th_arr)))
+    losses = np.asarray(_losses(_Flow(X, Y, total), jnp.asarray(th_arr)))
     return Trajectory(np.asarray(times), th_arr, losses, label, status, message)
 
 

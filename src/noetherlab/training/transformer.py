@@ -24,7 +24,8 @@ residual blocks; the LayerNorm translations are the shift invariance of
 * per head, the row sums ``O_h 1`` (``d_v`` laws): ``O_h → O_h + v1ᵀ`` adds the same number to
   every feature of a token, which the next LayerNorm removes (post-norm: the one after the
   residual sum; pre-norm: every later LayerNorm reads the residual stream, and the final one);
-* per feed-forward neuron ``j``, the ReLU rescaling ``|U[j]|² + u_j² − |W[:, j]|²``, the row sum
+* per feed-forward neuron ``j``, the ReLU rescaling ``|U[j]|² + u_j² − |W[:, j]|²`` (ReLU only: a
+  GELU, SiLU or tanh is not positively homogeneous), the row sum
   ``Σ_k U[j, k]`` (``U → U + v1ᵀ``: the FFN reads a LayerNorm output, whose features sum to zero)
   and the column sum ``Σ_k W[k, j]`` (``W → W + 1vᵀ``, removed like ``O_h``'s): ``3 ff`` laws, and
   ``Σ_k w_k`` for the output bias;
@@ -34,7 +35,8 @@ residual blocks; the LayerNorm translations are the shift invariance of
 and the read-out's row sums ``R 1`` (``outputs`` laws: ``R`` reads a LayerNorm output). In all,
 
 .. math:: \#\text{laws} = \text{outputs} + \sum_l \Big[ H\big(\tfrac{d_k(d_k+1)}{2}
-   + \tfrac{d_v(d_v+1)}{2} + d_v + [\text{reads } N]\,(2d_k + d_v)\big) + 3\,ff + 1 \Big] .
+   + \tfrac{d_v(d_v+1)}{2} + d_v + [\text{reads } N]\,(2d_k + d_v)\big)
+   + (2 + [\text{ReLU}])\,ff + 1 \Big] .
 
 Certified counts, counted blind (no known-laws bound: ``tests/training/test_transformer.py``)
 equal this: 11 (post-norm, 1 layer, ``tokens = d = 3``, 1 head of ``d_k = d_v = 1``, ``ff = 2``),
@@ -53,7 +55,7 @@ import numpy as np
 from noetherlab._core.errors import InvalidArgumentError
 from noetherlab._core.validation import positive_int
 from noetherlab.training.architectures import Architecture, parameter_names
-from noetherlab.training.blocks import layer_norm
+from noetherlab.training.blocks import ACTIVATIONS, layer_norm
 from noetherlab.training.known import KnownLaw, KnownLaws, array_entries, symmetric_entries
 from noetherlab.training.losses import Loss
 
@@ -76,6 +78,7 @@ def transformer_encoder(
     layers: int = 1,
     norm: str = "post",
     outputs: int = 1,
+    activation: str = "relu",
 ) -> Architecture:
     """``layers`` transformer encoder layers on ``X: (tokens, d)``, read out at the first token
     (module docstring: the model and its laws).
@@ -88,6 +91,10 @@ def transformer_encoder(
     Args:
         norm: ``"post"`` (LayerNorm after each residual sum, PyTorch's default) or ``"pre"``
             (LayerNorm on each sub-layer's input, and once before the read-out).
+        activation: the feed-forward's ``"relu"`` (default), ``"gelu"``, ``"silu"`` or ``"tanh"``;
+            only the ReLU is positively homogeneous, so the others lose the ``ff`` neuron
+            rescalings per layer (and keep every other law); their gradient flow has no kinks,
+            so an ODE solver integrates it to any tolerance.
     """
     for name, v in (
         ("tokens", tokens),
@@ -104,6 +111,13 @@ def transformer_encoder(
         raise InvalidArgumentError(
             "d", f"a LayerNorm of width {d} is constant", "use a model width d >= 2"
         )
+    if activation not in ACTIVATIONS:
+        raise InvalidArgumentError(
+            "activation",
+            f"must be one of {sorted(ACTIVATIONS)}, got {activation!r}",
+            'e.g. activation="gelu"',
+        )
+    act = ACTIVATIONS[activation]
     if norm not in NORM_PLACEMENTS:
         raise InvalidArgumentError(
             "norm", f"must be one of {list(NORM_PLACEMENTS)}, got {norm!r}", 'e.g. norm="pre"'
@@ -126,7 +140,7 @@ def transformer_encoder(
         return jnp.einsum("hij,jd,hdv,hve->ie", A, X, q[f"V{layer}"], q[f"O{layer}"])
 
     def feed_forward(q: dict[str, Array], layer: int, H: Array) -> Array:
-        hidden = jax.nn.relu(H @ q[f"U{layer}"].T + q[f"u{layer}"])
+        hidden = act(H @ q[f"U{layer}"].T + q[f"u{layer}"])
         return hidden @ q[f"W{layer}"].T + q[f"w{layer}"]
 
     def apply(q: dict[str, Array], X: Array) -> Array:
@@ -144,7 +158,7 @@ def transformer_encoder(
 
     return Architecture(
         f"transformer(L={tokens}, d={d}, heads={heads}, dk={d_k}, dv={d_v}, ff={ff}, "
-        f"layers={layers}, {norm}-norm)",
+        f"layers={layers}, {norm}-norm" + ("" if activation == "relu" else f", {activation}") + ")",
         apply,
         p,
         (tokens, d),
@@ -159,6 +173,7 @@ def transformer_encoder(
             "layers": layers,
             "norm": norm,
             "outputs": outputs,
+            "activation": activation,
         },
         point_scale=float(d**-0.5),  # logits of order one: the softmax is not saturated
     )
@@ -178,6 +193,7 @@ def transformer_law_count(
     layers: int = 1,
     norm: str = "post",
     outputs: int = 1,
+    activation: str = "relu",
 ) -> int:
     """The number of independent known laws of :func:`transformer_encoder` (module docstring's
     formula; it does not depend on ``tokens`` or ``d``)."""
@@ -186,7 +202,7 @@ def transformer_law_count(
         per_head = d_k * (d_k + 1) // 2 + d_v * (d_v + 1) // 2 + d_v
         if _reads_layer_norm(norm, layer):
             per_head += 2 * d_k + d_v
-        n += heads * per_head + 3 * ff + 1
+        n += heads * per_head + (3 if activation == "relu" else 2) * ff + 1
     return n
 
 
@@ -248,12 +264,13 @@ def _transformer_laws(arch: Architecture, loss: str | Loss | None) -> list[Known
                     f"{name} → {name} + 1vᵀ: attention layer {layer} reads zero-mean "
                     "LayerNorm outputs",
                 )
-        laws += array_entries(
-            f"|U{layer}[{{0}}]|² + u{layer}[{{0}}]² - |W{layer}[:,{{0}}]|²",
-            _neuron_balances(arch, layer),
-            (ff,),
-            f"rescaling of a feed-forward neuron of layer {layer} through the ReLU",
-        )
+        if c["activation"] == "relu":
+            laws += array_entries(
+                f"|U{layer}[{{0}}]|² + u{layer}[{{0}}]² - |W{layer}[:,{{0}}]|²",
+                _neuron_balances(arch, layer),
+                (ff,),
+                f"rescaling of a feed-forward neuron of layer {layer} through the ReLU",
+            )
         laws += array_entries(
             f"sum U{layer}[{{0}}, :]",
             _sums(arch, f"U{layer}", 1),
