@@ -95,6 +95,10 @@ BLOCK_CASES = {
         "tr.transformer_encoder(3, 3, 1, 1, 1, 2, layers=2)",
         24,
     ),
+    "transformer(L=3,d=3,1 head,ff 2) 2 layers pre, gelu": (
+        "tr.transformer_encoder(3, 3, 1, 1, 1, 2, layers=2, norm='pre', activation='gelu')",
+        23,
+    ),
     "resnet(3x3, c=2, 1 block, B=3)": ("tr.resnet(3, 1, 2, 1, 2, batch=3)", 6),
     "resnet(3x3, c=2, 1 block, B=3)+bias": ("tr.resnet(3, 1, 2, 1, 2, batch=3, bias=True)", 12),
     "resnet(3x3, c=2, 1 block, B=3)+affine": ("tr.resnet(3, 1, 2, 1, 2, batch=3, affine=True)", 10),

@@ -28,6 +28,8 @@ def test_quick_reproduction_writes_figures_and_reports(quick_report):
         "fig2_fixed_start_family",
         "rnn_ring_memory",
         "diffusion_learned_score",
+        "architectures_resnet",
+        "architectures_transformer",
     ):
         assert (out / f"{name}.png").stat().st_size > 10_000
         assert (out / f"{name}.svg").exists()
@@ -153,3 +155,21 @@ def test_quick_reproduction_learned_scores(quick_report):
     (sphere,) = num["sphere"]["paths"]
     assert sphere["converged"] and sphere["planes"] == 120
     assert sphere["drift_over_bound_max"] <= 1.0
+
+
+def test_quick_architectures_case_study(quick_report):
+    """The ResNet and the transformer: certified counts equal their closed forms (24 and 211),
+    and each broken-law prediction meets its check in the report: weight decay within 1e-3 of
+    max|h| (measured 3.4e-5 and 2.3e-5), the drift first order and the prediction's error at
+    least second order in η, heavy ball and minibatch means within their tolerances."""
+    out, rep = quick_report
+    arch = rep["figures"]["architectures"]
+    assert all(c["match"] for c in arch["checks"]), [c for c in arch["checks"] if not c["match"]]
+    assert len(arch["checks"]) == 16
+    nums = arch["numbers"]
+    assert (nums["ResNet"]["laws"], nums["transformer"]["laws"]) == (24, 211)
+    assert nums["ResNet"]["D"] == 364 and nums["transformer"]["D"] == 1080
+    wd = nums["transformer"]["weight decay"]
+    # weight decay shrinks the law by about e^{-2λT} (T = 5): 0.714 -> 0.26 (flow)
+    assert wd["flow_end"] == pytest.approx(wd["h0"] * np.exp(-2 * 0.1 * 5.0), rel=1e-12)
+    assert "## architectures" in (out / "report.md").read_text()

@@ -42,6 +42,7 @@ measured run (for a full batch their closure is roundoff).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -49,14 +50,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from noetherlab._core.errors import InvalidArgumentError
 from noetherlab._core.io import JsonRecord
 from noetherlab._core.status import FlowStatus
 from noetherlab._core.validation import positive_float, positive_int
 from noetherlab.training.architectures import Architecture
-from noetherlab.training.flows import gradient_flow, mean_loss, train
+from noetherlab.training.flows import Trajectory, gradient_flow, mean_loss, train
 from noetherlab.training.known import KnownLaw, known_laws
 from noetherlab.training.losses import MSE, Loss
 
@@ -252,9 +252,10 @@ def law_evolution(
         )
 
     # the measured run (optax, as train() runs every method)
-    method = optax.sgd(lr, momentum=beta or None)
+    # a named method: its step size, momentum and decay are data of one compiled training loop
+    method = "momentum" if beta else "gd"
     run = train(
-        arch, total, X, Y, th0, method=method, lr=lr, steps=steps, batch_size=batch_size,
+        arch, total, X, Y, th0, method=method, lr=lr, momentum=beta, steps=steps, batch_size=batch_size,
         weight_decay=lam, seed=seed, on_divergence="stop",
     )  # fmt: skip
     measured = np.asarray(_values(h, jnp.asarray(run.theta)))
@@ -263,7 +264,7 @@ def law_evolution(
         runs = [measured]
         for r in range(1, repeats):
             other = train(
-                arch, total, X, Y, th0, method=method, lr=lr, steps=steps,
+                arch, total, X, Y, th0, method=method, lr=lr, momentum=beta, steps=steps,
                 batch_size=batch_size, weight_decay=lam, seed=seed + r, on_divergence="stop",
             )  # fmt: skip
             if other.status is not FlowStatus.successful:
@@ -287,8 +288,7 @@ def law_evolution(
     else:
         tau, eta, gain = lr * steps_k.astype(float), lr, lr
     T = float(tau[-1]) if tau[-1] > 0 else lr
-    grid = 1001  # one grid for every run: the compiled flow is reused
-    flow = gradient_flow(arch, decayed, X, Y, th0, T, n_save=grid, solver="tsit5", rtol=1e-10)
+    flow = _reference_flow(arch, decayed, X, Y, th0, T)
     on_run = _Recursion(h, k, total, X, Y, lr, lam, beta, batch_size)(
         jnp.asarray(run.theta[:-1]), measured[0]
     )
@@ -349,6 +349,32 @@ def law_evolution(
         repeats=repeats,
         measured_se=measured_se,
     )
+
+
+#: reference flows kept per model (the most recent ones): runs at η and at η/2 with twice the
+#: steps, or with minibatches, follow the same gradient flow to the same time
+_FLOWS_KEPT = 8
+
+
+def _reference_flow(
+    arch: Architecture, decayed: Any, X: Array, Y: Array, th0: Array, T: float
+) -> Trajectory:
+    """The gradient flow of ``decayed`` from ``th0`` to ``T`` on one grid of 1001 times (one
+    grid for every run: the compiled flow is reused), solved once per objective, data, start
+    and ``T`` and kept with the model."""
+    kept: dict[Any, Trajectory] = arch.cache.setdefault("law_evolution:flows", {})
+    key = (
+        id(decayed),
+        T,
+        *(hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest() for a in (X, Y, th0)),
+    )
+    if key not in kept:
+        if len(kept) >= _FLOWS_KEPT:
+            del kept[next(iter(kept))]
+        kept[key] = gradient_flow(
+            arch, decayed, X, Y, th0, T, n_save=1001, solver="tsit5", rtol=1e-10
+        )
+    return kept[key]
 
 
 def _objectives(arch: Architecture, loss: str | Loss, lam: float) -> tuple[Any, Any]:

@@ -10,6 +10,7 @@ r"""Training trajectories, to check conservation laws on real runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,15 +82,20 @@ Objective = Callable[[Array, Array, Array], Array]
 
 def mean_loss(arch: Architecture, loss: str | Loss | Objective) -> Objective:
     """The mean loss ``(θ, X, Y) -> (1/n) Σ ℓ(g(θ, x_i), y_i)``; a callable is used as it is (e.g. an
-    exactly group-averaged loss)."""
+    exactly group-averaged loss). Kept with the model, so that training it again with the same
+    loss reuses the compiled code."""
     if callable(loss) and not isinstance(loss, Loss):
         return loss
     L = get_loss(loss, arch.output_dim)
+    key = f"mean_loss:{L.name}:{id(L.fn)}"
+    if key not in arch.cache:
 
-    def total(theta: Array, X: Array, Y: Array) -> Array:
-        return jnp.mean(jax.vmap(lambda x, y: L.fn(arch.flat(theta, x), y))(X, Y))
+        def total(theta: Array, X: Array, Y: Array) -> Array:
+            return jnp.mean(jax.vmap(lambda x, y: L.fn(arch.flat(theta, x), y))(X, Y))
 
-    return total
+        arch.cache[key] = total
+    objective: Objective = arch.cache[key]
+    return objective
 
 
 class _Flow(eqx.Module):
@@ -180,25 +186,62 @@ def gradient_flow(
     return Trajectory(np.asarray(ts), ys, losses, "gradient flow", status, message)
 
 
+@functools.cache
+def _named_transformation(method: str, decayed: bool) -> optax.GradientTransformation:
+    """One optax transformation per named method (and weight decay or not), its hyperparameters
+    held in its state (``optax.inject_hyperparams``): a new step size, momentum or decay is new
+    data for the same compiled training loop, not a new program."""
+    inject = optax.inject_hyperparams
+    base = {
+        "gd": lambda: inject(optax.sgd)(learning_rate=0.0),
+        "sgd": lambda: inject(optax.sgd)(learning_rate=0.0),
+        "momentum": lambda: inject(optax.sgd)(learning_rate=0.0, momentum=0.0),
+        "nesterov": lambda: inject(optax.sgd, static_args=("nesterov",))(
+            learning_rate=0.0, momentum=0.0, nesterov=True
+        ),
+        "adam": lambda: inject(optax.adam)(learning_rate=0.0),
+    }[method]()
+    if not decayed:
+        return base
+    return optax.chain(inject(optax.add_decayed_weights)(weight_decay=0.0), base)
+
+
+def _set_hyperparameters(state: Any, values: dict[str, float]) -> Any:
+    """``state`` with the injected hyperparameters it holds set to ``values`` (by name)."""
+
+    def injected(node: Any) -> bool:
+        return hasattr(node, "hyperparams") and isinstance(node, tuple)
+
+    def update(node: Any) -> Any:
+        if not injected(node):
+            return node
+        hyper = {
+            k: jnp.asarray(values[k], dtype=v.dtype) if k in values else v
+            for k, v in node.hyperparams.items()
+        }
+        return node._replace(hyperparams=hyper)
+
+    return jax.tree_util.tree_map(update, state, is_leaf=injected)
+
+
 def _optimiser(
     method: str | optax.GradientTransformation,
     lr: float,
     momentum: float,
     weight_decay: float,
     batch_size: int | None,
-) -> tuple[optax.GradientTransformation, str, bool]:
-    """The transformation to train with, its label and whether it takes minibatches."""
+) -> tuple[optax.GradientTransformation, dict[str, float], str, bool]:
+    """The transformation to train with, the hyperparameters to set in its state, its label and
+    whether it takes minibatches (``sgd``, or any method given a ``batch_size``)."""
+    minibatches = batch_size is not None
     if isinstance(method, optax.GradientTransformation):
-        base, label, minibatches = method, "optax transformation", batch_size is not None
+        base, values, label = method, {}, "optax transformation"
+        if weight_decay:
+            base = optax.chain(optax.add_decayed_weights(weight_decay), base)
     elif method in OPTIMISERS:
-        base = {
-            "gd": lambda: optax.sgd(lr),
-            "sgd": lambda: optax.sgd(lr),
-            "momentum": lambda: optax.sgd(lr, momentum=momentum),
-            "nesterov": lambda: optax.sgd(lr, momentum=momentum, nesterov=True),
-            "adam": lambda: optax.adam(lr),
-        }[method]()
-        label, minibatches = method, method == "sgd"
+        base = _named_transformation(method, bool(weight_decay))
+        values = {"learning_rate": lr, "momentum": momentum, "weight_decay": weight_decay}
+        label, minibatches = method, minibatches or method == "sgd"
     else:
         raise InvalidArgumentError(
             "method",
@@ -206,9 +249,53 @@ def _optimiser(
             "pass e.g. optax.adam(1e-2), or a supported name",
         )
     if weight_decay:
-        base = optax.chain(optax.add_decayed_weights(weight_decay), base)
         label += f" + weight decay {weight_decay:g}"
-    return base, label, minibatches
+    return base, values, label, minibatches
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _train_records(
+    total: Objective,
+    opt: optax.GradientTransformation,
+    theta: Array,
+    state: Any,
+    X: Array,
+    Y: Array,
+    batches: Array,
+) -> tuple[Array, Any, Array]:
+    """Optimiser steps on the minibatches ``batches`` ``(records, every, batch)`` (row indices):
+    ``every`` steps between records, all in one compiled loop; returns the final parameters and
+    state and the recorded parameters ``(records, D)``."""
+
+    def one(carry: tuple[Array, Any], rows: Array) -> tuple[tuple[Array, Any], None]:
+        th, st = carry
+        g = jax.grad(total)(th, X[rows], Y[rows])
+        updates, st = opt.update(g, st, th)
+        return (optax.apply_updates(th, updates), st), None
+
+    def record(carry: tuple[Array, Any], block: Array) -> tuple[tuple[Array, Any], Array]:
+        carry, _ = jax.lax.scan(one, carry, block)
+        return carry, carry[0]
+
+    (theta, state), recorded = jax.lax.scan(record, (theta, state), batches)
+    return theta, state, recorded
+
+
+def _batch_rows(steps: int, n: int, bs: int, block: int, seed: int) -> np.ndarray:
+    """``(steps, bs)`` row indices: all rows each step (full batch), or minibatches drawn without
+    replacement each epoch in whole blocks of ``block`` consecutive rows."""
+    if bs == n:
+        return np.broadcast_to(np.arange(n), (steps, n))
+    rng = np.random.default_rng(seed)
+    nb, bb = n // block, bs // block
+    perm, pos = rng.permutation(nb), 0
+    rows = np.empty((steps, bs), dtype=int)
+    for k in range(steps):
+        if pos + bb > nb:
+            perm, pos = rng.permutation(nb), 0
+        rows[k] = (perm[pos : pos + bb, None] * block + np.arange(block)[None, :]).ravel()
+        pos += bb
+    return rows
 
 
 def train(
@@ -245,8 +332,9 @@ def train(
     ``FlowStatus.nonfinite`` and the reason (used by ``train_check``, which marks such runs)."""
     choice(on_divergence, "on_divergence", ("raise", "stop"))
     lr = positive_float(lr, "lr", "learning rate")
-    opt, label, minibatches = _optimiser(method, lr, momentum, weight_decay, batch_size)
+    opt, values, label, minibatches = _optimiser(method, lr, momentum, weight_decay, batch_size)
     steps = positive_int(steps, "steps")
+    record_every = positive_int(record_every, "record_every")
     total = mean_loss(arch, loss)
     X, Y = jnp.asarray(X), jnp.asarray(Y)
     n = X.shape[0]
@@ -261,42 +349,41 @@ def train(
             "batch_size", f"{bs} is not a multiple of block = {block}", "use whole orbits"
         )
     theta = jnp.asarray(theta0, dtype=jnp.float64)
-    state = opt.init(theta)
-
-    @jax.jit
-    def step(theta: Array, state: Any, idx: Array) -> tuple[Array, Any]:
-        g = jax.grad(total)(theta, X[idx], Y[idx])
-        updates, state = opt.update(g, state, theta)
-        return optax.apply_updates(theta, updates), state
-
-    rng = np.random.default_rng(seed)
-    thetas, times = [np.asarray(theta)], [0.0]
+    state = _set_hyperparameters(opt.init(theta), values)
+    rows = _batch_rows(steps, n, bs, block, seed)
+    # records every `record_every` steps, and at the last step (a shorter last record)
+    full, rest = divmod(steps, record_every)
+    recorded, ends = [np.asarray(theta)[None]], [0]
+    if full:
+        theta, state, thetas = _train_records(
+            total,
+            opt,
+            theta,
+            state,
+            X,
+            Y,
+            jnp.asarray(rows[: full * record_every]).reshape(full, record_every, bs),
+        )
+        recorded.append(np.asarray(thetas))
+        ends += [record_every * (i + 1) for i in range(full)]
+    if rest:
+        theta, state, thetas = _train_records(
+            total, opt, theta, state, X, Y, jnp.asarray(rows[full * record_every :])[None]
+        )
+        recorded.append(np.asarray(thetas))
+        ends.append(steps)
+    th_arr = np.concatenate(recorded)
     status, message = FlowStatus.successful, f"{steps} steps"
-    nb, bb = n // block, bs // block
-    perm = rng.permutation(nb)
-    pos = 0
-    for k in range(1, steps + 1):
-        if bs == n:
-            idx = np.arange(n)
-        else:
-            if pos + bb > nb:
-                perm, pos = rng.permutation(nb), 0
-            idx = (perm[pos : pos + bb, None] * block + np.arange(block)[None, :]).ravel()
-            pos += bb
-        theta, state = step(theta, state, jnp.asarray(idx))
-        if k % record_every == 0 or k == steps:
-            th = np.asarray(theta)
-            if not np.all(np.isfinite(th)):
-                message = f"training diverged (non-finite parameters) at step {k} with lr = {lr}"
-                if on_divergence == "raise":
-                    raise NonFiniteError(message + ". Fix: lower lr.")
-                status = FlowStatus.nonfinite
-                break
-            thetas.append(th)
-            times.append(k * lr)
-    th_arr = np.stack(thetas)
+    finite = np.all(np.isfinite(th_arr), axis=1)
+    if not np.all(finite):
+        bad = int(np.argmin(finite))
+        message = f"training diverged (non-finite parameters) at step {ends[bad]} with lr = {lr}"
+        if on_divergence == "raise":
+            raise NonFiniteError(message + ". Fix: lower lr.")
+        status, th_arr, ends = FlowStatus.nonfinite, th_arr[:bad], ends[:bad]
+    times = np.asarray(ends, dtype=float) * lr
     losses = np.asarray(_losses(_Flow(X, Y, total), jnp.asarray(th_arr)))
-    return Trajectory(np.asarray(times), th_arr, losses, label, status, message)
+    return Trajectory(times, th_arr, losses, label, status, message)
 
 
 def law_drift_series(

@@ -175,11 +175,16 @@ def _convolve(h: Array, K: Array) -> Array:
 
 
 def resnet_law_count(
-    channels: int, blocks: int, *, bias: bool = False, affine: bool = False
+    channels: int,
+    blocks: int,
+    *,
+    bias: bool = False,
+    affine: bool = False,
+    activation: str = "relu",
 ) -> int:
     """The number of independent known laws of :func:`resnet` (module docstring's formula)."""
     n = (1 + 2 * blocks) * channels * (2 if bias else 1)
-    return n + (channels * (blocks + 1) if affine else 0)
+    return n + (channels * (blocks + 1) if affine and activation == "relu" else 0)
 
 
 def _channel_norms(
