@@ -249,41 +249,42 @@ def _checks(case: _Case, count: Any, runs: dict[str, LawEvolution]) -> list[dict
 
 def _plot(case: _Case, runs: dict[str, LawEvolution], adam: tuple[np.ndarray, np.ndarray],
           out: Path) -> list[str]:  # fmt: skip
-    fig, axes = figure(4, width=3.0, height=2.6)
+    """Measured (solid) against predicted (dashed) for each optimiser, and Adam's measured law;
+    every panel against the flow time (``kη``, heavy ball ``kη/(1 − β)``)."""
+    fig, axes = figure(5, width=2.9, height=2.6)
     wd = runs["weight decay"]
     ax = axes[0]
     ax.plot(wd.times, wd.measured, color=colour(0), label="measured")
     ax.plot(wd.times, wd.predicted, "--", color=colour(1), label="predicted")
-    ax.plot(wd.times, wd.flow, ":", color=colour(2), label="flow: h(0)e^{-2λt}")
-    ax.set(title=f"{case.label}: weight decay", xlabel="t = kη", ylabel=case.law)
+    ax.plot(wd.times, wd.flow, ":", color=colour(2), label="flow h(0)e^(-2λt)")
+    ax.set(title=f"{case.label}: weight decay", xlabel="flow time", ylabel=case.law)
     ax.legend()
     ax = axes[1]
     for i, f in enumerate(FRACTIONS):
         r = runs[f"gd η×{f:g}"]
-        label = f"η = {case.eta * f:g}"
-        ax.plot(r.times, r.measured - r.measured[0], color=colour(i), label=f"{label}: measured")
-        ax.plot(r.times, r.predicted - r.measured[0], "--", color=colour(i), label="predicted")
-    ax.set(title="finite step (no decay)", xlabel="t = kη", ylabel="h(t) − h(0)")
+        ax.plot(r.times, r.measured - r.measured[0], color=colour(i), label=f"η = {case.eta * f:g}")
+        ax.plot(r.times, r.predicted - r.measured[0], "--", color=colour(i))
+    ax.set(title="finite step: solid measured, dashed predicted", xlabel="flow time",
+           ylabel="h(t) − h(0)")  # fmt: skip
     ax.legend()
-    ax = axes[2]
-    m = runs["momentum"]
-    ax.plot(m.times, m.measured - m.measured[0], color=colour(0), label="measured")
-    ax.plot(m.times, m.predicted - m.measured[0], "--", color=colour(1), label="predicted")
-    ax.set(title=f"heavy ball β = {case.momentum:g}", xlabel="t = kη/(1−β)", ylabel="h(t) − h(0)")
-    ax.legend()
-    ax = axes[3]
-    s = runs["sgd"]
-    mean, se = s.measured - s.measured[0], s.measured_se
-    ax.plot(s.times, mean, color=colour(0), label=f"SGD: mean of {s.repeats} runs")
-    if se is not None:
-        ax.fill_between(s.times, mean - 2 * se, mean + 2 * se, color=colour(0), alpha=0.25)
-    ax.plot(s.times, s.predicted - s.measured[0], "--", color=colour(1), label="predicted")
-    times, values = adam
-    ax.plot(
-        times * 10, values - values[0], ":", color=colour(3), label="Adam, step η/10 (at t = kη)"
+    panels = (
+        ("momentum", f"heavy ball β = {case.momentum:g}", 1.0 / (1.0 - case.momentum)),
+        ("sgd", f"minibatches: mean of {runs['sgd'].repeats} runs", 1.0),
     )
-    ax.set(title="minibatches; Adam measured", xlabel="t = kη", ylabel="h(t) − h(0)")
-    ax.legend()
+    for ax, (key, title, stretch) in zip(axes[2:4], panels, strict=True):
+        r = runs[key]
+        t, mean = r.times * stretch, r.measured - r.measured[0]
+        ax.plot(t, mean, color=colour(0), label="measured")
+        if r.measured_se is not None:
+            band = 2 * r.measured_se
+            ax.fill_between(t, mean - band, mean + band, color=colour(0), alpha=0.25, lw=0)
+        ax.plot(t, r.predicted - r.measured[0], "--", color=colour(1), label="predicted")
+        ax.set(title=title, xlabel="flow time", ylabel="h(t) − h(0)")
+        ax.legend()
+    ax = axes[4]
+    times, values = adam
+    ax.plot(times * 10, values - values[0], color=colour(3))
+    ax.set(title="Adam, step η/10: measured only", xlabel="kη", ylabel="h(t) − h(0)")
     return save(fig, out, f"architectures_{case.label.lower()}")
 
 
