@@ -80,6 +80,13 @@ def laws(
         ),
     ] = "gradient",
     friction: Annotated[float, typer.Option(help="τ of the heavy-ball flow")] = 1.0,
+    subset: Annotated[
+        str | None,
+        typer.Option(
+            help="count only the laws that depend on these parameters (comma-separated keys, "
+            "e.g. Q1,K1,V1,O1): rank decisions in their dimension, not the model's"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Count (and optionally find) the conservation laws of gradient-flow (or momentum, metric)
@@ -102,6 +109,15 @@ def laws(
             "add --augment GROUP (e.g. --augment cyclic), or drop --explain",
         )
     model = build_architecture(arch, ints(sizes, "--sizes"), bias=bias, kernel=kernel)
+    if subset is not None:
+        if augment is not None or degree is not None or not the_flow.euclidean_gradient:
+            raise InvalidArgumentError(
+                "--subset",
+                "counts the laws of a parameter subset for the plain gradient flow",
+                "drop --augment, --degree and --flow, or drop --subset",
+            )
+        emit(_subset(model, subset, loss, points, seed), as_json, f"laws of {subset}")
+        return
     group = None if augment is None else parse_group(augment, model)
     n_points = 4 if points is None else points
     if group is not None:
@@ -148,6 +164,33 @@ def _counted(
             progress=lambda line: status.update(f"{title}: {line}"),
         )
     data = {"architecture": model.name, "loss": loss or "any", **res.as_dict()}
+    data.pop("points", None)
+    return data
+
+
+def _subset(
+    model: Any, subset: str, loss: str | None, points: int | None, seed: int
+) -> dict[str, Any]:
+    """The certified count of the laws of the parameters named in ``subset``."""
+    from noetherlab.training.subsets import count_subset_laws
+
+    names = [name.strip() for name in subset.split(",") if name.strip()]
+    title = f"counting the laws of {', '.join(names)} in {model.name}"
+    try:
+        with err_console.status(f"{title}...") as status:
+            res = count_subset_laws(
+                model,
+                names,
+                loss=loss,
+                n_points=points,
+                seed=seed,
+                progress=lambda line: status.update(f"{title}: {line}"),
+            )
+    except InvalidArgumentError as err:
+        if err.argument == "subset":
+            raise InvalidArgumentError("--subset", err.problem, err.fix) from None
+        raise
+    data = {"architecture": model.name, "loss": loss or "any", "subset": names, **res.as_dict()}
     data.pop("points", None)
     return data
 

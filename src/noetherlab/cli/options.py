@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from noetherlab._core.errors import InvalidArgumentError, NoetherlabError
@@ -105,7 +106,10 @@ def reports_errors(*options: str) -> Callable[[F], F]:
                     option = "--" + arg.replace("_", "-") if arg != "T" else "--T"
                     text = text.replace(f"argument `{arg}`", f"argument `{option}`", 1)
                     text = text.replace(f"pass {arg} ", f"pass {option} ")
-                err_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
+                # escaped: a message that lists names (['Q1', 'K1']) is text, not rich markup
+                err_console.print(
+                    f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True
+                )
                 raise typer.Exit(2) from None
 
         return run  # type: ignore[return-value]

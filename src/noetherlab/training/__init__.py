@@ -22,6 +22,7 @@ from noetherlab.training.losses import CROSS_ENTROPY, EXPONENTIAL, LOGISTIC, MSE
 from noetherlab.training.modules import from_module
 from noetherlab.training.polylaws import PolynomialLaws, find_polynomial_laws
 from noetherlab.training.resnet import resnet
+from noetherlab.training.subsets import count_subset_laws
 from noetherlab.training.transformer import transformer_encoder
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "attention",
     "conv1d_net",
     "count_laws",
+    "count_subset_laws",
     "custom",
     "find_polynomial_laws",
     "from_module",

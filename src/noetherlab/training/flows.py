@@ -323,7 +323,9 @@ def train(
     when it is given; ``weight_decay`` is chained before it when non-zero) or, as a convenience,
     the name of one built from ``lr``, ``momentum`` and ``weight_decay``: ``gd``, ``sgd``,
     ``momentum``, ``nesterov``, ``adam``. ``sgd`` uses minibatches of ``batch_size`` (default
-    ``n/4``). Minibatches are sampled without replacement each epoch, in whole blocks of ``block``
+    ``n/4``), and so does any method given a ``batch_size``. All steps run in one compiled loop,
+    compiled once per loss and kind of optimiser: a new step size, momentum, decay or data set
+    reuses it. Minibatches are sampled without replacement each epoch, in whole blocks of ``block``
     consecutive rows (e.g. the orbit of one sample under an augmentation group, so that every
     minibatch is itself an augmented data set).
 
