@@ -197,6 +197,63 @@ SCALING_CASES = {
 }
 
 
+#: blocks of a 12-layer encoder (tokens 4, d 32, 4 heads of 8, ff 64; D ≈ 10⁵) counted alone
+#: (count_subset_laws: rank decisions in |S| dimensions): name -> parameter keys
+SUBSET_CASES = {
+    "12-layer encoder (D≈1e5): attention of layer 6": ["Q6", "K6", "V6", "O6"],
+    "12-layer encoder (D≈1e5): feed-forward of layer 6": ["U6", "u6", "W6", "w6"],
+}
+
+
+def run_subset_case(name: str) -> dict:
+    from noetherlab import training as tr
+
+    arch = tr.transformer_encoder(4, 32, 4, 8, 8, 64, layers=12)
+    keys = SUBSET_CASES[name]
+    t0 = time.perf_counter()
+    res = tr.count_subset_laws(arch, keys)
+    return {
+        "D": arch.dimension,
+        "S": res.dimension,
+        "laws": res.laws,
+        "closed": res.explained,
+        "certified": res.certified,
+        "gap": res.gap,
+        "seconds": time.perf_counter() - t0,
+        "peak_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def subset_table(console: Console, limit: float) -> None:
+    """Blocks of a D ≈ 10⁵ encoder, each counted alone, in a fresh subprocess."""
+    table = Table(title="Laws of one block of a D ≈ 10⁵ transformer encoder (count_subset_laws)")
+    for col in ("case", "D", "|S|", "laws", "known laws of S", "certified / gap", "seconds",
+                "peak MB"):  # fmt: skip
+        table.add_column(col)
+    for name in SUBSET_CASES:
+        try:
+            out = subprocess.run(
+                [sys.executable, __file__, "--subset-case", name],
+                capture_output=True, text=True, check=True, timeout=limit,
+            )  # fmt: skip
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            table.add_row(name, "-", "-", f"not finished in {limit:.0f} s", *["-"] * 4)
+            continue
+        console.print(f"done {name}", style="dim")
+        table.add_row(
+            name,
+            str(r["D"]),
+            str(r["S"]),
+            str(r["laws"]),
+            str(r["closed"]),
+            f"{r['certified']} / {r['gap']:.1e}",
+            f"{r['seconds']:.1f}",
+            f"{r['peak_MB']:.0f}",
+        )
+    console.print(table)
+
+
 def run_scaling_case(name: str) -> dict:
     from noetherlab import training as tr
     from noetherlab._core.errors import ResourceLimitError
@@ -241,7 +298,7 @@ def scaling_table(console: Console, limit: float) -> None:
             continue
         console.print(f"done {name}", style="dim")
         if "refused" in r:
-            table.add_row(name, str(r["D"]), "refused", str(r["closed"]), r["refused"][:120],
+            table.add_row(name, str(r["D"]), "refused", str(r["closed"]), r["refused"][:240],
                           "-", "-", "-")  # fmt: skip
             continue
         first = first or r
@@ -454,12 +511,17 @@ def main() -> None:
     ap.add_argument("--only-blocks", action="store_true")
     ap.add_argument("--block-limit", type=float, default=300.0)
     ap.add_argument("--scaling-case")
+    ap.add_argument("--subset-case")
+    ap.add_argument("--only-subsets", action="store_true", help="only the D ≈ 1e5 block table")
     ap.add_argument(
         "--only-scaling", action="store_true", help="only the transformer scaling table"
     )
     args = ap.parse_args()
     if args.scaling_case:
         print(json.dumps(run_scaling_case(args.scaling_case)))
+        return
+    if args.subset_case:
+        print(json.dumps(run_subset_case(args.subset_case)))
         return
     if args.block_case:
         print(json.dumps(run_block_case(args.block_case)))
@@ -473,6 +535,10 @@ def main() -> None:
     console = Console(width=200)
     if args.only_scaling:
         scaling_table(console, 3600.0)
+        subset_table(console, 1800.0)
+        return
+    if args.only_subsets:
+        subset_table(console, 1800.0)
         return
     if args.blocks or args.only_blocks:
         block_table(console, args.block_limit)

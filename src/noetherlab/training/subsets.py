@@ -33,7 +33,7 @@ import numpy as np
 
 from noetherlab._core.errors import InvalidArgumentError
 from noetherlab.training.architectures import Architecture
-from noetherlab.training.known import KnownLaw, known_laws, law_gradients
+from noetherlab.training.known import KnownLaw, known_laws, law_gradients, stacked_laws
 from noetherlab.training.lie import (
     FieldFamily,
     LawCount,
@@ -112,14 +112,21 @@ def subset_fields(family: FieldFamily, index: np.ndarray) -> FieldFamily:
 def _laws_within(
     arch: Architecture, laws: list[KnownLaw], index: np.ndarray, key: Array
 ) -> list[KnownLaw]:
-    """The known laws whose gradient vanishes off ``index`` (at a random point)."""
+    """The known laws that do not depend on the parameters outside ``index``: their derivative
+    along a random direction off ``index`` vanishes (two forward-mode derivatives of all the laws
+    at a random point, one off and one on ``index`` for scale — not their Jacobian, which for a
+    large model's thousands of laws would be ``K × D``)."""
     if not laws:
         return []
-    theta = arch.random_params(key, 0.7)
-    grads = law_gradients(laws, theta[None])[0]
-    outside = np.delete(np.abs(grads), index, axis=1).max(axis=1, initial=0.0)
-    size = np.abs(grads).max(axis=1)
-    return [law for law, o, s in zip(laws, outside, size, strict=True) if o <= 1e-12 * s]
+    k_point, k_tangent = jax.random.split(key)
+    theta = arch.random_params(k_point, 0.7)
+    tangent = jax.random.normal(k_tangent, (arch.dimension,))
+    on = jnp.zeros(arch.dimension).at[jnp.asarray(index)].set(1.0)
+    values = stacked_laws(laws)
+    _, off_s = jax.jvp(values, (theta,), (tangent * (1.0 - on),))
+    _, on_s = jax.jvp(values, (theta,), (tangent * on,))
+    off_s, on_s = np.abs(np.asarray(off_s)), np.abs(np.asarray(on_s))
+    return [law for law, o, s in zip(laws, off_s, on_s, strict=True) if s > 0 and o <= 1e-12 * s]
 
 
 def count_subset_laws(
